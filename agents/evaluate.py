@@ -1,0 +1,76 @@
+"""Greedy (or sampled) evaluation on the real gymnasium environment, many episodes side by side."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from agents.policy import ActorCritic
+from envs.make import EnvConfig, make_vec_env
+
+MAX_PARALLEL_EPISODES = 100
+
+
+def evaluate_policy(
+    policy: ActorCritic,
+    env_id: str,
+    episodes: int,
+    seed: int,
+    device: torch.device,
+    greedy: bool = True,
+) -> np.ndarray:
+    """Returns of `episodes` episodes, episode k starting from `env.reset(seed=seed + k)`.
+
+    Uses gymnasium's own env (via `gymnasium.make`, with its TimeLimit) in a sync vector env; each copy plays one
+    episode and is ignored after it ends.
+    """
+    returns: list[np.ndarray] = []
+    was_training = policy.training
+    policy.eval()
+    done_so_far = 0
+    while done_so_far < episodes:
+        n = min(MAX_PARALLEL_EPISODES, episodes - done_so_far)
+        envs = make_vec_env(EnvConfig(id=env_id, num_envs=n, vectorization="sync"))
+        try:
+            returns.append(_play_once(envs, policy, seed + done_so_far, device, greedy))
+        finally:
+            envs.close()
+        done_so_far += n
+    policy.train(was_training)
+    return np.concatenate(returns)
+
+
+def _play_once(envs: gym.vector.VectorEnv, policy: ActorCritic, seed: int, device: torch.device, greedy: bool) -> np.ndarray:
+    obs, _ = envs.reset(seed=seed)
+    total = np.zeros(envs.num_envs)
+    running = np.ones(envs.num_envs, dtype=bool)
+    while running.any():
+        action, _ = policy.act(torch.as_tensor(obs, dtype=torch.float32, device=device), greedy=greedy)
+        obs, reward, terminated, truncated, _ = envs.step(action.cpu().numpy())
+        total += np.where(running, reward, 0.0)
+        running &= ~(terminated | truncated)
+    return total
+
+
+def summarize(returns: np.ndarray) -> dict[str, float | int]:
+    return {
+        "mean_return": float(returns.mean()),
+        "std_return": float(returns.std()),
+        "min_return": float(returns.min()),
+        "max_return": float(returns.max()),
+        "episodes": int(returns.size),
+    }
+
+
+def evaluate_run(run_path, episodes: int, seed: int, device_name: str, greedy: bool = True) -> dict:
+    """Evaluate a run's best weights on its environment: mean / std / min / max return over `episodes`."""
+    from agents.loop import load_policy
+    from rlgen.device import resolve_device
+    from rlgen.registry import open_run
+
+    run, cfg = open_run(run_path, "agent")
+    device = resolve_device(device_name)
+    policy = load_policy(run, cfg, device)
+    returns = evaluate_policy(policy, cfg.env.id, episodes, seed, device, greedy=greedy)
+    return {**summarize(returns), "seed": seed, "greedy": greedy, "env_id": cfg.env.id, "run_dir": str(run_path)}

@@ -1,0 +1,70 @@
+"""REINFORCE (Williams, 1992) with discounted, normalised returns and an optional learned value baseline.
+
+The update ascends E[log π(a|s)·Â]: Â is the discounted return G_t, minus V(s_t) when the baseline is on, and
+normalised over the iteration (the discount-and-normalise credit assignment of Géron's Hands-On Machine
+Learning, ch. 18). The critic, when present, regresses G_t with a squared error.
+"""
+
+from __future__ import annotations
+
+import torch
+from pydantic import Field
+
+from agents.policy import ActorCritic, log_prob_and_entropy
+from agents.returns import discounted_returns, masked_mean, masked_normalize
+from agents.rollout import Rollout
+from rlgen.optim import TrainingOptimizer
+from rlgen.schema import Strict
+
+
+class ReinforceConfig(Strict):
+    gamma: float = Field(default=0.99, ge=0.0, le=1.0)
+    """Discount factor of the returns."""
+    normalize: bool = True
+    """Normalise the advantages to zero mean and unit variance over the iteration."""
+    baseline: bool = False
+    """Learn V(s) (the `value` network) and subtract it from the returns."""
+    value_coef: float = Field(default=0.5, ge=0.0)
+    """Weight of the baseline's squared error in the loss."""
+    entropy_coef: float = Field(default=0.0, ge=0.0)
+    """Weight of the entropy bonus (0 is plain REINFORCE)."""
+
+
+class Reinforce:
+    @staticmethod
+    def needs_critic(cfg: ReinforceConfig) -> bool:
+        return cfg.baseline
+
+    def __init__(self, cfg: ReinforceConfig, policy: ActorCritic, optimizer: TrainingOptimizer):
+        self.cfg = cfg
+        self.policy = policy
+        self.optimizer = optimizer
+
+    def update(self, rollout: Rollout) -> dict[str, torch.Tensor]:
+        cfg, mask = self.cfg, rollout.valid
+        returns = discounted_returns(rollout.rewards, rollout.terminated, rollout.truncated, cfg.gamma)  # (T, N)
+        logits = self.policy.logits(rollout.obs)  # (T, N, A)
+        logp, entropy = log_prob_and_entropy(logits, rollout.actions)
+        stats: dict[str, torch.Tensor] = {}
+        if cfg.baseline:
+            values = self.policy.value(rollout.obs)  # (T, N)
+            advantages = returns - values.detach()
+            value_loss = masked_mean((values - returns).square(), mask)
+            stats["train/value_loss"] = value_loss.detach()
+        else:
+            advantages, value_loss = returns, torch.zeros((), device=returns.device)
+        if cfg.normalize:
+            advantages = masked_normalize(advantages, mask)
+        policy_loss = -masked_mean(logp * advantages, mask)
+        entropy_mean = masked_mean(entropy, mask)
+        loss = policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * entropy_mean
+        self.optimizer.step(loss)
+        stats.update(
+            {
+                "train/loss": loss.detach(),
+                "train/policy_loss": policy_loss.detach(),
+                "train/entropy": entropy_mean.detach(),
+                "train/return_mean": masked_mean(returns, mask),
+            }
+        )
+        return stats

@@ -1,0 +1,46 @@
+"""Credit assignment as pure functions over (T, N) tensors: time along dim 0, parallel envs along dim 1."""
+
+from __future__ import annotations
+
+import torch
+
+
+def discounted_returns(
+    rewards: torch.Tensor,
+    terminated: torch.Tensor,
+    truncated: torch.Tensor,
+    gamma: float,
+    next_values: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """G_t = r_t + γ·G_{t+1}, restarting at every episode end.
+
+    rewards, terminated, truncated: (T, N). next_values: (T, N), V(s_{t+1}) for each step, or None.
+    - terminated at t: G_t = r_t (nothing follows a terminal state).
+    - truncated at t (time limit), or t = T-1 (the rollout was cut): the episode goes on unseen, so
+      G_t = r_t + γ·V(s_{t+1}) when a critic gives `next_values`, else G_t = r_t (the Monte Carlo return so far).
+    """
+    T = rewards.shape[0]
+    not_terminal = 1.0 - terminated.float()
+    cut = truncated.float().clone()
+    cut[-1] = 1.0
+    bootstrap = next_values if next_values is not None else torch.zeros_like(rewards)
+    returns = torch.empty_like(rewards, dtype=torch.float32)
+    following = torch.zeros_like(rewards[0], dtype=torch.float32)  # G_{t+1}
+    for t in range(T - 1, -1, -1):
+        tail = (1.0 - cut[t]) * following + cut[t] * bootstrap[t]
+        following = rewards[t] + gamma * not_terminal[t] * tail
+        returns[t] = following
+    return returns
+
+
+def masked_normalize(x: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """(x − mean) / std over the entries where mask is true (the discount-and-normalise step of REINFORCE)."""
+    values = x[mask]
+    mean = values.mean()
+    std = values.std(unbiased=False) if values.numel() > 1 else torch.ones((), device=x.device)
+    return (x - mean) / (std + eps)
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    mask = mask.float()
+    return (x * mask).sum() / mask.sum().clamp(min=1.0)

@@ -1,0 +1,71 @@
+"""Building gymnasium environments from config, with clear errors for ids and spaces rlgen cannot use."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import gymnasium as gym
+from pydantic import Field
+
+from rlgen.errors import RlgenError
+from rlgen.schema import Strict
+
+
+class EnvConfig(Strict):
+    """Which environment to train on and how its copies are run side by side."""
+
+    id: str = "CartPole-v1"
+    """A registered gymnasium id with a discrete action space and a flat Box observation space."""
+    num_envs: int = Field(default=8, ge=1, le=65536)
+    """Copies stepped together; in whole-episode mode this is also the number of episodes per iteration."""
+    vectorization: Literal["sync", "async", "vector_entry_point"] = "vector_entry_point"
+    """gymnasium's vector env: sync (one process), async (subprocesses), or the env's own batched numpy version
+    where it has one (CartPole does); falls back to sync for ids without one."""
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Extra keyword arguments passed to gymnasium.make."""
+
+
+def _spec(env_id: str) -> gym.envs.registration.EnvSpec:
+    try:
+        return gym.spec(env_id)
+    except gym.error.Error as exc:
+        raise RlgenError(f"unknown environment id {env_id!r}: {exc}") from None
+
+
+def check_spaces(env_id: str, action_space: gym.Space, observation_space: gym.Space) -> None:
+    if not isinstance(action_space, gym.spaces.Discrete):
+        raise RlgenError(
+            f"environment {env_id!r} has a {type(action_space).__name__} action space; rlgen agents need Discrete"
+        )
+    if not isinstance(observation_space, gym.spaces.Box) or len(observation_space.shape) != 1:
+        raise RlgenError(f"environment {env_id!r} needs a flat Box observation space (got {observation_space})")
+
+
+def make_env(env_id: str, render_mode: str | None = None, **kwargs: Any) -> gym.Env:
+    """One gymnasium env (with its registered TimeLimit), checked for a discrete action space."""
+    _spec(env_id)
+    try:
+        env = gym.make(env_id, render_mode=render_mode, **kwargs)
+    except gym.error.DependencyNotInstalled as exc:
+        raise RlgenError(f"environment {env_id!r} needs an extra package: {exc}") from None
+    except (TypeError, gym.error.Error) as exc:
+        raise RlgenError(f"cannot build environment {env_id!r}: {exc}") from None
+    check_spaces(env_id, env.action_space, env.observation_space)
+    return env
+
+
+def make_vec_env(cfg: EnvConfig, num_envs: int | None = None) -> gym.vector.VectorEnv:
+    """A gymnasium vector env with next-step autoreset (gymnasium's default): after an episode ends, the following
+    `step` call resets that copy, ignores its action and returns reward 0 — the rollout collector masks that step."""
+    spec = _spec(cfg.id)
+    mode = cfg.vectorization
+    if mode == "vector_entry_point" and spec.vector_entry_point is None:
+        mode = "sync"
+    try:
+        envs = gym.make_vec(cfg.id, num_envs=num_envs or cfg.num_envs, vectorization_mode=mode, **cfg.kwargs)
+    except gym.error.DependencyNotInstalled as exc:
+        raise RlgenError(f"environment {cfg.id!r} needs an extra package: {exc}") from None
+    except (TypeError, gym.error.Error) as exc:
+        raise RlgenError(f"cannot build environment {cfg.id!r}: {exc}") from None
+    check_spaces(cfg.id, envs.single_action_space, envs.single_observation_space)
+    return envs

@@ -1,0 +1,108 @@
+"""Safe checkpoints: atomic file writes and safetensors for every tensor, never pickle.
+
+Nested states (an optimizer's `state_dict`, say) are split into a flat map of tensors and a JSON skeleton that
+records where each tensor goes; loading rebuilds the structure from JSON and reads the tensors, so opening a
+checkpoint can never execute code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load as load_safetensors_bytes
+from safetensors.torch import save as save_safetensors_bytes
+
+from rlgen.errors import RlgenError
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside `path`, flush it to disk, then rename it over `path` in one step."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600 files; give the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    # safetensors refuses shared or strided storage; a contiguous CPU copy of each tensor is always accepted.
+    plain = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
+    atomic_write_bytes(path, save_safetensors_bytes(plain, metadata=metadata))
+
+
+def load_tensors(path: Path, device: torch.device | str = "cpu") -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    path = Path(path)
+    if not path.is_file():
+        raise RlgenError(f"{path} is missing")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+        tensors = load_safetensors_bytes(path.read_bytes())
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise RlgenError(f"{path} is not a readable safetensors file ({exc.__class__.__name__})") from None
+    return {k: v.to(device) for k, v in tensors.items()}, metadata
+
+
+def _flatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    """JSON skeleton of `obj` with each tensor replaced by a reference into `tensors`."""
+    if isinstance(obj, torch.Tensor):
+        key = f"t{len(tensors)}"
+        tensors[key] = obj
+        return {"__tensor__": key}
+    if isinstance(obj, dict):  # pairs keep non-string keys (optimizer state is keyed by int)
+        return {"__dict__": [[k, _flatten(v, tensors)] for k, v in obj.items()]}
+    if isinstance(obj, (list, tuple)):
+        return [_flatten(v, tensors) for v in obj]
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"cannot store {type(obj).__name__} in a checkpoint")
+
+
+def _unflatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(obj, dict) and "__tensor__" in obj:
+        return tensors[obj["__tensor__"]]
+    if isinstance(obj, dict) and "__dict__" in obj:
+        return {k: _unflatten(v, tensors) for k, v in obj["__dict__"]}
+    if isinstance(obj, list):
+        return [_unflatten(v, tensors) for v in obj]
+    return obj
+
+
+def save_state(path: Path, state: Any) -> None:
+    """Save any nesting of dicts, lists, numbers, strings and tensors."""
+    tensors: dict[str, torch.Tensor] = {}
+    skeleton = _flatten(state, tensors)
+    save_tensors(path, tensors, {"skeleton": json.dumps(skeleton)})
+
+
+def load_state(path: Path, device: torch.device | str = "cpu") -> Any:
+    tensors, metadata = load_tensors(path, device)
+    if "skeleton" not in metadata:
+        raise RlgenError(f"{path} holds tensors but no state skeleton; it was not written by rlgen")
+    try:
+        return _unflatten(json.loads(metadata["skeleton"]), tensors)
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+        raise RlgenError(f"{path} has a damaged state skeleton") from None

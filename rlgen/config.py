@@ -1,0 +1,115 @@
+"""Typed YAML configs: load, apply `--set a.b=value` overrides, validate, and explain errors in one line."""
+
+from __future__ import annotations
+
+import types
+import typing
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from rlgen.errors import ConfigError
+
+
+def read_yaml_mapping(path: Path) -> dict[str, Any]:
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.__class__.__name__}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"config file {path} is not valid YAML{where}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of keys to values")
+    return data
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply `a.b.c=value` overrides in order; the value is parsed as YAML (so `0.1`, `[64, 64]`, `null` work)."""
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set optimizer.lr=0.01")
+        parts = key.strip().split(".")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {item!r}: the value is not valid YAML") from None
+        node = data
+        for depth, part in enumerate(parts[:-1]):
+            child = node.setdefault(part, {})
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {item!r}: {'.'.join(parts[: depth + 1])} is a value, not a section")
+            node = child
+        node[parts[-1]] = value
+    return data
+
+
+def _model_class(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model class inside an annotation such as `Foo`, `Foo | None` or `Optional[Foo]`."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            found = _model_class(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _allowed_keys(root: type[BaseModel], loc: tuple) -> list[str]:
+    model: type[BaseModel] | None = root
+    for part in loc:
+        if model is None:
+            return []
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        model = _model_class(field.annotation) if field is not None else None
+    return list(model.model_fields) if model is not None else []
+
+
+def explain(error: ValidationError, root: type[BaseModel]) -> str:
+    """One line naming the first offending key and what is allowed there."""
+    first = error.errors()[0]
+    loc = tuple(first["loc"])
+    path = ".".join(str(p) for p in loc) or "<top level>"
+    if first["type"] == "extra_forbidden":
+        allowed = _allowed_keys(root, loc[:-1])
+        return f"{path}: unknown key; allowed here: {', '.join(allowed)}"
+    if first["type"] == "missing":
+        return f"{path}: required key is missing"
+    got = first.get("input")
+    shown = repr(got) if not isinstance(got, (dict, list)) or len(repr(got)) < 60 else type(got).__name__
+    more = f" (and {error.error_count() - 1} more problem(s))" if error.error_count() > 1 else ""
+    return f"{path}: {first['msg']} (got {shown}){more}"
+
+
+def validate(data: Mapping[str, Any], schemas: Mapping[str, type[BaseModel]], source: str) -> BaseModel:
+    """Pick the schema by the `algo` key and validate the whole mapping against it."""
+    algo = data.get("algo")
+    if algo not in schemas:
+        raise ConfigError(f"{source}: algo: must be one of {', '.join(sorted(schemas))} (got {algo!r})")
+    schema = schemas[algo]
+    try:
+        return schema.model_validate(dict(data))
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {explain(exc, schema)}") from None
+
+
+def load_config(path: Path, overrides: list[str], schemas: Mapping[str, type[BaseModel]]) -> BaseModel:
+    data = apply_overrides(read_yaml_mapping(path), list(overrides))
+    return validate(data, schemas, str(path))
+
+
+def dump_config(config: BaseModel) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,26 @@
+"""Choosing the torch device from `auto | cpu | cuda | cuda:N`."""
+
+import torch
+
+from rlgen.errors import RlgenError
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` is the first CUDA device when one is present, else the CPU; asking for CUDA without one is an error."""
+    name = name.strip().lower()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "cuda" or name.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise RlgenError(f"device {name!r} asked for, but no CUDA device is available here; use --device cpu")
+        try:
+            device = torch.device(name)
+        except RuntimeError:
+            raise RlgenError(f"device {name!r} is not a valid device; use auto, cpu, cuda or cuda:N") from None
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise RlgenError(f"device {name!r} asked for, but only {count} CUDA device(s) exist (cuda:0..cuda:{count - 1})")
+        return device
+    raise RlgenError(f"device {name!r} is not one of auto, cpu, cuda, cuda:N")

@@ -1,0 +1,13 @@
+"""Errors that reach the user as one line and an exit code, never as a traceback."""
+
+
+class RlgenError(Exception):
+    """A problem with the user's input or files; the CLI prints it as one line and exits non-zero."""
+
+    exit_code = 1
+
+
+class ConfigError(RlgenError):
+    """A config file or override that does not fit the schema (exit code 2, like a usage error)."""
+
+    exit_code = 2

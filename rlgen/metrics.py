@@ -1,0 +1,87 @@
+"""Metrics with namespaced keys (`rollout/ep_return_mean`, `train/loss`, `time/steps_per_s`) to CSV and TensorBoard,
+and the progress bar shown while training."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+from typing import Mapping
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from rlgen.checkpoint import atomic_write_text
+
+
+class MetricsLogger:
+    """Appends one row per `log` call to metrics.csv (the header grows when new keys appear) and TensorBoard."""
+
+    def __init__(self, run_path: Path, tensorboard: bool = True):
+        self.csv_path = Path(run_path) / "metrics.csv"
+        self.columns: list[str] = ["step"]
+        self.rows: list[dict[str, float]] = []
+        self.writer = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter  # imported lazily: tensorboard is slow to import
+
+            self.writer = SummaryWriter(log_dir=str(Path(run_path) / "tb"))
+
+    def log(self, step: int, metrics: Mapping[str, float]) -> None:
+        row = {"step": step, **{k: float(v) for k, v in metrics.items()}}
+        new = [k for k in row if k not in self.columns]
+        self.rows.append(row)
+        if new or not self.csv_path.exists():
+            self.columns += new
+            self._rewrite()
+        else:
+            with self.csv_path.open("a", newline="") as f:
+                csv.DictWriter(f, self.columns).writerow(row)
+        if self.writer is not None:
+            for key, value in metrics.items():
+                if not math.isnan(float(value)):
+                    self.writer.add_scalar(key, float(value), step)
+
+    def _rewrite(self) -> None:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, self.columns)
+        writer.writeheader()
+        writer.writerows(self.rows)
+        atomic_write_text(self.csv_path, buffer.getvalue())
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def read_metrics(path: Path) -> list[dict[str, float]]:
+    """Rows of a metrics.csv with empty cells left out."""
+    with Path(path).open(newline="") as f:
+        return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(f)]
+
+
+class ProgressBar:
+    """A rich progress bar over a budget (steps or epochs) with a free-text status; `quiet` shows nothing."""
+
+    def __init__(self, total: float, description: str, quiet: bool = False):
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            disable=quiet,
+        )
+        self._task = self._progress.add_task(description, total=total, status="")
+
+    def __enter__(self) -> "ProgressBar":
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._progress.stop()
+
+    def update(self, completed: float, status: str) -> None:
+        self._progress.update(self._task, completed=completed, status=status)

@@ -1,0 +1,116 @@
+"""Network builder: a multilayer perceptron from a typed spec.
+
+Every model in rlgen (policies, critics, encoders, decoders) is built here, so the choice of activation, weight
+initialisation, batch norm and dropout means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from rlgen.schema import Strict
+
+Activation = Literal["relu", "elu", "leaky_relu", "selu", "tanh", "sigmoid", "identity"]
+Init = Literal["he_normal", "he_uniform", "xavier_normal", "xavier_uniform", "lecun_normal", "orthogonal", "default"]
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "elu": nn.ELU,
+    "leaky_relu": nn.LeakyReLU,
+    "selu": nn.SELU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "identity": nn.Identity,
+}
+
+
+class MLPConfig(Strict):
+    """Spec of a multilayer perceptron; input and output sizes come from the model that asks for it."""
+
+    hidden: list[int] = Field(default_factory=lambda: [64, 64])
+    """Sizes of the hidden layers, in order; [] gives a single linear layer."""
+    activation: Activation = "tanh"
+    """Non-linearity after each hidden layer."""
+    init: Init = "orthogonal"
+    """Weight initialisation of hidden layers: he_* (variance 2/fan_in), xavier_* (2/(fan_in+fan_out)),
+    lecun_normal (1/fan_in, for SELU), orthogonal (with `gain`), or torch's default."""
+    gain: float | None = Field(default=None, gt=0)
+    """Gain for orthogonal/xavier init of hidden layers; None uses the activation's recommended gain."""
+    output_gain: float | None = Field(default=None, gt=0)
+    """Gain for the output layer's init (e.g. 0.01 for a policy head); None uses `gain`'s rule."""
+    batch_norm: bool = False
+    """Batch norm between each hidden linear layer and its activation (Ioffe & Szegedy, 2015)."""
+    dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
+    """Dropout rate after each hidden activation (0 disables)."""
+    output_activation: Activation = "identity"
+    """Non-linearity applied to the output (identity for logits, values and means)."""
+
+
+def _gain_for(activation: str) -> float:
+    if activation == "identity":
+        return 1.0
+    if activation == "elu":  # torch has no entry for ELU; He's ReLU gain is the usual choice.
+        return math.sqrt(2.0)
+    return nn.init.calculate_gain(activation)
+
+
+def init_linear(layer: nn.Linear, init: str, activation: str, gain: float | None = None) -> None:
+    """Initialise one linear layer in place; biases start at zero for every scheme except torch's default."""
+    if init == "default":
+        return
+    w = layer.weight
+    fan_in = w.shape[1]
+    if init == "he_normal":
+        nn.init.normal_(w, 0.0, math.sqrt(2.0 / fan_in))
+    elif init == "he_uniform":
+        bound = math.sqrt(6.0 / fan_in)
+        nn.init.uniform_(w, -bound, bound)
+    elif init == "lecun_normal":
+        nn.init.normal_(w, 0.0, math.sqrt(1.0 / fan_in))
+    elif init == "xavier_normal":
+        nn.init.xavier_normal_(w, gain=gain if gain is not None else 1.0)
+    elif init == "xavier_uniform":
+        nn.init.xavier_uniform_(w, gain=gain if gain is not None else 1.0)
+    elif init == "orthogonal":
+        nn.init.orthogonal_(w, gain=gain if gain is not None else _gain_for(activation))
+    else:
+        raise ValueError(f"unknown init {init!r}")
+    if layer.bias is not None:
+        nn.init.zeros_(layer.bias)
+
+
+def build_mlp(spec: MLPConfig, in_features: int, out_features: int) -> nn.Sequential:
+    """Linear → [BatchNorm] → activation → [Dropout] per hidden layer, then a linear output layer."""
+    layers: list[nn.Module] = []
+    width = in_features
+    for size in spec.hidden:
+        linear = nn.Linear(width, size, bias=not spec.batch_norm)  # batch norm's shift replaces the bias
+        init_linear(linear, spec.init, spec.activation, spec.gain)
+        layers.append(linear)
+        if spec.batch_norm:
+            layers.append(nn.BatchNorm1d(size))
+        layers.append(ACTIVATIONS[spec.activation]())
+        if spec.dropout > 0:
+            layers.append(nn.Dropout(spec.dropout))
+        width = size
+    head = nn.Linear(width, out_features)
+    out_gain = spec.output_gain if spec.output_gain is not None else spec.gain
+    init_linear(head, spec.init, spec.output_activation, out_gain)
+    layers.append(head)
+    if spec.output_activation != "identity":
+        layers.append(ACTIVATIONS[spec.output_activation]())
+    return nn.Sequential(*layers)
+
+
+def count_parameters(module: nn.Module, trainable_only: bool = True) -> int:
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+
+
+def weight_matrices(module: nn.Module) -> list[torch.Tensor]:
+    """The weight matrices of all linear layers (what l1/l2 penalties and max-norm act on; biases excluded)."""
+    return [m.weight for m in module.modules() if isinstance(m, nn.Linear)]

@@ -1,0 +1,153 @@
+"""Optimizer factory: the update rule, learning-rate schedule, gradient clipping, max-norm and l1/l2 penalties.
+
+Models and agents never build a torch optimizer themselves; they ask for a `TrainingOptimizer` and call
+`step(loss)`, so every model gets the same options with the same meaning.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+from pydantic import Field, model_validator
+from torch import nn
+
+from rlgen.nets import weight_matrices
+from rlgen.schema import Strict
+
+OptimizerName = Literal["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "nadam"]
+Schedule = Literal["constant", "linear", "exponential", "inverse_time"]
+
+
+class OptimizerConfig(Strict):
+    """The update rule and everything applied around it at each step."""
+
+    name: OptimizerName = "adam"
+    """sgd | momentum (heavy ball) | nesterov | adagrad | rmsprop | adam | adamw | nadam."""
+    lr: float = Field(default=1e-3, gt=0)
+    """Initial learning rate lr0."""
+    momentum: float = Field(default=0.9, ge=0, lt=1)
+    """Momentum for momentum/nesterov, and rmsprop's optional momentum when `rmsprop_momentum` is set."""
+    rmsprop_momentum: bool = False
+    """Use `momentum` inside RMSProp as well."""
+    rho: float = Field(default=0.9, gt=0, lt=1)
+    """RMSProp's decay of the squared-gradient average."""
+    betas: tuple[float, float] = (0.9, 0.999)
+    """Adam-family decay rates of the first and second moments."""
+    eps: float = Field(default=1e-8, gt=0)
+    """Denominator term of the adaptive methods."""
+    weight_decay: float = Field(default=0.0, ge=0)
+    """AdamW's decoupled weight decay (ignored by the others; use `l2` for a loss penalty)."""
+    schedule: Schedule = "constant"
+    """constant | linear (lr0 → lr_final over the run) | exponential lr0·decay^(t/decay_steps) |
+    inverse_time lr0 / (1 + decay·t/decay_steps); t counts optimizer steps."""
+    lr_final: float = Field(default=0.0, ge=0)
+    """End learning rate of the linear schedule."""
+    decay: float = Field(default=0.1, gt=0)
+    """Decay factor of the exponential and inverse-time schedules."""
+    decay_steps: int = Field(default=1, ge=1)
+    """Steps over which `decay` applies once."""
+    max_grad_norm: float | None = Field(default=None, gt=0)
+    """Clip the global gradient norm to this value before each step (None disables)."""
+    max_norm: float | None = Field(default=None, gt=0)
+    """Max-norm constraint: after each step, rescale each unit's incoming weight vector to norm ≤ this."""
+    l1: float = Field(default=0.0, ge=0)
+    """Adds l1·Σ|w| over linear weight matrices (biases excluded) to the loss."""
+    l2: float = Field(default=0.0, ge=0)
+    """Adds l2·Σw² over linear weight matrices (biases excluded) to the loss."""
+
+    @model_validator(mode="after")
+    def _betas_in_range(self) -> "OptimizerConfig":
+        if not all(0 <= b < 1 for b in self.betas):
+            raise ValueError("betas must both lie in [0, 1)")
+        return self
+
+
+def make_torch_optimizer(params: Any, cfg: OptimizerConfig) -> torch.optim.Optimizer:
+    name, lr = cfg.name, cfg.lr
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr)
+    if name == "momentum":
+        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum)
+    if name == "nesterov":
+        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, nesterov=True)
+    if name == "adagrad":
+        return torch.optim.Adagrad(params, lr=lr, eps=cfg.eps)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(
+            params, lr=lr, alpha=cfg.rho, eps=cfg.eps, momentum=cfg.momentum if cfg.rmsprop_momentum else 0.0
+        )
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=cfg.betas, eps=cfg.eps)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay)
+    if name == "nadam":
+        return torch.optim.NAdam(params, lr=lr, betas=cfg.betas, eps=cfg.eps)
+    raise ValueError(f"unknown optimizer {name!r}")
+
+
+def scheduled_lr(cfg: OptimizerConfig, t: int, total_steps: int | None) -> float:
+    """Learning rate after `t` optimizer steps."""
+    if cfg.schedule == "constant":
+        return cfg.lr
+    if cfg.schedule == "linear":
+        frac = min(t / total_steps, 1.0) if total_steps else 0.0
+        return cfg.lr + (cfg.lr_final - cfg.lr) * frac
+    if cfg.schedule == "exponential":
+        return cfg.lr * cfg.decay ** (t / cfg.decay_steps)
+    if cfg.schedule == "inverse_time":
+        return cfg.lr / (1.0 + cfg.decay * t / cfg.decay_steps)
+    raise ValueError(f"unknown schedule {cfg.schedule!r}")
+
+
+class TrainingOptimizer:
+    """A torch optimizer plus schedule, clipping, max-norm and penalties for one module."""
+
+    def __init__(self, module: nn.Module, cfg: OptimizerConfig, total_steps: int | None = None):
+        self.module = module
+        self.cfg = cfg
+        self.total_steps = total_steps
+        self.optimizer = make_torch_optimizer(module.parameters(), cfg)
+        self.steps_done = 0
+        self._weights = weight_matrices(module)
+
+    @property
+    def lr(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
+
+    def penalty(self) -> torch.Tensor | float:
+        """l1·Σ|w| + l2·Σw² over weight matrices; 0.0 when both are off."""
+        total: torch.Tensor | float = 0.0
+        if self.cfg.l1 > 0:
+            total = total + self.cfg.l1 * sum(w.abs().sum() for w in self._weights)
+        if self.cfg.l2 > 0:
+            total = total + self.cfg.l2 * sum(w.square().sum() for w in self._weights)
+        return total
+
+    def step(self, loss: torch.Tensor) -> torch.Tensor | None:
+        """Backpropagate loss + penalty, clip, update, apply max-norm, advance the schedule.
+
+        Returns the gradient norm before clipping when clipping is on (a device tensor: no host sync), else None.
+        """
+        lr = scheduled_lr(self.cfg, self.steps_done, self.total_steps)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.optimizer.zero_grad(set_to_none=True)
+        (loss + self.penalty()).backward()
+        grad_norm = None
+        if self.cfg.max_grad_norm is not None:
+            grad_norm = nn.utils.clip_grad_norm_(self.module.parameters(), self.cfg.max_grad_norm)
+        self.optimizer.step()
+        if self.cfg.max_norm is not None:
+            with torch.no_grad():
+                for w in self._weights:
+                    w.copy_(torch.renorm(w, p=2, dim=0, maxnorm=self.cfg.max_norm))  # rows = incoming weights
+        self.steps_done += 1
+        return grad_norm
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer.state_dict(), "steps_done": self.steps_done}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.steps_done = int(state["steps_done"])
