@@ -1,0 +1,47 @@
+# rlgen: `make demo` sets everything up and trains the main job; `make test` sets up and runs the tests.
+# Override the torch requirement with e.g. `make test TORCH_SPEC='torch==2.5.1'`.
+TORCH_SPEC ?= torch==2.13.0
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.rlgen-installed
+FASHION_DIR := /usr/share/datasets/fashion-mnist
+DEMO_RUN ?= runs/demo/$(shell date +%Y%m%d-%H%M%S)
+PYTEST_ARGS ?=
+
+.PHONY: all install data demo test benchmark clean
+
+all: demo
+
+# torch goes in first, pinned, so that resolving the project's `torch>=` requirement installs nothing more.
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP) data
+
+# Fashion-MNIST from Debian's package when it is not on the machine and apt can install it (needs root).
+data:
+	@if [ -f $(FASHION_DIR)/train-images-idx3-ubyte.gz ] || [ -n "$$RLGEN_DATA_DIR" ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing dataset-fashion-mnist with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; \
+	else echo "note: Fashion-MNIST not found in $(FASHION_DIR) and apt-get is not usable here"; fi
+
+demo: install
+	$(BIN)/rlgen train configs/cartpole_reinforce.yaml --run-dir $(DEMO_RUN)
+	$(BIN)/rlgen evaluate $(DEMO_RUN) --episodes 100
+	SDL_VIDEODRIVER=$${SDL_VIDEODRIVER:-dummy} $(BIN)/rlgen render $(DEMO_RUN) --out $(DEMO_RUN)/cartpole.gif
+	@echo "demo done: run dir $(DEMO_RUN) (config, weights, metrics.csv, tb/), animation $(DEMO_RUN)/cartpole.gif"
+
+test: install
+	SDL_VIDEODRIVER=dummy $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+benchmark: install
+	$(BIN)/python benchmarks/reinforce_cartpole.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,108 @@
+"""Checkpoints: exact round trips, no pickle anywhere, atomic writes, clear errors on damaged files."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+
+from agents.config import ReinforceRunConfig
+from agents.policy import ActorCritic
+from rlgen.checkpoint import atomic_write_bytes, load_state, save_state
+from rlgen.errors import RlgenError
+from rlgen.nets import MLPConfig
+from rlgen.optim import OptimizerConfig, TrainingOptimizer
+from rlgen.rundir import RunDir
+from tests.conftest import ROOT
+
+
+def trained_policy():
+    torch.manual_seed(0)
+    policy = ActorCritic(4, 2, MLPConfig(hidden=[16, 16], batch_norm=True), MLPConfig(hidden=[8]))
+    opt = TrainingOptimizer(policy, OptimizerConfig(name="adam", lr=0.01))
+    for _ in range(3):
+        obs = torch.randn(32, 4)
+        opt.step(policy.logits(obs).square().mean() + policy.value(obs).square().mean())
+    return policy, opt
+
+
+def test_run_dir_weights_round_trip(tmp_path):
+    policy, opt = trained_policy()
+    run = RunDir.create(tmp_path / "run", ReinforceRunConfig(algo="reinforce"), {"kind": "agent"})
+    run.save_weights(policy)
+    run.save_state(opt.state_dict(), "optimizer")
+    fresh = ActorCritic(4, 2, MLPConfig(hidden=[16, 16], batch_norm=True), MLPConfig(hidden=[8]))
+    run.load_weights(fresh)
+    for (k, a), (_, b) in zip(policy.state_dict().items(), fresh.state_dict().items()):
+        assert torch.equal(a, b), k  # includes batch norm's running statistics
+    state = run.load_state("optimizer")
+    original = opt.state_dict()
+    assert state["steps_done"] == 3
+    assert state["optimizer"]["param_groups"][0]["lr"] == original["optimizer"]["param_groups"][0]["lr"]
+    for idx, slots in original["optimizer"]["state"].items():
+        for name, value in slots.items():
+            assert torch.equal(state["optimizer"]["state"][idx][name], value)
+
+
+def test_run_files_are_not_pickles(tmp_path):
+    policy, opt = trained_policy()
+    run = RunDir.create(tmp_path / "run", ReinforceRunConfig(algo="reinforce"), {"kind": "agent"})
+    run.save_weights(policy)
+    run.save_state(opt.state_dict(), "optimizer")
+    for path in (tmp_path / "run").iterdir():
+        head = path.read_bytes()[:16]
+        assert not head.startswith(b"\x80") and not head.startswith(b"PK"), path  # pickle / torch zip magic
+    header_len = int.from_bytes((tmp_path / "run" / "model.safetensors").read_bytes()[:8], "little")
+    header = json.loads((tmp_path / "run" / "model.safetensors").read_bytes()[8 : 8 + header_len])
+    assert "actor.0.weight" in header
+
+
+def test_no_code_path_uses_pickle():
+    sources = subprocess.run(
+        ["grep", "-rnE", r"torch\.load\(|import pickle|pickle\.load|cloudpickle|\.zip", "rlgen", "agents", "envs"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert sources.stdout == ""
+
+
+def test_nested_state_keeps_types(tmp_path):
+    state = {"a": {0: torch.arange(3), 1: [1.5, "x", None, True]}, "b": (torch.ones(2, 2), 7)}
+    save_state(tmp_path / "s.safetensors", state)
+    back = load_state(tmp_path / "s.safetensors")
+    assert torch.equal(back["a"][0], torch.arange(3)) and back["a"][1] == [1.5, "x", None, True]
+    assert torch.equal(back["b"][0], torch.ones(2, 2)) and back["b"][1] == 7
+
+
+def test_atomic_write_leaves_old_file_when_interrupted(tmp_path, monkeypatch):
+    target = tmp_path / "model.safetensors"
+    target.write_bytes(b"old")
+
+    def crash(*_):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError):
+        atomic_write_bytes(target, b"new contents")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]  # no temporary file left behind
+
+
+def test_damaged_files_are_clear_errors(tmp_path):
+    bad = tmp_path / "x.safetensors"
+    bad.write_bytes(b"\x80\x04not a safetensors file at all")
+    with pytest.raises(RlgenError, match="not a readable safetensors file"):
+        load_state(bad)
+    with pytest.raises(RlgenError, match="missing"):
+        load_state(tmp_path / "nope.safetensors")
+
+
+def test_create_refuses_a_non_empty_dir(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "keep.txt").write_text("mine")
+    with pytest.raises(RlgenError, match="not empty"):
+        RunDir.create(tmp_path / "run", ReinforceRunConfig(algo="reinforce"), {})
+    assert (tmp_path / "run" / "keep.txt").read_text() == "mine"

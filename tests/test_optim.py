@@ -1,0 +1,166 @@
+"""Each optimizer's first steps against its update rule, on f(w) = ½·Σ a·w² whose gradient is a·w."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from rlgen.optim import OptimizerConfig, TrainingOptimizer, scheduled_lr
+
+A = np.array([1.0, 4.0, 0.5])
+W0 = np.array([1.0, -2.0, 3.0])
+
+
+def quadratic_module() -> nn.Linear:
+    m = nn.Linear(3, 1, bias=False)
+    with torch.no_grad():
+        m.weight.copy_(torch.from_numpy(W0[None]))
+    return m.double()
+
+
+def loss_of(m: nn.Linear) -> torch.Tensor:
+    return 0.5 * (torch.tensor(A) * m.weight[0] ** 2).sum()
+
+
+def reference(name: str, cfg: OptimizerConfig, steps: int) -> list[np.ndarray]:
+    """The textbook update rules, written out."""
+    w, lr, mu, eps = W0.copy(), cfg.lr, cfg.momentum, cfg.eps
+    b1, b2 = cfg.betas
+    v = np.zeros(3)
+    s = np.zeros(3)
+    mu_product = 1.0
+    out = []
+    for t in range(1, steps + 1):
+        g = A * w
+        if name == "sgd":
+            w = w - lr * g
+        elif name == "momentum":  # v ← μv + g; w ← w − ηv
+            v = mu * v + g
+            w = w - lr * v
+        elif name == "nesterov":  # look-ahead gradient: w ← w − η(g + μv) after v ← μv + g
+            v = mu * v + g
+            w = w - lr * (g + mu * v)
+        elif name == "adagrad":  # s ← s + g²; w ← w − ηg/(√s + ε)
+            s = s + g * g
+            w = w - lr * g / (np.sqrt(s) + eps)
+        elif name == "rmsprop":  # s ← ρs + (1−ρ)g²; w ← w − ηg/(√s + ε)
+            s = cfg.rho * s + (1 - cfg.rho) * g * g
+            w = w - lr * g / (np.sqrt(s) + eps)
+        elif name in ("adam", "adamw"):
+            if name == "adamw":
+                w = w * (1 - lr * cfg.weight_decay)
+            v = b1 * v + (1 - b1) * g
+            s = b2 * s + (1 - b2) * g * g
+            w = w - lr * (v / (1 - b1**t)) / (np.sqrt(s / (1 - b2**t)) + eps)
+        elif name == "nadam":  # Dozat (2016) with torch's momentum schedule μ_t = β1(1 − ½·0.96^(0.004t))
+            mu_t = b1 * (1 - 0.5 * 0.96 ** (t * 0.004))
+            mu_next = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * 0.004))
+            mu_product *= mu_t
+            v = b1 * v + (1 - b1) * g
+            s = b2 * s + (1 - b2) * g * g
+            denom = np.sqrt(s / (1 - b2**t)) + eps
+            w = w - lr * (1 - mu_t) / (1 - mu_product) * g / denom
+            w = w - lr * mu_next / (1 - mu_product * mu_next) * v / denom
+        out.append(w.copy())
+    return out
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "nadam"])
+def test_first_steps_follow_update_rule(name):
+    cfg = OptimizerConfig(name=name, lr=0.1, weight_decay=0.01 if name == "adamw" else 0.0)
+    m = quadratic_module()
+    opt = TrainingOptimizer(m, cfg)
+    expected = reference(name, cfg, 3)
+    for step in range(3):
+        opt.step(loss_of(m))
+        np.testing.assert_allclose(m.weight.detach().numpy()[0], expected[step], rtol=1e-6, atol=1e-9)
+
+
+def test_schedules():
+    linear = OptimizerConfig(lr=1.0, schedule="linear", lr_final=0.1)
+    assert scheduled_lr(linear, 0, 10) == 1.0
+    assert scheduled_lr(linear, 5, 10) == pytest.approx(0.55)
+    assert scheduled_lr(linear, 20, 10) == pytest.approx(0.1)
+    expo = OptimizerConfig(lr=0.01, schedule="exponential", decay=0.1, decay_steps=20)
+    assert scheduled_lr(expo, 20, None) == pytest.approx(0.001)
+    assert scheduled_lr(expo, 10, None) == pytest.approx(0.01 * 0.1**0.5)
+    inv = OptimizerConfig(lr=0.01, schedule="inverse_time", decay=0.5)
+    assert scheduled_lr(inv, 4, None) == pytest.approx(0.01 / 3)
+    assert scheduled_lr(OptimizerConfig(lr=0.3), 1000, None) == 0.3
+
+
+def test_schedule_drives_the_optimizer():
+    cfg = OptimizerConfig(name="sgd", lr=0.1, schedule="inverse_time", decay=1.0)
+    m = quadratic_module()
+    opt = TrainingOptimizer(m, cfg)
+    lrs = []
+    for _ in range(3):
+        opt.step(loss_of(m))
+        lrs.append(opt.lr)
+    assert lrs == pytest.approx([0.1, 0.05, 0.1 / 3])  # lr used at steps t = 0, 1, 2
+
+
+def test_gradient_norm_clipping():
+    cfg = OptimizerConfig(name="sgd", lr=1.0, max_grad_norm=0.5)
+    m = quadratic_module()
+    opt = TrainingOptimizer(m, cfg)
+    before = m.weight.detach().clone()
+    norm = opt.step(loss_of(m))
+    assert norm.item() == pytest.approx(np.linalg.norm(A * W0))
+    assert (m.weight.detach() - before).norm().item() == pytest.approx(0.5)
+
+
+def test_max_norm_constraint_on_incoming_weights():
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Linear(10, 6), nn.Tanh(), nn.Linear(6, 2))
+    with torch.no_grad():
+        m[0].weight.mul_(20)
+    opt = TrainingOptimizer(m, OptimizerConfig(name="sgd", lr=0.01, max_norm=1.0))
+    opt.step(m(torch.randn(4, 10)).sum())
+    for layer in (m[0], m[2]):
+        assert (layer.weight.norm(dim=1) <= 1.0 + 1e-5).all()  # one row = one unit's incoming weights
+    assert m[0].weight.norm(dim=1).max().item() == pytest.approx(1.0, rel=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["l1", "l2"])
+def test_penalties_add_their_gradient(kind):
+    m = nn.Linear(3, 1)
+    with torch.no_grad():
+        m.weight.copy_(torch.tensor([[0.5, -1.0, 2.0]]))
+        m.bias.fill_(3.0)
+    coef = 0.1
+    opt = TrainingOptimizer(m, OptimizerConfig(name="sgd", lr=1.0, **{kind: coef}))
+    w0 = m.weight.detach().clone()
+    opt.step(torch.zeros((), requires_grad=True) + 0.0 * m.weight.sum())
+    grad = coef * torch.sign(w0) if kind == "l1" else 2 * coef * w0
+    assert torch.allclose(m.weight.detach(), w0 - grad)
+    assert m.bias.item() == 3.0  # biases are not penalised
+    assert float(opt.penalty().detach()) == pytest.approx(
+        coef * (m.weight.abs().sum().item() if kind == "l1" else m.weight.square().sum().item())
+    )
+
+
+def test_bad_betas_rejected():
+    with pytest.raises(ValueError):
+        OptimizerConfig(betas=(0.9, 1.5))
+
+
+def test_state_round_trip_through_a_checkpoint_continues_identically(tmp_path):
+    from rlgen.checkpoint import load_state, save_state
+
+    cfg = OptimizerConfig(name="adam", lr=0.05)
+    m1 = quadratic_module()
+    o1 = TrainingOptimizer(m1, cfg)
+    for _ in range(3):
+        o1.step(loss_of(m1))
+    m2 = quadratic_module()
+    m2.load_state_dict(m1.state_dict())
+    o2 = TrainingOptimizer(m2, cfg)
+    save_state(tmp_path / "opt.safetensors", o1.state_dict())
+    o2.load_state_dict(load_state(tmp_path / "opt.safetensors"))
+    o1.step(loss_of(m1))
+    o2.step(loss_of(m2))
+    assert torch.equal(m1.weight, m2.weight)
+    assert math.isclose(o1.lr, o2.lr)

@@ -1,0 +1,67 @@
+"""The collector on gymnasium's real CartPole vector env: masks, episode bookkeeping and reset handling."""
+
+import numpy as np
+import pytest
+import torch
+
+from agents.policy import ActorCritic
+from agents.rollout import RolloutCollector
+from envs.make import EnvConfig, make_vec_env
+from rlgen.nets import MLPConfig
+
+
+def collector(vectorization="vector_entry_point", num_envs=6, seed=0):
+    torch.manual_seed(seed)
+    envs = make_vec_env(EnvConfig(num_envs=num_envs, vectorization=vectorization))
+    policy = ActorCritic(4, 2, MLPConfig(hidden=[8]), None)
+    return RolloutCollector(envs, policy, torch.device("cpu"), seed=seed)
+
+
+@pytest.mark.parametrize("vectorization", ["vector_entry_point", "sync"])
+def test_whole_episode_mode_plays_one_episode_per_env(vectorization):
+    rollout = collector(vectorization).collect(None)
+    T, N = rollout.valid.shape
+    lengths = rollout.valid.sum(0)
+    assert len(rollout.ep_returns) == N
+    assert sorted(rollout.ep_lengths) == sorted(lengths.tolist())
+    assert rollout.num_steps == int(lengths.sum())
+    for i in range(N):
+        L = int(lengths[i])
+        assert rollout.valid[:L, i].all() and not rollout.valid[L:, i].any()  # a valid prefix, then padding
+        assert rollout.terminated[L - 1, i] or rollout.truncated[L - 1, i]
+    # CartPole pays 1 per step, so each episode's return is its length
+    assert sorted(rollout.ep_returns) == sorted(float(x) for x in lengths)
+
+
+def test_step_mode_masks_the_reset_step_after_each_episode():
+    c = collector(num_envs=4)
+    first = c.collect(64)
+    second = c.collect(64)
+    for r in (first, second):
+        assert r.obs.shape == (64, 4, 4) and r.actions.shape == (64, 4)
+        done = (r.terminated | r.truncated)
+        # the step right after an episode end is gymnasium's autoreset step: reward 0 and not a transition
+        after = torch.zeros_like(done)
+        after[1:] = done[:-1]
+        assert not r.valid[after].any()
+        assert (r.rewards[after] == 0).all()
+        assert r.valid[~after].all()
+        assert r.num_steps == int(r.valid.sum())
+    assert first.ep_returns  # random CartPole episodes last ~20 steps
+
+
+def test_next_obs_of_a_finished_episode_is_its_final_observation():
+    r = collector(num_envs=3).collect(80)
+    nxt = r.next_obs()
+    done = r.terminated | r.truncated
+    t, i = [int(x) for x in torch.nonzero(done)[0]]
+    final = nxt[t, i]
+    # CartPole terminates when the pole angle passes 12 degrees or the cart leaves ±2.4
+    assert abs(final[2].item()) > 0.2094 or abs(final[0].item()) > 2.4
+
+
+def test_same_seed_same_rollout():
+    a = collector(seed=3).collect(40)
+    b = collector(seed=3).collect(40)
+    assert torch.equal(a.obs, b.obs) and torch.equal(a.actions, b.actions)
+    assert np.allclose(a.ep_returns, b.ep_returns)
