@@ -80,13 +80,18 @@ def write_video(frames: list[np.ndarray], out: Path, fps: int) -> None:
 
 
 def _write_gif(frames: list[np.ndarray], path: Path, fps: int) -> None:
-    """One palette for all frames, taken from the first: ~10x faster than a new adaptive palette per frame, and
-    rendered scenes keep their few colours from frame to frame."""
+    """imageio GIF with one palette for all frames, taken from the first: ~10x faster than Pillow's default of a new
+    adaptive palette per frame, and a rendered scene keeps its few colours from frame to frame."""
+    import imageio.v3 as iio
     from PIL import Image
 
-    palette = Image.fromarray(frames[0]).quantize(colors=64, method=Image.Quantize.FASTOCTREE)
-    images = [Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
-    images[0].save(path, format="GIF", save_all=True, append_images=images[1:], duration=1000 / fps, loop=0)
+    colors = 64
+    palette = Image.fromarray(frames[0]).quantize(colors=colors, method=Image.Quantize.FASTOCTREE)
+    indices = np.stack(  # (T, H, W) palette indices
+        [np.asarray(Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE)) for f in frames]
+    )
+    rgb = bytes(palette.getpalette()[: 3 * colors])
+    iio.imwrite(path, indices, extension=".gif", mode="P", is_batch=True, palette=rgb, duration=1000 / fps, loop=0)
 
 
 def render_run(run_path: Path, out: Path | None, episodes: int, seed: int, fps: int, human: bool, device_name: str):

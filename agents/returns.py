@@ -34,10 +34,13 @@ def discounted_returns(
 
 
 def masked_normalize(x: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """(x − mean) / std over the entries where mask is true (the discount-and-normalise step of REINFORCE)."""
-    values = x[mask]
-    mean = values.mean()
-    std = values.std(unbiased=False) if values.numel() > 1 else torch.ones((), device=x.device)
+    """(x − mean) / std over the entries where mask is true (the discount-and-normalise step of REINFORCE).
+
+    Weighted sums instead of boolean indexing, so that a GPU never waits on the host for the mask's count."""
+    weight = mask.float()
+    count = weight.sum().clamp(min=1.0)
+    mean = (x * weight).sum() / count
+    std = (((x - mean) * weight).square().sum() / count).sqrt()
     return (x - mean) / (std + eps)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from rlgen import __version__
-from rlgen.errors import RlgenError
+from rlgen.errors import Interrupted, RlgenError
 
 RUN_DIR = click.Path(path_type=Path, file_okay=False)
 DEVICE_HELP = "auto (CUDA when present), cpu, cuda or cuda:N."
@@ -64,7 +64,10 @@ def train(config: Path, overrides: tuple[str, ...], run_dir: Path | None, device
     extra = list(overrides) + ([f"device={device}"] if device else []) + ([f"seed={seed}"] if seed is not None else [])
     cfg = load_config(config, extra, registry.schemas())
     run = RunDir.create(run_dir or default_run_dir(config, cfg.seed), cfg, {"config_source": str(config)})
-    result = registry.train(cfg, run, quiet)
+    try:
+        result = registry.train(cfg, run, quiet)
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted; what was learned so far is saved in {run.path}") from None
     status = "solved" if result.solved else "budget spent"
     click.echo(
         f"{status}: {result.env_steps:,} env steps, {result.train_seconds:.1f} s training, "

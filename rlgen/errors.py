@@ -11,3 +11,9 @@ class ConfigError(RlgenError):
     """A config file or override that does not fit the schema (exit code 2, like a usage error)."""
 
     exit_code = 2
+
+
+class Interrupted(RlgenError):
+    """Ctrl-C: what was saved so far is kept; exit code 130 like a shell's SIGINT."""
+
+    exit_code = 130
