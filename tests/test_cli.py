@@ -158,3 +158,27 @@ def test_same_seed_gives_identical_weights(tmp_path):
         assert invoke("train", CONFIG, "--run-dir", tmp_path / name, *args).exit_code == 0
     a, b = (load_file(tmp_path / n / "last.safetensors") for n in ("a", "b"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_ctrl_c_keeps_what_was_learned(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "rlgen.cli", "train", CONFIG, "--run-dir", str(run), "--quiet", "--device", "cpu",
+           "--set", "train.total_steps=10000000", "--set", "train.target_return=null",
+           "--set", "train.eval_every_steps=500", "--set", "train.eval_episodes=2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not (run / "optimizer.safetensors").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines() == [f"rlgen: error: interrupted; what was learned so far is saved in {run}"]
+    meta = json.loads((run / "meta.json").read_text())
+    assert meta["env_steps"] > 0
+    result = invoke("evaluate", run, "--episodes", 2, "--json")
+    assert result.exit_code == 0, result.output
