@@ -128,8 +128,8 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False) -> TrainR
 
 
 def _save_progress(run, policy, optimizer, steps, train_seconds, best, solved) -> None:
-    run.save_weights(policy, "last")
-    run.save_state(optimizer.state_dict(), "optimizer")
+    trainer = {"env_steps": steps, "train_seconds": train_seconds, "best_eval_return": best, "solved": solved}
+    run.save_checkpoint(policy, optimizer, trainer)
     run.write_meta(
         {
             "env_steps": steps,

@@ -18,10 +18,17 @@ from rlgen.checkpoint import atomic_write_text
 class MetricsLogger:
     """Appends one row per `log` call to metrics.csv (the header grows when new keys appear) and TensorBoard."""
 
-    def __init__(self, run_path: Path, tensorboard: bool = True):
+    def __init__(self, run_path: Path, tensorboard: bool = True, keep_until_step: int | None = None):
+        """`keep_until_step`: continue an existing metrics.csv (a resumed run), dropping rows after that step."""
         self.csv_path = Path(run_path) / "metrics.csv"
         self.columns: list[str] = ["step"]
         self.rows: list[dict[str, float]] = []
+        if keep_until_step is not None and self.csv_path.exists():
+            with self.csv_path.open(newline="") as f:
+                reader = csv.DictReader(f)
+                self.columns = list(reader.fieldnames or ["step"])
+                self.rows = [row for row in reader if float(row["step"]) <= keep_until_step]
+            self._rewrite()
         self.writer = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter  # imported lazily: tensorboard is slow to import

@@ -84,27 +84,62 @@ def init_linear(layer: nn.Linear, init: str, activation: str, gain: float | None
         nn.init.zeros_(layer.bias)
 
 
-def build_mlp(spec: MLPConfig, in_features: int, out_features: int) -> nn.Sequential:
-    """Linear → [BatchNorm] → activation → [Dropout] per hidden layer, then a linear output layer."""
-    layers: list[nn.Module] = []
+class TiedLinear(nn.Module):
+    """A linear layer whose weight is the transpose of another layer's (tied autoencoders), with its own bias.
+
+    The source layer is referenced, not registered, so its weight is stored once, in the source's state dict."""
+
+    def __init__(self, source: nn.Linear, bias: bool = True):
+        super().__init__()
+        object.__setattr__(self, "source", source)  # not a submodule: no second copy in state_dict()
+        self.in_features, self.out_features = source.out_features, source.in_features
+        self.bias = nn.Parameter(torch.zeros(self.out_features)) if bias else None
+
+    @property
+    def weight(self) -> torch.Tensor:
+        return self.source.weight.T  # a view: same storage as the source's weight
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(x, self.source.weight.T, self.bias)
+
+
+def build_mlp(spec: MLPConfig, in_features: int, out_features: int, tie_to: nn.Sequential | None = None) -> nn.Sequential:
+    """A Sequential of blocks, one per linear layer: Linear → [BatchNorm] → activation → [Dropout] for hidden
+    layers, then the output Linear → [output activation].
+
+    `tie_to`: an MLP built by this function whose layers this one mirrors (sizes reversed); each linear layer then
+    uses the transposed weight of its mirror image in `tie_to` and only owns its bias.
+    """
+    sizes = [*spec.hidden, out_features]
+    mirror = [m for m in tie_to.modules() if isinstance(m, nn.Linear)][::-1] if tie_to is not None else None
+    if mirror is not None and [(m.out_features, m.in_features) for m in mirror] != list(zip([in_features, *sizes[:-1]], sizes)):
+        raise ValueError("a tied MLP must mirror the sizes of the MLP it is tied to")
+    blocks: list[nn.Sequential] = []
     width = in_features
-    for size in spec.hidden:
-        linear = nn.Linear(width, size, bias=not spec.batch_norm)  # batch norm's shift replaces the bias
-        init_linear(linear, spec.init, spec.activation, spec.gain)
-        layers.append(linear)
-        if spec.batch_norm:
+    for index, size in enumerate(sizes):
+        is_output = index == len(sizes) - 1
+        norm = spec.batch_norm and not is_output
+        if mirror is not None:
+            linear: nn.Module = TiedLinear(mirror[index], bias=not norm)
+        else:  # batch norm's shift makes the bias redundant
+            linear = nn.Linear(width, size, bias=not norm)
+            if is_output:
+                gain = spec.output_gain if spec.output_gain is not None else spec.gain
+                init_linear(linear, spec.init, spec.output_activation, gain)
+            else:
+                init_linear(linear, spec.init, spec.activation, spec.gain)
+        layers: list[nn.Module] = [linear]
+        if norm:
             layers.append(nn.BatchNorm1d(size))
-        layers.append(ACTIVATIONS[spec.activation]())
-        if spec.dropout > 0:
-            layers.append(nn.Dropout(spec.dropout))
+        if not is_output:
+            layers.append(ACTIVATIONS[spec.activation]())
+            if spec.dropout > 0:
+                layers.append(nn.Dropout(spec.dropout))
+        elif spec.output_activation != "identity":
+            layers.append(ACTIVATIONS[spec.output_activation]())
+        blocks.append(nn.Sequential(*layers))
         width = size
-    head = nn.Linear(width, out_features)
-    out_gain = spec.output_gain if spec.output_gain is not None else spec.gain
-    init_linear(head, spec.init, spec.output_activation, out_gain)
-    layers.append(head)
-    if spec.output_activation != "identity":
-        layers.append(ACTIVATIONS[spec.output_activation]())
-    return nn.Sequential(*layers)
+    return nn.Sequential(*blocks)
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = True) -> int:

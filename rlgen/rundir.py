@@ -3,9 +3,8 @@
     RUN_DIR/
       config.yaml            resolved config (all defaults filled in); loading rebuilds the model from it
       meta.json              rlgen version, kind of run, shapes needed to rebuild, progress, best score
-      model.safetensors      the weights to use (the best checkpoint seen so far)
-      last.safetensors       weights at the latest save (resume starts here)
-      optimizer.safetensors  optimizer state at the latest save
+      model.safetensors      the weights to use (the best seen so far by evaluation or validation)
+      checkpoint.safetensors the latest training state: weights, optimizer state, counters, RNG states (resume)
       metrics.csv            one row per logged step, namespaced keys
       tb/                    TensorBoard events
 """
@@ -87,13 +86,34 @@ class RunDir:
 
     def load_weights(self, module: nn.Module, name: str = "model", device: torch.device | str = "cpu") -> None:
         tensors, _ = load_tensors(self.path / f"{name}.safetensors", device)
-        missing, unexpected = set(module.state_dict()) - set(tensors), set(tensors) - set(module.state_dict())
-        if missing or unexpected:
-            raise RlgenError(f"{self.path / (name + '.safetensors')} does not match the model its config builds")
+        self._load_module(module, tensors, self.path / f"{name}.safetensors")
+
+    def _load_module(self, module: nn.Module, tensors: dict[str, torch.Tensor], source: Path) -> None:
+        if set(module.state_dict()) != set(tensors):
+            raise RlgenError(f"{source} does not match the model its config builds")
         try:
             module.load_state_dict(tensors)
         except RuntimeError:
-            raise RlgenError(f"{self.path / (name + '.safetensors')} has tensors of the wrong shape for its config") from None
+            raise RlgenError(f"{source} has tensors of the wrong shape for its config") from None
+
+    def save_checkpoint(self, module: nn.Module, optimizer: Any, trainer: dict[str, Any]) -> None:
+        """The whole training state in one file, written atomically: weights, optimizer state, the trainer's counters
+        and RNG states. A crash can never pair weights of one step with counters of another."""
+        state = {"model": module.state_dict(), "optimizer": optimizer.state_dict(), "trainer": trainer}
+        save_state(self.path / "checkpoint.safetensors", state)
+
+    def load_checkpoint(self, module: nn.Module, optimizer: Any) -> dict[str, Any]:
+        """Load weights and optimizer state in place; returns the trainer's dict (tensors on the CPU)."""
+        path = self.path / "checkpoint.safetensors"
+        state = load_state(path, "cpu")
+        if not isinstance(state, dict) or not {"model", "optimizer", "trainer"} <= set(state):
+            raise RlgenError(f"{path} is not an rlgen training checkpoint")
+        self._load_module(module, state["model"], path)
+        try:
+            optimizer.load_state_dict(state["optimizer"])
+        except (KeyError, ValueError, RuntimeError):
+            raise RlgenError(f"{path} holds optimizer state that does not fit the config's optimizer") from None
+        return state["trainer"]
 
     def save_state(self, state: Any, name: str) -> None:
         save_state(self.path / f"{name}.safetensors", state)

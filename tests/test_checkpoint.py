@@ -32,13 +32,18 @@ def test_run_dir_weights_round_trip(tmp_path):
     policy, opt = trained_policy()
     run = RunDir.create(tmp_path / "run", ReinforceRunConfig(algo="reinforce"), {"kind": "agent"})
     run.save_weights(policy)
-    run.save_state(opt.state_dict(), "optimizer")
+    rng = torch.get_rng_state()
+    run.save_checkpoint(policy, opt, {"epochs_done": 3, "rng": rng})
     fresh = ActorCritic(4, 2, MLPConfig(hidden=[16, 16], batch_norm=True), MLPConfig(hidden=[8]))
     run.load_weights(fresh)
     for (k, a), (_, b) in zip(policy.state_dict().items(), fresh.state_dict().items()):
         assert torch.equal(a, b), k  # includes batch norm's running statistics
-    state = run.load_state("optimizer")
-    original = opt.state_dict()
+    again = ActorCritic(4, 2, MLPConfig(hidden=[16, 16], batch_norm=True), MLPConfig(hidden=[8]))
+    opt2 = TrainingOptimizer(again, OptimizerConfig(name="adam", lr=0.01))
+    trainer = run.load_checkpoint(again, opt2)
+    assert trainer["epochs_done"] == 3 and torch.equal(trainer["rng"], rng)
+    assert all(torch.equal(a, b) for a, b in zip(policy.state_dict().values(), again.state_dict().values()))
+    state, original = opt2.state_dict(), opt.state_dict()
     assert state["steps_done"] == 3
     assert state["optimizer"]["param_groups"][0]["lr"] == original["optimizer"]["param_groups"][0]["lr"]
     for idx, slots in original["optimizer"]["state"].items():
@@ -50,13 +55,13 @@ def test_run_files_are_not_pickles(tmp_path):
     policy, opt = trained_policy()
     run = RunDir.create(tmp_path / "run", ReinforceRunConfig(algo="reinforce"), {"kind": "agent"})
     run.save_weights(policy)
-    run.save_state(opt.state_dict(), "optimizer")
+    run.save_checkpoint(policy, opt, {})
     for path in (tmp_path / "run").iterdir():
         head = path.read_bytes()[:16]
         assert not head.startswith(b"\x80") and not head.startswith(b"PK"), path  # pickle / torch zip magic
     header_len = int.from_bytes((tmp_path / "run" / "model.safetensors").read_bytes()[:8], "little")
     header = json.loads((tmp_path / "run" / "model.safetensors").read_bytes()[8 : 8 + header_len])
-    assert "actor.0.weight" in header
+    assert "actor.0.0.weight" in header
 
 
 def test_no_code_path_uses_pickle():

@@ -43,8 +43,7 @@ def trained_run(tmp_path_factory):
 
 def test_train_writes_a_complete_run_dir(trained_run):
     names = {p.name for p in trained_run.iterdir()}
-    assert {"config.yaml", "meta.json", "model.safetensors", "last.safetensors", "optimizer.safetensors",
-            "metrics.csv", "tb"} <= names
+    assert {"config.yaml", "meta.json", "model.safetensors", "checkpoint.safetensors", "metrics.csv", "tb"} <= names
     meta = json.loads((trained_run / "meta.json").read_text())
     assert meta["rlgen_version"] == __version__ and meta["kind"] == "agent" and meta["env_steps"] >= 600
     assert "seed: 3" in (trained_run / "config.yaml").read_text()
@@ -156,7 +155,7 @@ def test_same_seed_gives_identical_weights(tmp_path):
             "--set", "train.eval_episodes=2", "--set", "train.target_return=null", "--set", "env.num_envs=4"]
     for name in ("a", "b"):
         assert invoke("train", CONFIG, "--run-dir", tmp_path / name, *args).exit_code == 0
-    a, b = (load_file(tmp_path / n / "last.safetensors") for n in ("a", "b"))
+    a, b = (load_file(tmp_path / n / "checkpoint.safetensors") for n in ("a", "b"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -172,7 +171,7 @@ def test_ctrl_c_keeps_what_was_learned(tmp_path):
            "--set", "train.eval_every_steps=500", "--set", "train.eval_episodes=2"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
-    while not (run / "optimizer.safetensors").exists() and time.time() < deadline:
+    while not (run / "checkpoint.safetensors").exists() and time.time() < deadline:
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)

@@ -14,9 +14,9 @@ def test_parameter_count_matches_textbook():
 
 def test_layer_order_with_batch_norm_and_dropout():
     net = build_mlp(MLPConfig(hidden=[8], activation="elu", batch_norm=True, dropout=0.2), 4, 2)
-    kinds = [type(m) for m in net]
-    assert kinds == [nn.Linear, nn.BatchNorm1d, nn.ELU, nn.Dropout, nn.Linear]
-    assert net[0].bias is None  # batch norm's shift makes the bias redundant
+    kinds = [[type(m) for m in block] for block in net]  # one block per linear layer
+    assert kinds == [[nn.Linear, nn.BatchNorm1d, nn.ELU, nn.Dropout], [nn.Linear]]
+    assert net[0][0].bias is None  # batch norm's shift makes the bias redundant
 
 
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
@@ -61,3 +61,28 @@ def test_orthogonal_default_gain_follows_activation():
     layer = nn.Linear(16, 16)
     init_linear(layer, "orthogonal", "relu")
     assert torch.allclose(layer.weight @ layer.weight.T, 2.0 * torch.eye(16), atol=1e-5)
+
+
+def test_tied_mlp_shares_storage_and_owns_biases():
+    spec = MLPConfig(hidden=[300], activation="elu", init="he_normal", output_activation="elu")
+    encoder = build_mlp(spec, 784, 150)
+    decoder = build_mlp(MLPConfig(hidden=[300], activation="elu"), 150, 784, tie_to=encoder)
+    enc = [m for m in encoder.modules() if isinstance(m, nn.Linear)]
+    dec = [block[0] for block in decoder]
+    assert dec[0].weight.data_ptr() == enc[1].weight.data_ptr() and dec[0].weight.shape == (300, 150)
+    assert dec[1].weight.data_ptr() == enc[0].weight.data_ptr() and dec[1].weight.shape == (784, 300)
+    # parameters: the encoder's weights and biases plus the decoder's own biases only
+    assert count_parameters(nn.ModuleList([encoder, decoder])) == 784 * 300 + 300 + 300 * 150 + 150 + 300 + 784
+    assert set(decoder.state_dict()) == {"0.0.bias", "1.0.bias"}
+    x = torch.rand(5, 784)
+    expected = torch.nn.functional.elu(encoder(x) @ enc[1].weight + dec[0].bias) @ enc[0].weight + dec[1].bias
+    assert torch.allclose(decoder(encoder(x)), expected, atol=1e-5)
+    with torch.no_grad():
+        enc[0].weight.mul_(2)  # a change to the encoder is seen by the decoder
+    assert torch.equal(dec[1].weight, enc[0].weight.T)
+
+
+def test_tied_mlp_must_mirror_sizes():
+    encoder = build_mlp(MLPConfig(hidden=[300]), 784, 150)
+    with pytest.raises(ValueError, match="mirror"):
+        build_mlp(MLPConfig(hidden=[200]), 150, 784, tie_to=encoder)

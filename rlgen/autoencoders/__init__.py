@@ -1,0 +1,1 @@
+"""Autoencoders on the shared core: stacked, denoising and variational, trained by one loop."""

@@ -1,0 +1,81 @@
+"""Stacked (deep, symmetric) autoencoders and their denoising variant (Vincent et al., 2008).
+
+Géron's textbook model is 784-300-150-300-784 with ELU, He init and an l2 penalty; the coding layer keeps the
+activation. The decoder ends in logits: the sigmoid gives pixels in [0, 1].
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rlgen.autoencoders.base import Autoencoder, AutoencoderOutput
+from rlgen.autoencoders.config import AutoencoderNetConfig, DenoisingConfig, StackedConfig
+from rlgen.nets import build_mlp
+
+PIXELS = 784
+
+
+def pixel_loss(kind: str, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean per pixel and image: squared error of sigmoid(logits), or binary cross-entropy of the logits."""
+    if kind == "mse":
+        return F.mse_loss(torch.sigmoid(logits), target)
+    return F.binary_cross_entropy_with_logits(logits, target)
+
+
+class StackedAutoencoder(Autoencoder):
+    def __init__(self, net: AutoencoderNetConfig, cfg: StackedConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = build_mlp(net.mlp(net.hidden, output_activation=net.activation), PIXELS, net.latent)
+        self.decoder = build_mlp(net.mlp(net.hidden[::-1]), net.latent, PIXELS, tie_to=self.encoder if cfg.tied else None)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+    def loss_terms(self, x: torch.Tensor, x_in: torch.Tensor) -> AutoencoderOutput:
+        z = self.encoder(x_in)
+        logits = self.decoder(z)
+        recon = pixel_loss(self.cfg.loss, logits, x)
+        return AutoencoderOutput(recon, recon, torch.zeros((), device=x.device), logits, z)
+
+    # -- greedy layer-wise pretraining ------------------------------------------------------------------------------
+    @property
+    def pretrain_epochs(self) -> int:
+        return self.cfg.layerwise_epochs
+
+    def num_layers(self) -> int:
+        return len(self.encoder)
+
+    def layer_pair(self, k: int) -> nn.ModuleList:
+        """Encoder block k and the decoder block that mirrors it: the shallow autoencoder of phase k."""
+        return nn.ModuleList([self.encoder[k], self.decoder[len(self.decoder) - 1 - k]])
+
+    def layer_loss(self, k: int) -> Callable[[torch.Tensor], torch.Tensor]:
+        """Loss of phase k: reconstruct the output of the k frozen outer layers (the pixels when k = 0)."""
+        encoder_block, decoder_block = self.layer_pair(k)
+
+        def loss(x: torch.Tensor) -> torch.Tensor:
+            if k == 0:
+                x_in = self.corrupt(x) if self.training else x
+                return pixel_loss(self.cfg.loss, decoder_block(encoder_block(x_in)), x)
+            with torch.no_grad():
+                target = self.encoder[:k](x)
+            return F.mse_loss(decoder_block(encoder_block(target)), target)
+
+        return loss
+
+
+class DenoisingAutoencoder(StackedAutoencoder):
+    """A stacked autoencoder trained to undo corruption; the corruption is applied in training mode only."""
+
+    cfg: DenoisingConfig
+
+    def corrupt(self, x: torch.Tensor) -> torch.Tensor:
+        if self.cfg.noise == "gaussian":
+            return x + self.cfg.noise_std * torch.randn_like(x)
+        keep = torch.rand_like(x) >= self.cfg.dropout_rate  # masking noise: dropped pixels become 0, no rescaling
+        return x * keep
