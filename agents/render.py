@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -11,23 +10,10 @@ import torch
 
 from agents.policy import ActorCritic
 from envs.make import make_env
-from rlgen.checkpoint import current_umask
 from rlgen.errors import RlgenError
+from rlgen.outputs import atomic_output, check_output_path
 
 VIDEO_SUFFIXES = (".gif", ".mp4")
-
-
-def check_output_path(out: Path) -> None:
-    """Fail before any work if the output cannot be written (wrong suffix, missing or read-only folder)."""
-    if out.suffix.lower() not in VIDEO_SUFFIXES:
-        raise RlgenError(f"--out {out}: the file name must end in .gif or .mp4")
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise RlgenError(f"--out {out}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
-        raise RlgenError(f"--out {out}: not writable")
-    if out.is_dir():
-        raise RlgenError(f"--out {out}: is a folder")
 
 
 def has_display() -> bool:
@@ -61,22 +47,13 @@ def play(
 
 
 def write_video(frames: list[np.ndarray], out: Path, fps: int) -> None:
-    """Write frames to a temporary file beside `out`, then rename it into place (no half-written file)."""
-    suffix = out.suffix.lower()
-    fd, tmp = tempfile.mkstemp(dir=out.parent if str(out.parent) else ".", prefix=f".{out.stem}.", suffix=suffix)
-    os.close(fd)
-    try:
-        if suffix == ".gif":
-            _write_gif(frames, Path(tmp), fps)
+    with atomic_output(out) as tmp:
+        if out.suffix.lower() == ".gif":
+            _write_gif(frames, tmp, fps)
         else:  # ffmpeg wants sizes divisible by the macro block; CartPole's 600x400 is divisible by 8
             import imageio.v2 as imageio
 
             imageio.mimwrite(tmp, frames, format="FFMPEG", fps=fps, macro_block_size=8)
-        os.chmod(tmp, 0o666 & ~current_umask())
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _write_gif(frames: list[np.ndarray], path: Path, fps: int) -> None:
@@ -103,7 +80,7 @@ def render_run(run_path: Path, out: Path | None, episodes: int, seed: int, fps: 
     if out is None and not human:
         raise RlgenError("give --out FILE.gif|FILE.mp4, or --human to watch in a window")
     if out is not None:
-        check_output_path(out)
+        check_output_path(out, VIDEO_SUFFIXES)
     if human and not has_display():
         raise RlgenError("--human needs a display (DISPLAY or WAYLAND_DISPLAY is not set); use --out FILE.gif")
     run, cfg = open_run(run_path, "agent")

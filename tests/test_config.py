@@ -3,7 +3,8 @@
 import pytest
 import yaml
 
-from agents.config import AGENT_CONFIGS, ReinforceRunConfig
+from agents.config import ReinforceRunConfig
+from rlgen.registry import schemas
 from rlgen.config import apply_overrides, dump_config, load_config
 from rlgen.errors import ConfigError
 from tests.conftest import CONFIGS
@@ -11,22 +12,22 @@ from tests.conftest import CONFIGS
 
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_configs_load(path):
-    cfg = load_config(path, [], AGENT_CONFIGS)
-    assert cfg.algo in AGENT_CONFIGS
+    cfg = load_config(path, [], schemas())
+    assert cfg.algo == path.stem.split("_", 1)[1]  # files are named <domain>_<algo>.yaml
 
 
 def test_overrides_set_nested_fields_with_yaml_values():
     cfg = load_config(
         CONFIGS / "cartpole_reinforce.yaml",
         ["optimizer.lr=0.02", "policy.hidden=[8, 8]", "train.target_return=null", "reinforce.baseline=true"],
-        AGENT_CONFIGS,
+        schemas(),
     )
     assert cfg.optimizer.lr == 0.02 and cfg.policy.hidden == [8, 8]
     assert cfg.train.target_return is None and cfg.reinforce.baseline
 
 
 def test_resolved_config_round_trips():
-    cfg = load_config(CONFIGS / "cartpole_reinforce.yaml", [], AGENT_CONFIGS)
+    cfg = load_config(CONFIGS / "cartpole_reinforce.yaml", [], schemas())
     again = ReinforceRunConfig.model_validate(yaml.safe_load(dump_config(cfg)))
     assert again == cfg
 
@@ -35,7 +36,7 @@ def error_for(tmp_path, text, overrides=()):
     path = tmp_path / "c.yaml"
     path.write_text(text)
     with pytest.raises(ConfigError) as info:
-        load_config(path, list(overrides), AGENT_CONFIGS)
+        load_config(path, list(overrides), schemas())
     message = str(info.value)
     assert "\n" not in message
     return message
@@ -68,7 +69,7 @@ def test_unknown_algo_and_bad_device(tmp_path):
 
 def test_file_problems(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
-        load_config(tmp_path / "missing.yaml", [], AGENT_CONFIGS)
+        load_config(tmp_path / "missing.yaml", [], schemas())
     assert "not valid YAML" in error_for(tmp_path, "algo: [unclosed\n")
     assert "mapping" in error_for(tmp_path, "- just\n- a list\n")
 
