@@ -117,13 +117,16 @@ def _load_checked(path: Path, spec: IdxFile) -> np.ndarray:
 
 
 def locate(data_dir: Path | None = None) -> Path | None:
-    """The first candidate folder that holds all four files (checked when loaded), or None."""
+    """The first candidate folder that holds all four files (checked when loaded), or None. An explicit `data_dir`
+    holding only some of them is an error rather than a reason to look elsewhere."""
+    if data_dir is not None:
+        present = [spec.name for spec in FILES.values() if _file_in(Path(data_dir), spec)]
+        if present and len(present) < len(FILES):
+            missing = [spec.name for spec in FILES.values() if spec.name not in present]
+            raise RlgenError(f"{data_dir} lacks {', '.join(missing)}; {HOW_TO_GET}")
     for directory in candidate_dirs(data_dir):
         if all(_file_in(directory, spec) for spec in FILES.values()):
             return directory
-    if data_dir is not None and Path(data_dir).is_dir() and any(_file_in(Path(data_dir), s) for s in FILES.values()):
-        missing = [s.name for s in FILES.values() if not _file_in(Path(data_dir), s)]
-        raise RlgenError(f"{data_dir} lacks {', '.join(missing)}; {HOW_TO_GET}")
     return None
 
 

@@ -1,0 +1,132 @@
+"""Autoencoder formulas and invariants, learning on a small real subset, and exact resume."""
+
+import math
+
+import pytest
+import torch
+from torch.distributions import Normal, kl_divergence
+
+from rlgen.autoencoders.build import build_autoencoder
+from rlgen.autoencoders.config import AE_CONFIGS
+from rlgen.autoencoders.train import train_autoencoder
+from rlgen.autoencoders.vae import gaussian_kl
+from rlgen.config import load_config
+from rlgen.metrics import MetricsLogger, read_metrics
+from rlgen.rundir import RunDir
+from tests.conftest import CONFIGS
+
+SMALL = ["device=cpu", "data.limit=2000", "data.validation=500", "train.batch_size=64"]
+
+
+def config(name, *overrides):
+    return load_config(CONFIGS / f"fashion_{name}.yaml", SMALL + list(overrides), AE_CONFIGS)
+
+
+def test_kl_matches_closed_form_and_torch():
+    assert gaussian_kl(torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 0.0]])).item() == pytest.approx(0.5)
+    # σ² = e: ½(e − 1 − 1) per unit
+    assert gaussian_kl(torch.zeros(1, 3), torch.ones(1, 3)).item() == pytest.approx(1.5 * (math.e - 2))
+    mean, logvar = torch.randn(7, 5), torch.randn(7, 5)
+    expected = kl_divergence(Normal(mean, (0.5 * logvar).exp()), Normal(0.0, 1.0)).sum(-1)
+    assert torch.allclose(gaussian_kl(mean, logvar), expected, atol=1e-5)
+
+
+def test_vae_loss_is_reconstruction_plus_beta_kl():
+    torch.manual_seed(0)
+    model = build_autoencoder(config("vae", "vae.beta=2.5"))
+    out = model(torch.rand(16, 784))
+    assert torch.allclose(out.loss, out.recon_loss + out.reg_loss)
+    assert out.z.shape == (16, 20) and out.recon_logits.shape == (16, 784)
+
+
+def test_importance_sampled_nll_is_tighter_than_the_elbo():
+    torch.manual_seed(0)
+    model = build_autoencoder(config("vae")).eval()
+    x = torch.rand(64, 784)
+    neg_elbo = model.negative_elbo(x).mean()
+    nll = model.importance_sampled_nll(x, 200).mean()
+    assert nll < neg_elbo  # log p(x) ≥ IWAE bound ≥ ELBO (Burda et al., 2016)
+
+
+def test_tied_stacked_autoencoder_shares_weight_storage():
+    model = build_autoencoder(config("stacked_ae", "stacked.tied=true"))
+    first, last = model.encoder[0][0], model.decoder[-1][0]
+    assert last.weight.data_ptr() == first.weight.data_ptr()
+    untied = build_autoencoder(config("stacked_ae"))
+    decoder_weights = 150 * 300 + 300 * 784  # what tying removes
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(model) == count(untied) - decoder_weights
+
+
+@pytest.mark.parametrize("noise", ["gaussian", "dropout"])
+def test_corruption_only_in_training_mode(noise):
+    model = build_autoencoder(config("denoising_ae", f"denoising.noise={noise}"))
+    seen = []
+    model.encoder.register_forward_pre_hook(lambda module, args: seen.append(args[0].clone()))
+    x = torch.rand(8, 784)
+    model.train()
+    model(x)
+    assert not torch.equal(seen[-1], x)  # the encoder saw a corrupted input
+    model.eval()
+    out_a, out_b = model(x), model(x)
+    assert torch.equal(seen[-1], x) and torch.equal(out_a.recon_logits, out_b.recon_logits)
+
+
+@pytest.mark.parametrize("name, extra", [("stacked_ae", []), ("stacked_ae", ["stacked.tied=true", "stacked.layerwise_epochs=1"]),
+                                          ("denoising_ae", []), ("vae", [])],
+                         ids=["stacked", "stacked-tied-layerwise", "denoising", "vae"])
+def test_each_model_learns_on_a_real_subset(tmp_path, name, extra):
+    cfg = config(name, "train.epochs=3", *extra)
+    run = RunDir.create(tmp_path / "run", cfg, {})
+    with torch.no_grad():
+        torch.manual_seed(0)
+        from rlgen.fashion_mnist import load_fashion_mnist
+        from rlgen.autoencoders.train import validation_losses
+
+        data = load_fashion_mnist(validation=500, limit=2000)
+        before = validation_losses(build_autoencoder(cfg), data.val_x, 500)["loss"]
+    result = train_autoencoder(cfg, run, quiet=True)
+    rows = read_metrics(run.path / "metrics.csv")
+    assert result.epochs_done == 3 and len(rows) == 3
+    assert rows[-1]["val/loss"] < rows[0]["val/loss"] < before
+    assert rows[-1]["train/loss"] < rows[0]["train/loss"]
+
+
+def test_early_stopping_with_patience(tmp_path):
+    # SGD steps of 1e-30 leave every weight unchanged, so validation never improves after the first epoch
+    cfg = config("stacked_ae", "train.epochs=6", "train.patience=2", "optimizer.lr=1e-30", "optimizer.name=sgd")
+    run = RunDir.create(tmp_path / "run", cfg, {})
+    result = train_autoencoder(cfg, run, quiet=True)
+    assert result.stopped_early and result.epochs_done == 3
+    assert run.meta["epochs_done"] == 3 and len(read_metrics(run.path / "metrics.csv")) == 3
+
+
+def test_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch):
+    cfg = config("denoising_ae", "train.epochs=3", "data.limit=1000")  # corruption noise makes RNG state matter
+    whole = RunDir.create(tmp_path / "whole", cfg, {})
+    train_autoencoder(cfg, whole, quiet=True)
+
+    broken = RunDir.create(tmp_path / "broken", cfg, {})
+    original_log = MetricsLogger.log
+
+    def crash_at_epoch_two(self, step, metrics):
+        original_log(self, step, metrics)
+        if step == 2:  # epoch 2 is logged but its checkpoint is not yet written: resume must redo epoch 2
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(MetricsLogger, "log", crash_at_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        train_autoencoder(cfg, broken, quiet=True)
+    assert broken.meta["epochs_done"] == 1
+    monkeypatch.setattr(MetricsLogger, "log", original_log)
+    result = train_autoencoder(cfg, broken, quiet=True, resume=True)
+    assert result.epochs_done == 3
+
+    from safetensors.torch import load_file
+
+    for name in ("model.safetensors", "checkpoint.safetensors"):
+        a, b = load_file(whole.path / name), load_file(broken.path / name)
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+    rows_a, rows_b = read_metrics(whole.path / "metrics.csv"), read_metrics(broken.path / "metrics.csv")
+    drop = lambda rows: [{k: v for k, v in r.items() if not k.startswith("time/")} for r in rows]  # noqa: E731
+    assert drop(rows_a) == drop(rows_b)

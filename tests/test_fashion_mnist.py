@@ -1,0 +1,117 @@
+"""The Fashion-MNIST loader: IDX parsing on small files, checksums, search order, download, and the real data."""
+
+import gzip
+import http.server
+import shutil
+import struct
+import threading
+from functools import partial
+
+import numpy as np
+import pytest
+
+from rlgen import fashion_mnist as fm
+from rlgen.errors import RlgenError
+
+
+def idx_bytes(array: np.ndarray, magic: int) -> bytes:
+    return struct.pack(">I", magic) + struct.pack(f">{array.ndim}I", *array.shape) + array.astype(np.uint8).tobytes()
+
+
+@pytest.fixture
+def images():
+    return np.random.default_rng(0).integers(0, 256, size=(5, 28, 28), dtype=np.uint8)
+
+
+def test_reads_good_idx_files_plain_and_gzipped(tmp_path, images):
+    (tmp_path / "x-idx3-ubyte").write_bytes(idx_bytes(images, 2051))
+    (tmp_path / "x-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes(images, 2051)))
+    (tmp_path / "y-idx1-ubyte").write_bytes(idx_bytes(np.arange(5), 2049))
+    assert np.array_equal(fm.read_idx(tmp_path / "x-idx3-ubyte", 2051), images)
+    assert np.array_equal(fm.read_idx(tmp_path / "x-idx3-ubyte.gz", 2051), images)
+    assert fm.read_idx(tmp_path / "y-idx1-ubyte", 2049).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_truncated_file_is_named(tmp_path, images):
+    path = tmp_path / "x-idx3-ubyte"
+    path.write_bytes(idx_bytes(images, 2051)[:-10])
+    with pytest.raises(RlgenError, match=r"x-idx3-ubyte has the wrong size .*rlgen data fetch"):
+        fm.read_idx(path, 2051)
+    gz = tmp_path / "x-idx3-ubyte.gz"
+    gz.write_bytes(gzip.compress(idx_bytes(images, 2051))[:-20])
+    with pytest.raises(RlgenError, match="truncated or not valid gzip"):
+        fm.read_idx(gz, 2051)
+
+
+def test_bad_magic_is_named(tmp_path, images):
+    path = tmp_path / "x-idx3-ubyte"
+    path.write_bytes(idx_bytes(images, 2049))  # a label file's magic number on image data
+    with pytest.raises(RlgenError, match="x-idx3-ubyte has a bad magic number 2049 \\(expected 2051\\)"):
+        fm.read_idx(path, 2051)
+    path.write_bytes(b"\x89PNG" + bytes(100))
+    with pytest.raises(RlgenError, match="bad magic number"):
+        fm.read_idx(path)
+
+
+def test_wrong_checksum_is_named(tmp_path, images, monkeypatch):
+    monkeypatch.delenv("RLGEN_DATA_DIR", raising=False)
+    for spec in fm.FILES.values():
+        data = images if spec.magic == 2051 else np.arange(5)
+        (tmp_path / f"{spec.name}.gz").write_bytes(gzip.compress(idx_bytes(data, spec.magic)))
+    with pytest.raises(RlgenError, match="train-images-idx3-ubyte.gz has the wrong checksum"):
+        fm.load_fashion_mnist(tmp_path)
+
+
+def test_partial_data_dir_names_missing_files(tmp_path):
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(b"x")
+    with pytest.raises(RlgenError, match="lacks train-labels-idx1-ubyte"):
+        fm.locate(tmp_path)
+
+
+def test_search_order_prefers_env_dir(tmp_path, monkeypatch):
+    for spec in fm.FILES.values():
+        (tmp_path / f"{spec.name}.gz").symlink_to(fm.SYSTEM_DIR / f"{spec.name}.gz")
+    monkeypatch.setenv("RLGEN_DATA_DIR", str(tmp_path))
+    assert fm.locate() == tmp_path
+    assert fm.locate(fm.SYSTEM_DIR) == fm.SYSTEM_DIR  # an explicit folder comes first
+
+
+def test_real_data_loads_with_validation_split():
+    data = fm.load_fashion_mnist(validation=5000)
+    assert data.train_x.shape == (55000, 784) and data.val_x.shape == (5000, 784) and data.test_x.shape == (10000, 784)
+    assert data.train_x.dtype.is_floating_point is False and int(data.train_x.max()) == 255
+    assert sorted(data.test_y.unique().tolist()) == list(range(10))
+    assert data.class_names[0] == "T-shirt/top" and data.class_names[9] == "Ankle boot"
+    assert (data.test_y == 9).sum() == 1000  # the test split is balanced
+
+
+def serve(directory):
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_download_checks_and_saves_the_files(tmp_path):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    for spec in fm.FILES.values():  # Debian's re-compressed files: accepted by their decompressed md5
+        shutil.copy(fm.SYSTEM_DIR / f"{spec.name}.gz", mirror)
+    server = serve(mirror)
+    try:
+        target = fm.download(tmp_path / "cache", f"http://127.0.0.1:{server.server_port}/", quiet=True)
+        data = fm.load_fashion_mnist(target)
+        assert data.source == target and len(data.test_x) == 10000
+        (mirror / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"not the labels"))
+        (target / "t10k-labels-idx1-ubyte.gz").unlink()
+        with pytest.raises(RlgenError, match="wrong checksum"):
+            fm.download(target, f"http://127.0.0.1:{server.server_port}/", quiet=True)
+        assert not (target / "t10k-labels-idx1-ubyte.gz").exists()  # nothing saved from a bad download
+    finally:
+        server.shutdown()
+
+
+def test_unreachable_server_is_one_clear_error(tmp_path):
+    with pytest.raises(RlgenError, match="cannot download"):
+        fm.download(tmp_path, "http://127.0.0.1:9/", quiet=True)
