@@ -24,3 +24,17 @@ def resolve_device(name: str) -> torch.device:
             raise RlgenError(f"device {name!r} asked for, but only {count} CUDA device(s) exist (cuda:0..cuda:{count - 1})")
         return device
     raise RlgenError(f"device {name!r} is not one of auto, cpu, cuda, cuda:N")
+
+
+def resolve_precision(name: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for matrix multiplies, or None for plain float32.
+
+    `auto` chooses bfloat16 only where the hardware runs it natively (a CPU with AVX512-BF16 or AMX through oneDNN,
+    or a CUDA device with bf16 support), since emulated bf16 is slower than float32."""
+    if name == "fp32":
+        return None
+    if name == "bf16":
+        return torch.bfloat16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+    return torch.bfloat16 if torch.ops.mkldnn._is_mkldnn_bf16_supported() else None

@@ -53,6 +53,9 @@ class AETrainConfig(Strict):
     """Stop after this many epochs without a better validation loss (None: never stop early)."""
     eval_batch_size: int = Field(default=1000, ge=1)
     """Batch size of validation and evaluation passes (no gradients, so it can be large)."""
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    """Matrix multiplies of training steps in bfloat16 (weights, optimizer state, losses and sampling stay float32)
+    or float32; auto picks bf16 where the hardware runs it natively. Validation and evaluation use float32."""
 
 
 class StackedConfig(Strict):

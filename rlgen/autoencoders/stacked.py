@@ -21,6 +21,7 @@ PIXELS = 784
 
 def pixel_loss(kind: str, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean per pixel and image: squared error of sigmoid(logits), or binary cross-entropy of the logits."""
+    logits = logits.float()  # the loss is float32 even when the network ran under bf16 autocast
     if kind == "mse":
         return F.mse_loss(torch.sigmoid(logits), target)
     return F.binary_cross_entropy_with_logits(logits, target)
@@ -64,7 +65,7 @@ class StackedAutoencoder(Autoencoder):
                 return pixel_loss(self.cfg.loss, decoder_block(encoder_block(x_in)), x)
             with torch.no_grad():
                 target = self.encoder[:k](x)
-            return F.mse_loss(decoder_block(encoder_block(target)), target)
+            return F.mse_loss(decoder_block(encoder_block(target)).float(), target.float())
 
         return loss
 

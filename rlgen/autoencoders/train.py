@@ -18,7 +18,7 @@ from torch import nn
 from rlgen.autoencoders.base import Autoencoder
 from rlgen.autoencoders.build import build_autoencoder
 from rlgen.autoencoders.config import AERunConfig
-from rlgen.device import resolve_device
+from rlgen.device import resolve_device, resolve_precision
 from rlgen.errors import RlgenError
 from rlgen.fashion_mnist import load_fashion_mnist
 from rlgen.metrics import MetricsLogger, ProgressBar
@@ -39,11 +39,13 @@ def to_pixels(batch: torch.Tensor) -> torch.Tensor:
     return batch.float().div_(255.0)  # uint8 (B, 784) → float in [0, 1]
 
 
-def batches(n: int, batch_size: int, generator: torch.Generator, device: torch.device):
-    """Index tensors of a fresh random permutation (drawn on the CPU generator so that resuming repeats it)."""
-    order = torch.randperm(n, generator=generator).to(device)
-    for start in range(0, n, batch_size):
-        yield order[start : start + batch_size]
+def shuffled_batches(images: torch.Tensor, batch_size: int, generator: torch.Generator):
+    """Batches of a fresh random permutation: one gather per epoch into a shuffled copy, then contiguous slices
+    (cheaper than gathering each batch). The permutation is drawn on a CPU generator so that resuming repeats it."""
+    order = torch.randperm(len(images), generator=generator).to(images.device)
+    shuffled = images[order]  # (N, 784) uint8: 47 MB for Fashion-MNIST's training split
+    for start in range(0, len(images), batch_size):
+        yield shuffled[start : start + batch_size]
 
 
 def fit_epoch(
@@ -53,23 +55,28 @@ def fit_epoch(
     batch_size: int,
     generator: torch.Generator,
     on_batch: Callable[[int], None] | None = None,
+    autocast_dtype: torch.dtype | None = None,
 ) -> dict[str, float]:
     """One pass of shuffled batches; `loss_fn` returns a loss tensor or an AutoencoderOutput. Sums stay on the device
-    until the end of the epoch (one host sync per epoch)."""
-    totals: dict[str, torch.Tensor] = {}
+    until the end of the epoch (one host sync per epoch). With `autocast_dtype`, the forward pass runs under autocast
+    (matrix multiplies in that dtype); the backward pass and the optimizer step stay outside it."""
+    keys = ("loss",)
+    total = torch.zeros((), device=images.device)
     count = 0
-    for i, idx in enumerate(batches(len(images), batch_size, generator, images.device)):
-        out = loss_fn(to_pixels(images[idx]))
-        loss = out if isinstance(out, torch.Tensor) else out.loss
+    for i, batch in enumerate(shuffled_batches(images, batch_size, generator)):
+        with torch.autocast(images.device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
+            out = loss_fn(to_pixels(batch))
+        if isinstance(out, torch.Tensor):
+            loss = terms = out
+        else:
+            keys = ("loss", "recon_loss", "reg_loss")
+            loss, terms = out.loss, torch.stack([out.loss, out.recon_loss, out.reg_loss])
         optimizer.step(loss)
-        terms = {"loss": loss} if isinstance(out, torch.Tensor) else {
-            "loss": out.loss, "recon_loss": out.recon_loss, "reg_loss": out.reg_loss}
-        for key, value in terms.items():
-            totals[key] = totals.get(key, 0.0) + value.detach() * len(idx)
-        count += len(idx)
+        total = total + terms.detach() * len(batch)
+        count += len(batch)
         if on_batch is not None:
             on_batch(i)
-    return {key: float(value) / count for key, value in totals.items()}
+    return dict(zip(keys, (total / count).reshape(-1).tolist()))
 
 
 @torch.no_grad()
@@ -100,19 +107,22 @@ def _set_rng_state(state: dict, generator: torch.Generator, device: torch.device
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
-def _layerwise_pretrain(model, cfg: AERunConfig, images, generator, bar: ProgressBar, per_epoch: int) -> None:
+def _layerwise_pretrain(model, cfg: AERunConfig, images, generator, bar: ProgressBar, per_epoch: int,
+                        autocast_dtype: torch.dtype | None) -> None:
     """Greedy layer-wise training: one shallow autoencoder per layer, outermost first, each on the codings of the
     already-trained layers before it (Hinton & Salakhutdinov, 2006; Bengio et al., 2007)."""
     epochs = model.pretrain_epochs
     for k in range(model.num_layers()):
         optimizer = TrainingOptimizer(model.layer_pair(k), cfg.optimizer, total_steps=epochs * per_epoch)
         for epoch in range(epochs):
-            losses = fit_epoch(model.layer_loss(k), optimizer, images, cfg.train.batch_size, generator)
+            losses = fit_epoch(model.layer_loss(k), optimizer, images, cfg.train.batch_size, generator,
+                               autocast_dtype=autocast_dtype)
             bar.update(0, f"pretraining layer {k + 1}/{model.num_layers()} epoch {epoch + 1} | loss {losses['loss']:.5f}")
 
 
 def train_autoencoder(cfg: AERunConfig, run: RunDir, quiet: bool = False, resume: bool = False) -> AETrainResult:
     device = resolve_device(cfg.device)
+    autocast_dtype = resolve_precision(cfg.train.precision, device)
     seed_everything(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
     data = load_fashion_mnist(cfg.data.dir, cfg.data.validation, device, limit=cfg.data.limit)
@@ -131,13 +141,13 @@ def train_autoencoder(cfg: AERunConfig, run: RunDir, quiet: bool = False, resume
         train_seconds, stopped_early = float(state["train_seconds"]), bool(state["stopped_early"])
     else:
         run.write_meta({"kind": "autoencoder", "algo": cfg.algo, "generative": model.generative,
-                        "data_source": str(data.source)})
+                        "data_source": str(data.source), "precision": str(autocast_dtype or torch.float32)})
     logger = MetricsLogger(run.path, keep_until_step=start_epoch if resume else None)
     model.train()
     try:
         with ProgressBar(tc.epochs * per_epoch, f"{cfg.algo} fashion-mnist", quiet) as bar:
             if model.pretrain_epochs and start_epoch == 0:
-                _layerwise_pretrain(model, cfg, data.train_x, generator, bar, per_epoch)
+                _layerwise_pretrain(model, cfg, data.train_x, generator, bar, per_epoch, autocast_dtype)
             for epoch in range(start_epoch, tc.epochs):
                 if stopped_early:
                     break
@@ -145,7 +155,7 @@ def train_autoencoder(cfg: AERunConfig, run: RunDir, quiet: bool = False, resume
                 done_before = epoch * per_epoch
                 tick = lambda i: bar.update(done_before + i + 1, status) if i % 50 == 0 else None  # noqa: E731
                 status = f"epoch {epoch + 1}/{tc.epochs}"
-                train_losses = fit_epoch(model, optimizer, data.train_x, tc.batch_size, generator, tick)
+                train_losses = fit_epoch(model, optimizer, data.train_x, tc.batch_size, generator, tick, autocast_dtype)
                 elapsed = time.perf_counter() - started
                 train_seconds += elapsed
                 val = validation_losses(model, data.val_x, tc.eval_batch_size)

@@ -24,9 +24,26 @@ def gaussian_kl(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return 0.5 * (logvar.exp() + mean.square() - 1.0 - logvar).sum(-1)
 
 
+class _BernoulliNLL(torch.autograd.Function):
+    """Σ_pixels softplus(l) − x·l, with the gradient sigmoid(l) − x written out: one pass each way instead of the
+    several that autograd through binary_cross_entropy_with_logits takes (this loss is on every training step)."""
+
+    @staticmethod
+    def forward(ctx, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(logits, x)
+        return (F.softplus(logits) - x * logits).sum(-1)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        logits, x = ctx.saved_tensors
+        return (torch.sigmoid(logits) - x) * grad.unsqueeze(-1), None
+
+
 def bernoulli_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """−log p(x|z) summed over pixels: binary cross-entropy with logits (x may be continuous in [0, 1])."""
-    return F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
+    """−log p(x|z) summed over pixels: binary cross-entropy with logits (x may be continuous in [0, 1]); (...,)."""
+    if torch.is_grad_enabled() and x.shape == logits.shape and not x.requires_grad:
+        return _BernoulliNLL.apply(logits, x)
+    return F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none").sum(-1)
 
 
 def gaussian_log_density(z: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -48,7 +65,7 @@ class VariationalAutoencoder(Autoencoder):
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.trunk(x)
-        return self.mean_head(h), self.logvar_head(h)  # (B, latent) each
+        return self.mean_head(h).float(), self.logvar_head(h).float()  # (B, latent) each; float32 under autocast too
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.posterior(x)[0]
@@ -56,7 +73,7 @@ class VariationalAutoencoder(Autoencoder):
     def loss_terms(self, x: torch.Tensor, x_in: torch.Tensor) -> AutoencoderOutput:
         mean, logvar = self.posterior(x_in)
         z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)  # reparameterisation trick
-        logits = self.decoder(z)
+        logits = self.decoder(z).float()
         recon = bernoulli_nll(logits, x).mean()
         kl = gaussian_kl(mean, logvar).mean()
         reg = self.cfg.beta * kl
@@ -74,7 +91,7 @@ class VariationalAutoencoder(Autoencoder):
         """−log p(x) ≈ −log (1/K)·Σ_k p(x|z_k)·p(z_k)/q(z_k|x), z_k ~ q(z|x) (Burda et al., 2016): (B,)."""
         mean, logvar = self.posterior(x)
         z = mean + torch.exp(0.5 * logvar) * torch.randn(samples, *mean.shape, device=x.device)  # (K, B, latent)
-        log_px_z = -bernoulli_nll(self.decoder(z), x.expand(samples, *x.shape))  # (K, B)
+        log_px_z = -bernoulli_nll(self.decoder(z), x)  # (K, B)
         log_pz = -0.5 * (LOG_2PI + z.square()).sum(-1)
         log_qz = gaussian_log_density(z, mean, logvar)
         return -(torch.logsumexp(log_px_z + log_pz - log_qz, dim=0) - math.log(samples))
