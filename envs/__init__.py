@@ -1,5 +1,8 @@
 """Environment construction for rlgen agents."""
 
 from envs.make import EnvConfig, check_spaces, make_env, make_vec_env
+from envs.torch_cartpole import TorchCartPoleVectorEnv, register
 
-__all__ = ["EnvConfig", "check_spaces", "make_env", "make_vec_env"]
+register()  # gymnasium.make("rlgen/CartPole-v1") / make_vec(..., vectorization_mode="vector_entry_point")
+
+__all__ = ["EnvConfig", "TorchCartPoleVectorEnv", "check_spaces", "make_env", "make_vec_env"]

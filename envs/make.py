@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import gymnasium as gym
+import torch
 from pydantic import Field
 
 from rlgen.errors import RlgenError
@@ -16,6 +17,9 @@ class EnvConfig(Strict):
 
     id: str = "CartPole-v1"
     """A registered gymnasium id with a discrete action space and a flat Box observation space."""
+    backend: Literal["gymnasium", "torch"] = "gymnasium"
+    """gymnasium: gymnasium's vector envs (numpy, on the CPU); torch: rlgen's batched torch CartPole, whose state
+    stays on the training device (CartPole-v1 only)."""
     num_envs: int = Field(default=8, ge=1, le=65536)
     """Copies stepped together; in whole-episode mode this is also the number of episodes per iteration."""
     vectorization: Literal["sync", "async", "vector_entry_point"] = "vector_entry_point"
@@ -54,9 +58,18 @@ def make_env(env_id: str, render_mode: str | None = None, **kwargs: Any) -> gym.
     return env
 
 
-def make_vec_env(cfg: EnvConfig, num_envs: int | None = None) -> gym.vector.VectorEnv:
-    """A gymnasium vector env with next-step autoreset (gymnasium's default): after an episode ends, the following
-    `step` call resets that copy, ignores its action and returns reward 0 — the rollout collector masks that step."""
+TORCH_ENVS = ("CartPole-v1", "rlgen/CartPole-v1")
+
+
+def make_vec_env(cfg: EnvConfig, num_envs: int | None = None, device: torch.device | str = "cpu") -> gym.vector.VectorEnv:
+    """A vector env with next-step autoreset (gymnasium's default): after an episode ends, the following `step`
+    call resets that copy, ignores its action and returns reward 0 — the rollout collector masks that step."""
+    if cfg.backend == "torch":
+        if cfg.id not in TORCH_ENVS:
+            raise RlgenError(f"env.backend torch has only CartPole-v1; use env.backend gymnasium for {cfg.id!r}")
+        from envs.torch_cartpole import TorchCartPoleVectorEnv
+
+        return TorchCartPoleVectorEnv(num_envs or cfg.num_envs, device)
     spec = _spec(cfg.id)
     mode = cfg.vectorization
     if mode == "vector_entry_point" and spec.vector_entry_point is None:
