@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
+from agents.a2c import A2CConfig
+from agents.ppo import PPOConfig
 from agents.reinforce import ReinforceConfig
 from envs.make import EnvConfig
 from rlgen.nets import MLPConfig
@@ -56,4 +58,18 @@ class ReinforceRunConfig(AgentRunConfig):
     reinforce: ReinforceConfig = Field(default_factory=ReinforceConfig)
 
 
-AGENT_CONFIGS: dict[str, type[AgentRunConfig]] = {"reinforce": ReinforceRunConfig}
+class A2CRunConfig(AgentRunConfig):
+    algo: Literal["a2c"]
+    a2c: A2CConfig = Field(default_factory=A2CConfig)
+
+
+class PPORunConfig(AgentRunConfig):
+    algo: Literal["ppo"]
+    ppo: PPOConfig = Field(default_factory=PPOConfig)
+
+
+AGENT_CONFIGS: dict[str, type[AgentRunConfig]] = {
+    "reinforce": ReinforceRunConfig,
+    "a2c": A2CRunConfig,
+    "ppo": PPORunConfig,
+}

@@ -15,6 +15,8 @@ import torch
 from agents.config import AgentRunConfig
 from agents.evaluate import evaluate_policy
 from agents.policy import ActorCritic
+from agents.a2c import A2C
+from agents.ppo import PPO
 from agents.reinforce import Reinforce
 from agents.rollout import RolloutCollector
 from envs.make import make_vec_env
@@ -24,7 +26,7 @@ from rlgen.optim import TrainingOptimizer
 from rlgen.rundir import RunDir
 from rlgen.seeding import seed_everything
 
-UPDATES = {"reinforce": Reinforce}
+UPDATES = {"reinforce": Reinforce, "a2c": A2C, "ppo": PPO}  # the only place the algorithms differ
 
 
 @dataclass
@@ -61,7 +63,7 @@ def _mean(values: list[float]) -> float:
 def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False) -> TrainResult:
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
-    envs = make_vec_env(cfg.env)
+    envs = make_vec_env(cfg.env, device=device)
     obs_dim, n_actions = envs.single_observation_space.shape[0], int(envs.single_action_space.n)
     run.write_meta({"kind": "agent", "algo": cfg.algo, "env_id": cfg.env.id, "obs_dim": obs_dim, "n_actions": n_actions})
     policy = build_policy(cfg, obs_dim, n_actions).to(device)
@@ -69,8 +71,10 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False) -> TrainR
     rollout_steps = tc.rollout_steps if tc.rollout == "steps" else None
     # The linear schedule needs a horizon in optimizer steps; in episode mode it is estimated from the budget.
     per_iteration = cfg.env.num_envs * (rollout_steps or 100)
-    optimizer = TrainingOptimizer(policy, cfg.optimizer, total_steps=max(1, tc.total_steps // per_iteration))
-    update = UPDATES[cfg.algo](algo_section(cfg), policy, optimizer)
+    algo = UPDATES[cfg.algo]
+    horizon = max(1, tc.total_steps // per_iteration) * algo.optimizer_steps_per_update(algo_section(cfg))
+    optimizer = TrainingOptimizer(policy, cfg.optimizer, total_steps=horizon)
+    update = algo(algo_section(cfg), policy, optimizer)
     collector = RolloutCollector(envs, policy, device, cfg.seed)
     logger = MetricsLogger(run.path)
 

@@ -35,6 +35,10 @@ class Reinforce:
     def needs_critic(cfg: ReinforceConfig) -> bool:
         return cfg.baseline
 
+    @staticmethod
+    def optimizer_steps_per_update(cfg: ReinforceConfig) -> int:
+        return 1
+
     def __init__(self, cfg: ReinforceConfig, policy: ActorCritic, optimizer: TrainingOptimizer):
         self.cfg = cfg
         self.policy = policy

@@ -47,3 +47,32 @@ def masked_normalize(x: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) -> 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     mask = mask.float()
     return (x * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+def gae(
+    rewards: torch.Tensor,
+    values: torch.Tensor,
+    next_values: torch.Tensor,
+    terminated: torch.Tensor,
+    truncated: torch.Tensor,
+    gamma: float,
+    lam: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generalised advantage estimation (Schulman et al., 2016) over (T, N) tensors; returns (advantages, returns).
+
+    values: V(s_t); next_values: V(s_{t+1}), the final observation's value where an episode ended.
+    δ_t = r_t + γ·(1 − terminated_t)·V(s_{t+1}) − V(s_t): a truncated episode bootstraps from its final state, a
+    terminated one does not. A_t = δ_t + γλ·A_{t+1}, restarting after every episode end and at the rollout's end.
+    The returns are the λ-returns A_t + V(s_t), the critic's regression target.
+    """
+    T = rewards.shape[0]
+    not_terminal = 1.0 - terminated.float()
+    continues = 1.0 - (terminated | truncated).float()
+    deltas = rewards + gamma * not_terminal * next_values - values
+    advantages = torch.empty_like(deltas)
+    following = torch.zeros_like(deltas[0])  # A_{t+1}
+    for t in range(T - 1, -1, -1):
+        tail = following * continues[t] if t < T - 1 else 0.0
+        following = deltas[t] + gamma * lam * tail
+        advantages[t] = following
+    return advantages, advantages + values

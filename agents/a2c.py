@@ -1,0 +1,63 @@
+"""Advantage actor-critic (Mnih et al., 2016, synchronous version) with GAE(λ) advantages."""
+
+from __future__ import annotations
+
+import torch
+from pydantic import Field
+
+from agents.policy import ActorCritic, log_prob_and_entropy
+from agents.returns import gae, masked_mean, masked_normalize
+from agents.rollout import Rollout
+from rlgen.optim import TrainingOptimizer
+from rlgen.schema import Strict
+
+
+class A2CConfig(Strict):
+    gamma: float = Field(default=0.99, ge=0.0, le=1.0)
+    """Discount factor."""
+    gae_lambda: float = Field(default=1.0, ge=0.0, le=1.0)
+    """GAE λ: 1 gives Monte Carlo returns bootstrapped at the rollout's end, 0 one-step TD."""
+    value_coef: float = Field(default=0.5, ge=0.0)
+    """Weight of the critic's squared error."""
+    entropy_coef: float = Field(default=0.0, ge=0.0)
+    """Weight of the entropy bonus."""
+    normalize_advantages: bool = False
+    """Normalise advantages over the rollout."""
+
+
+def critic_targets(policy: ActorCritic, rollout: Rollout, gamma: float, lam: float):
+    """V(s_t) and GAE advantages / λ-returns for a rollout, without gradients: values (T, N), advantages, returns."""
+    with torch.no_grad():
+        all_obs = torch.cat([rollout.obs, rollout.last_obs.unsqueeze(0)])  # (T+1, N, obs_dim)
+        all_values = policy.value(all_obs)  # (T+1, N)
+        values, next_values = all_values[:-1], all_values[1:]
+        advantages, returns = gae(rollout.rewards, values, next_values, rollout.terminated, rollout.truncated, gamma, lam)
+    return values, advantages, returns
+
+
+class A2C:
+    @staticmethod
+    def needs_critic(cfg: A2CConfig) -> bool:
+        return True
+
+    @staticmethod
+    def optimizer_steps_per_update(cfg: A2CConfig) -> int:
+        return 1
+
+    def __init__(self, cfg: A2CConfig, policy: ActorCritic, optimizer: TrainingOptimizer):
+        self.cfg, self.policy, self.optimizer = cfg, policy, optimizer
+
+    def update(self, rollout: Rollout) -> dict[str, torch.Tensor]:
+        cfg, mask = self.cfg, rollout.valid
+        _, advantages, returns = critic_targets(self.policy, rollout, cfg.gamma, cfg.gae_lambda)
+        if cfg.normalize_advantages:
+            advantages = masked_normalize(advantages, mask)
+        logp, entropy = log_prob_and_entropy(self.policy.logits(rollout.obs), rollout.actions)
+        values = self.policy.value(rollout.obs)
+        policy_loss = -masked_mean(logp * advantages, mask)
+        value_loss = masked_mean((returns - values).square(), mask)
+        entropy_mean = masked_mean(entropy, mask)
+        loss = policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * entropy_mean
+        self.optimizer.step(loss)
+        return {"train/loss": loss.detach(), "train/policy_loss": policy_loss.detach(),
+                "train/value_loss": value_loss.detach(), "train/entropy": entropy_mean.detach()}

@@ -1,0 +1,97 @@
+"""Proximal policy optimisation with the clipped surrogate (Schulman et al., 2017)."""
+
+from __future__ import annotations
+
+import torch
+from pydantic import Field
+
+from agents.a2c import critic_targets
+from agents.policy import ActorCritic, log_prob_and_entropy
+from agents.returns import masked_mean, masked_normalize
+from agents.rollout import Rollout
+from rlgen.optim import TrainingOptimizer
+from rlgen.schema import Strict
+
+
+class PPOConfig(Strict):
+    gamma: float = Field(default=0.99, ge=0.0, le=1.0)
+    gae_lambda: float = Field(default=0.95, ge=0.0, le=1.0)
+    clip_range: float = Field(default=0.2, gt=0.0)
+    """ε of the clipped surrogate: the ratio π/π_old is kept within [1 − ε, 1 + ε]."""
+    clip_range_vf: float | None = Field(default=None, gt=0.0)
+    """Clip the new value prediction to within this of the old one (None: unclipped value loss)."""
+    anneal_clip_range: bool = False
+    """Decay ε linearly to 0 over training, like the learning rate's linear schedule."""
+    value_coef: float = Field(default=0.5, ge=0.0)
+    entropy_coef: float = Field(default=0.0, ge=0.0)
+    epochs: int = Field(default=10, ge=1)
+    """Passes over each rollout."""
+    minibatches: int = Field(default=4, ge=1)
+    """Minibatches per pass (the rollout's T·N samples split evenly)."""
+    normalize_advantages: bool = True
+    """Normalise advantages within each minibatch."""
+    target_kl: float | None = Field(default=None, gt=0.0)
+    """Stop the epochs early once the approximate KL to the old policy passes 1.5 × this (None: never)."""
+
+
+class PPO:
+    @staticmethod
+    def needs_critic(cfg: PPOConfig) -> bool:
+        return True
+
+    @staticmethod
+    def optimizer_steps_per_update(cfg: PPOConfig) -> int:
+        return cfg.epochs * cfg.minibatches
+
+    def __init__(self, cfg: PPOConfig, policy: ActorCritic, optimizer: TrainingOptimizer):
+        self.cfg, self.policy, self.optimizer = cfg, policy, optimizer
+
+    def clip_range(self) -> float:
+        if not self.cfg.anneal_clip_range or not self.optimizer.total_steps:
+            return self.cfg.clip_range
+        return self.cfg.clip_range * max(0.0, 1.0 - self.optimizer.steps_done / self.optimizer.total_steps)
+
+    def update(self, rollout: Rollout) -> dict[str, torch.Tensor]:
+        cfg = self.cfg
+        old_values, advantages, returns = critic_targets(self.policy, rollout, cfg.gamma, cfg.gae_lambda)
+        flat = lambda x: x.reshape(-1, *x.shape[2:])  # (T, N, ...) → (T·N, ...)  # noqa: E731
+        obs, actions, old_logp = flat(rollout.obs), flat(rollout.actions), flat(rollout.logp)
+        old_values, advantages, returns, mask = flat(old_values), flat(advantages), flat(returns), flat(rollout.valid)
+        n = obs.shape[0]
+        size = -(-n // cfg.minibatches)  # ceil
+        eps = self.clip_range()
+        sums = torch.zeros(4, device=obs.device)  # loss, policy loss, value loss, entropy
+        approx_kl = clip_fraction = torch.zeros((), device=obs.device)
+        updates = 0
+        for _ in range(cfg.epochs):
+            order = torch.randperm(n, device=obs.device)
+            stop = False
+            for start in range(0, n, size):
+                idx = order[start : start + size]
+                m = mask[idx]
+                logp, entropy = log_prob_and_entropy(self.policy.logits(obs[idx]), actions[idx])
+                log_ratio = logp - old_logp[idx]
+                ratio = log_ratio.exp()
+                adv = masked_normalize(advantages[idx], m) if cfg.normalize_advantages else advantages[idx]
+                pg_loss = masked_mean(torch.max(-adv * ratio, -adv * ratio.clamp(1 - eps, 1 + eps)), m)
+                values = self.policy.value(obs[idx])
+                if cfg.clip_range_vf is not None:
+                    values = old_values[idx] + (values - old_values[idx]).clamp(-cfg.clip_range_vf, cfg.clip_range_vf)
+                value_loss = masked_mean((returns[idx] - values).square(), m)
+                entropy_mean = masked_mean(entropy, m)
+                with torch.no_grad():
+                    approx_kl = masked_mean((ratio - 1) - log_ratio, m)  # Schulman's k3 estimator
+                    clip_fraction = masked_mean(((ratio - 1).abs() > eps).float(), m)
+                if cfg.target_kl is not None and float(approx_kl) > 1.5 * cfg.target_kl:
+                    stop = True
+                    break
+                loss = pg_loss + cfg.value_coef * value_loss - cfg.entropy_coef * entropy_mean
+                self.optimizer.step(loss)
+                sums += torch.stack([loss.detach(), pg_loss.detach(), value_loss.detach(), entropy_mean.detach()])
+                updates += 1
+            if stop:
+                break
+        means = sums / max(updates, 1)
+        return {"train/loss": means[0], "train/policy_loss": means[1], "train/value_loss": means[2],
+                "train/entropy": means[3], "train/approx_kl": approx_kl, "train/clip_fraction": clip_fraction,
+                "train/clip_range": torch.tensor(eps), "train/updates": torch.tensor(float(updates))}
