@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import gymnasium as gym
 import numpy as np
 import torch
@@ -20,34 +22,46 @@ def evaluate_policy(
     device: torch.device,
     greedy: bool = True,
 ) -> np.ndarray:
-    """Returns of `episodes` episodes, episode k starting from `env.reset(seed=seed + k)`.
+    """Returns of `episodes` episodes of an rlgen policy; see `evaluate_actor`."""
+    was_training = policy.training
+    policy.eval()
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        action, _ = policy.act(torch.as_tensor(obs, dtype=torch.float32, device=device), greedy=greedy)
+        return action.cpu().numpy()
+
+    try:
+        return evaluate_actor(act, env_id, episodes, seed)
+    finally:
+        policy.train(was_training)
+
+
+def evaluate_actor(act: Callable[[np.ndarray], np.ndarray], env_id: str, episodes: int, seed: int) -> np.ndarray:
+    """Returns of `episodes` episodes, episode k starting from `env.reset(seed=seed + k)`; `act` maps a batch of
+    observations to a batch of actions (any agent: rlgen's, stable-baselines3's, a hand-written rule).
 
     Uses gymnasium's own env (via `gymnasium.make`, with its TimeLimit) in a sync vector env; each copy plays one
     episode and is ignored after it ends.
     """
     returns: list[np.ndarray] = []
-    was_training = policy.training
-    policy.eval()
     done_so_far = 0
     while done_so_far < episodes:
         n = min(MAX_PARALLEL_EPISODES, episodes - done_so_far)
         envs = make_vec_env(EnvConfig(id=env_id, num_envs=n, vectorization="sync"))
         try:
-            returns.append(_play_once(envs, policy, seed + done_so_far, device, greedy))
+            returns.append(_play_once(envs, act, seed + done_so_far))
         finally:
             envs.close()
         done_so_far += n
-    policy.train(was_training)
     return np.concatenate(returns)
 
 
-def _play_once(envs: gym.vector.VectorEnv, policy: ActorCritic, seed: int, device: torch.device, greedy: bool) -> np.ndarray:
+def _play_once(envs: gym.vector.VectorEnv, act: Callable[[np.ndarray], np.ndarray], seed: int) -> np.ndarray:
     obs, _ = envs.reset(seed=seed)
     total = np.zeros(envs.num_envs)
     running = np.ones(envs.num_envs, dtype=bool)
     while running.any():
-        action, _ = policy.act(torch.as_tensor(obs, dtype=torch.float32, device=device), greedy=greedy)
-        obs, reward, terminated, truncated, _ = envs.step(action.cpu().numpy())
+        obs, reward, terminated, truncated, _ = envs.step(act(obs))
         total += np.where(running, reward, 0.0)
         running &= ~(terminated | truncated)
     return total

@@ -54,6 +54,8 @@ class TorchCartPoleVectorEnv(gym.vector.VectorEnv):
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
 
+    POOL_STEPS = 16  # reset states are drawn from a pool refilled every 16 steps (one RNG call, not one per step)
+
     def __init__(self, num_envs: int = 1, device: str | torch.device = "cpu", max_episode_steps: int = 500):
         self.num_envs = num_envs
         self.device = torch.device(device)
@@ -64,47 +66,71 @@ class TorchCartPoleVectorEnv(gym.vector.VectorEnv):
         self.action_space = gym.spaces.MultiDiscrete(np.full(num_envs, 2))
         self.generator = torch.Generator(device=self.device)
         self.generator.seed()
-        self.state = torch.zeros(num_envs, 4, dtype=torch.float64, device=self.device)  # x, ẋ, θ, θ̇
+        # (4, N): x, ẋ, θ, θ̇ as contiguous rows, so that each physics op runs over contiguous memory
+        self.state = torch.zeros(4, num_envs, dtype=torch.float64, device=self.device)
         self.steps = torch.zeros(num_envs, dtype=torch.int64, device=self.device)
         self.prev_done = torch.zeros(num_envs, dtype=torch.bool, device=self.device)
+        self._pool: torch.Tensor | None = None
+        self._pool_age = 0
+        self._pool_offset = torch.zeros((), dtype=torch.int64, device=self.device)  # pool entries used so far, − 1
+        self._forces = torch.tensor([-FORCE_MAG, FORCE_MAG], dtype=torch.float64, device=self.device)
+        self._limits = torch.tensor([[X_THRESHOLD], [THETA_THRESHOLD]], dtype=torch.float64, device=self.device)
 
-    def _uniform_state(self, n: int) -> torch.Tensor:
-        noise = torch.rand(n, 4, generator=self.generator, dtype=torch.float64, device=self.device)
-        return noise * 0.1 - 0.05
+    def _uniform_states(self, *shape: int) -> torch.Tensor:
+        return torch.rand(*shape, generator=self.generator, dtype=torch.float64, device=self.device).mul_(0.1).sub_(0.05)
+
+    def _reset_states(self, reset: torch.Tensor) -> torch.Tensor:
+        """(4, N): a fresh start state for every copy that resets now (other columns are unused).
+
+        A copy that resets needs at least 8 steps before its pole can fall from a start within ±0.05, so over the
+        pool's 16 steps no copy takes more than 2 draws: a pool of 2N start states, handed out in order by a running
+        count kept on the device, gives every reset its own draw without asking the host how many there were."""
+        if self._pool is None or self._pool_age == self.POOL_STEPS:
+            self._pool = self._uniform_states(4, 2 * self.num_envs)
+            self._pool_age = 0
+            self._pool_offset.fill_(-1)
+        self._pool_age += 1
+        rank = torch.cumsum(reset, 0)  # (N,) 1, 2, … over the resetting copies
+        self._pool_offset += rank[-1]
+        index = rank.add_(self._pool_offset - rank[-1]).remainder_(2 * self.num_envs)  # old offset + rank
+        return self._pool[:, index]
+
+    def observations(self) -> torch.Tensor:
+        return self.state.T.float()  # (N, 4)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         if seed is not None:
             self.generator.manual_seed(seed)
-        self.state = self._uniform_state(self.num_envs)
+        self._pool = None
+        self.state = self._uniform_states(4, self.num_envs)
         self.steps.zero_()
         self.prev_done.zero_()
-        return self.state.float(), {}
+        return self.observations(), {}
 
     def step(self, actions: torch.Tensor):
-        x, x_dot, theta, theta_dot = self.state.unbind(1)
-        force = torch.where(torch.as_tensor(actions, device=self.device) == 1, FORCE_MAG, -FORCE_MAG)
+        x, x_dot, theta, theta_dot = self.state
+        force = self._forces[torch.as_tensor(actions, device=self.device).long()]  # action 1 pushes right
         costheta, sintheta = torch.cos(theta), torch.sin(theta)
-        temp = (force + POLEMASS_LENGTH * theta_dot.square() * sintheta) / TOTAL_MASS
-        thetaacc = (GRAVITY * sintheta - costheta * temp) / (
-            LENGTH * (4.0 / 3.0 - MASSPOLE * costheta.square() / TOTAL_MASS)
+        # the same operations in the same order as gymnasium, so that float64 rounding agrees bit for bit
+        temp = theta_dot.square().mul_(POLEMASS_LENGTH).mul_(sintheta).add_(force).div_(TOTAL_MASS)
+        thetaacc = sintheta.mul(GRAVITY).sub_(costheta * temp).div_(
+            torch.rsub(costheta.square().mul_(MASSPOLE).div_(TOTAL_MASS), 4.0 / 3.0).mul_(LENGTH)
         )
-        xacc = temp - POLEMASS_LENGTH * thetaacc * costheta / TOTAL_MASS
-        x, x_dot = x + TAU * x_dot, x_dot + TAU * xacc
-        theta, theta_dot = theta + TAU * theta_dot, theta_dot + TAU * thetaacc
-        state = torch.stack((x, x_dot, theta, theta_dot), dim=1)
-        terminated = (x.abs() > X_THRESHOLD) | (theta.abs() > THETA_THRESHOLD)
+        xacc = temp.sub_(thetaacc.mul(POLEMASS_LENGTH).mul_(costheta).div_(TOTAL_MASS))
+        # Euler step of (x, ẋ, θ, θ̇) with derivatives (ẋ, ẍ, θ̇, θ̈), as gymnasium's "euler" integrator
+        state = self.state + torch.stack((x_dot, xacc, theta_dot, thetaacc)).mul_(TAU)
+        terminated = (state[0::2].abs() > self._limits).any(0)  # |x| > 2.4 or |θ| > 12°
         self.steps += 1
         truncated = self.steps >= self.max_episode_steps
         # copies that ended on the previous call reset now: new state, step 0, reward 0, flags cleared
         reset = self.prev_done
-        state = torch.where(reset.unsqueeze(1), self._uniform_state(self.num_envs), state)
-        self.steps = torch.where(reset, 0, self.steps)
-        reward = (~reset).float()
-        terminated = terminated & ~reset
-        truncated = truncated & ~reset
-        self.state = state
+        fresh = ~reset
+        self.state = torch.where(reset, self._reset_states(reset), state)
+        self.steps.mul_(fresh)
+        terminated &= fresh
+        truncated &= fresh
         self.prev_done = terminated | truncated
-        return state.float(), reward, terminated, truncated, {}
+        return self.observations(), fresh.float(), terminated, truncated, {}
 
 
 class TorchCartPoleEnv(gym.Env):

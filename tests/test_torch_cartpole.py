@@ -30,7 +30,7 @@ def test_one_step_agrees_with_gymnasium_to_float32_precision():
         assert reward == 1.0 and not truncated
     torch_env = TorchCartPoleVectorEnv(500)
     torch_env.reset(seed=0)
-    torch_env.state = torch.tensor(states)
+    torch_env.state = torch.tensor(states).T.contiguous()  # (4, N)
     obs, reward, terminated, truncated, _ = torch_env.step(torch.tensor(actions))
     np.testing.assert_allclose(obs.numpy(), np.array(expected_obs), rtol=1e-6, atol=1e-7)
     assert terminated.tolist() == expected_term and reward.eq(1).all() and not truncated.any()
@@ -53,7 +53,7 @@ def test_trajectories_end_at_the_same_steps(policy):
         env = gym.make("CartPole-v1")  # with gymnasium's own TimeLimit(500)
         obs, _ = env.reset(seed=k)
         torch_env.reset()
-        torch_env.state = torch.tensor(env.unwrapped.state, dtype=torch.float64).unsqueeze(0)
+        torch_env.state = torch.tensor(env.unwrapped.state, dtype=torch.float64).unsqueeze(1)
         for step in range(1, 502):
             action = int(rng.integers(2)) if policy == "random" else controller(obs)
             obs, _, terminated, truncated, _ = env.step(action)
@@ -96,7 +96,7 @@ def test_truncates_after_500_steps():
     env = TorchCartPoleVectorEnv(2)
     env.reset(seed=0)
     for step in range(1, 501):
-        env.state = torch.zeros(2, 4, dtype=torch.float64)  # hold the pole upright: never terminates
+        env.state = torch.zeros(4, 2, dtype=torch.float64)  # hold the pole upright: never terminates
         _, _, terminated, truncated, _ = env.step(torch.tensor([0, 1]))
         assert bool(truncated.all()) == (step == 500) and not terminated.any()
 
@@ -112,3 +112,17 @@ def test_registered_with_gymnasium():
         total += reward
         done = terminated or truncated
     assert obs.shape == (4,) and 5 <= total < 50  # always pushing right topples the pole quickly
+
+
+def test_every_reset_gets_its_own_start_state():
+    env = TorchCartPoleVectorEnv(256)
+    env.reset(seed=4)
+    after_done = torch.zeros(256, dtype=torch.bool)
+    starts = []
+    for _ in range(120):  # several pool refills
+        obs, _, terminated, truncated, _ = env.step(torch.randint(0, 2, (256,)))
+        starts.append(obs[after_done])
+        after_done = terminated | truncated
+    starts = torch.cat(starts)
+    assert len(starts) > 500
+    assert len(torch.unique(starts, dim=0)) == len(starts)  # no start state handed out twice

@@ -1,0 +1,161 @@
+"""CartPole-v1, all contenders in one process on one machine.
+
+1. Time-to-solve: wall seconds of training until a 100-episode greedy evaluation on gymnasium's CartPole-v1 reaches a
+   mean return ≥ 475, evaluating every 10,000 environment steps for every contender (evaluation time excluded);
+   also the environment steps used. Contenders: stable-baselines3 PPO with the rl-baselines3-zoo CartPole-v1
+   hyperparameters (8 envs, n_steps 32, batch 256, gae_lambda 0.8, gamma 0.98, 20 epochs, ent_coef 0, linear lr
+   1e-3, linear clip 0.2) and rlgen's shipped REINFORCE, A2C and PPO configs. Seeds 0, 1, 2 by default.
+2. Raw environment throughput: steps/s of rlgen's torch CartPole and of gymnasium's numpy CartPole vector env with
+   4096 copies and random actions, side by side.
+
+    .venv/bin/python benchmarks/cartpole.py [--seeds 0 1 2] [--device cpu] [--skip-sb3] [--envs 4096]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from agents.config import AGENT_CONFIGS  # noqa: E402
+from agents.evaluate import evaluate_actor  # noqa: E402
+from agents.loop import train_agent  # noqa: E402
+from envs.torch_cartpole import TorchCartPoleVectorEnv  # noqa: E402
+from rlgen.config import load_config  # noqa: E402
+from rlgen.rundir import RunDir  # noqa: E402
+
+EVAL_EVERY = 10_000
+EVAL_EPISODES = 100
+TARGET = 475.0
+EVAL_SEED = 10_000
+OURS = ("cartpole_reinforce", "cartpole_a2c", "cartpole_ppo")
+
+
+def sb3_ppo_time_to_solve(seed: int, budget: int) -> tuple[bool, int, float]:
+    """SB3 PPO (zoo hyperparameters); a callback evaluates every EVAL_EVERY steps with the clock stopped."""
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.env_util import make_vec_env
+
+    def linear(start: float):
+        return lambda progress_remaining: progress_remaining * start
+
+    class SolveCallback(BaseCallback):
+        def __init__(self):
+            super().__init__()
+            self.last_eval, self.eval_seconds, self.solved_at = 0, 0.0, None
+
+        def _on_step(self) -> bool:
+            if self.num_timesteps - self.last_eval < EVAL_EVERY:
+                return True
+            self.last_eval = self.num_timesteps
+            started = time.perf_counter()
+            returns = evaluate_actor(lambda obs: self.model.predict(obs, deterministic=True)[0], "CartPole-v1",
+                                     EVAL_EPISODES, seed + EVAL_SEED)
+            self.eval_seconds += time.perf_counter() - started
+            if returns.mean() >= TARGET:
+                self.solved_at = self.num_timesteps
+                return False
+            return True
+
+    envs = make_vec_env("CartPole-v1", n_envs=8, seed=seed)
+    model = PPO("MlpPolicy", envs, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0,
+                learning_rate=linear(1e-3), clip_range=linear(0.2), seed=seed, device="cpu", verbose=0)
+    callback = SolveCallback()
+    started = time.perf_counter()
+    model.learn(total_timesteps=budget, callback=callback)
+    seconds = time.perf_counter() - started - callback.eval_seconds
+    steps = callback.solved_at or model.num_timesteps
+    return callback.solved_at is not None, steps, seconds
+
+
+def rlgen_time_to_solve(config: str, seed: int, device: str) -> tuple[bool, int, float]:
+    overrides = [f"seed={seed}", f"device={device}", f"train.eval_every_steps={EVAL_EVERY}",
+                 f"train.eval_episodes={EVAL_EPISODES}", f"train.target_return={TARGET}"]
+    cfg = load_config(ROOT / "configs" / f"{config}.yaml", overrides, AGENT_CONFIGS)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = train_agent(cfg, RunDir.create(Path(tmp) / "run", cfg, {}), quiet=True)
+    return result.solved, result.env_steps, result.train_seconds
+
+
+def throughput(num_envs: int, device: str, steps: int = 300, rounds: int = 3) -> tuple[float, float]:
+    """Median steps/s (env steps = copies × calls) of rlgen's torch CartPole and gymnasium's numpy vector env."""
+    import gymnasium as gym
+
+    ours = TorchCartPoleVectorEnv(num_envs, device)
+    ours.reset(seed=0)
+    theirs = gym.make_vec("CartPole-v1", num_envs=num_envs, vectorization_mode="vector_entry_point")
+    theirs.reset(seed=0)
+    rng = np.random.default_rng(0)
+    generator = torch.Generator(device=device).manual_seed(0)
+
+    def run_ours() -> float:
+        started = time.perf_counter()
+        for _ in range(steps):
+            ours.step(torch.randint(0, 2, (num_envs,), device=device, generator=generator))
+        if ours.device.type == "cuda":
+            torch.cuda.synchronize()
+        return num_envs * steps / (time.perf_counter() - started)
+
+    def run_theirs() -> float:
+        started = time.perf_counter()
+        for _ in range(steps):
+            theirs.step(rng.integers(0, 2, num_envs))
+        return num_envs * steps / (time.perf_counter() - started)
+
+    run_ours(), run_theirs()  # warm-up
+    a, b = [], []
+    for _ in range(rounds):
+        a.append(run_ours())
+        b.append(run_theirs())
+    return statistics.median(a), statistics.median(b)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--envs", type=int, default=4096, help="copies for the throughput test")
+    parser.add_argument("--sb3-budget", type=int, default=300_000, help="SB3 PPO's step budget")
+    parser.add_argument("--skip-sb3", action="store_true", help="only rlgen's agents and the throughput test")
+    args = parser.parse_args()
+    print(f"device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads; solved = greedy "
+          f"{EVAL_EPISODES}-episode mean ≥ {TARGET:.0f}, evaluated every {EVAL_EVERY:,} steps, evaluation excluded")
+
+    contenders = ([] if args.skip_sb3 else ["sb3_ppo (zoo)"]) + list(OURS)
+    results: dict[str, list[tuple[bool, int, float]]] = {name: [] for name in contenders}
+    print(f"{'contender':<20} {'seed':>4} {'solved':>6} {'env steps':>10} {'train s':>8}")
+    for seed in args.seeds:
+        for name in contenders:
+            if name.startswith("sb3"):
+                outcome = sb3_ppo_time_to_solve(seed, args.sb3_budget)
+            else:
+                outcome = rlgen_time_to_solve(name, seed, args.device)
+            results[name].append(outcome)
+            print(f"{name:<20} {seed:>4} {str(outcome[0]):>6} {outcome[1]:>10,} {outcome[2]:>8.2f}", flush=True)
+
+    print(f"\n{'contender':<20} {'solved':>6} {'median steps':>13} {'median s':>9} {'sb3_ppo s / this':>17}")
+    medians = {name: statistics.median(r[2] for r in rows) for name, rows in results.items()}
+    baseline = medians.get("sb3_ppo (zoo)")
+    for name, rows in results.items():
+        solved = sum(r[0] for r in rows)
+        steps = statistics.median(r[1] for r in rows)
+        ratio = f"{baseline / medians[name]:>16.1f}x" if baseline else f"{'-':>17}"
+        print(f"{name:<20} {solved:>4}/{len(rows)} {steps:>13,.0f} {medians[name]:>9.2f} {ratio}")
+
+    ours, theirs = throughput(args.envs, args.device)
+    print(f"\nthroughput, {args.envs} envs, random actions: rlgen torch CartPole ({args.device}) {ours:,.0f} steps/s, "
+          f"gymnasium numpy CartPoleVectorEnv {theirs:,.0f} steps/s, ratio {ours / theirs:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
