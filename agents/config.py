@@ -17,16 +17,11 @@ from rlgen.schema import Strict
 DEVICE_PATTERN = r"^(auto|cpu|cuda(:\d+)?)$"
 
 
-class AgentTrainConfig(Strict):
-    """Budget, rollout shape and evaluation schedule of the on-policy loop."""
+class EvalScheduleConfig(Strict):
+    """Budget and evaluation schedule, the same for every agent (rlgen's and stable-baselines3's)."""
 
     total_steps: int = Field(default=300_000, ge=1)
     """Environment steps (real transitions) to train for at most."""
-    rollout: Literal["episodes", "steps"] = "episodes"
-    """episodes: each iteration plays one fresh episode per env copy; steps: `rollout_steps` steps per copy, with
-    episodes carrying on between iterations."""
-    rollout_steps: int = Field(default=128, ge=1)
-    """Steps per env copy per iteration when `rollout` is steps."""
     eval_every_steps: int = Field(default=10_000, ge=1)
     """Evaluate greedily after at least this many environment steps since the last evaluation."""
     eval_episodes: int = Field(default=100, ge=1)
@@ -35,6 +30,16 @@ class AgentTrainConfig(Strict):
     """Evaluation episode k resets with seed + eval_seed_offset + k, away from the training envs' seeds."""
     target_return: float | None = 475.0
     """Stop once a periodic evaluation's mean return reaches this (None: train the whole budget)."""
+
+
+class AgentTrainConfig(EvalScheduleConfig):
+    """The schedule plus the rollout shape of rlgen's on-policy loop."""
+
+    rollout: Literal["episodes", "steps"] = "episodes"
+    """episodes: each iteration plays one fresh episode per env copy; steps: `rollout_steps` steps per copy, with
+    episodes carrying on between iterations."""
+    rollout_steps: int = Field(default=128, ge=1)
+    """Steps per env copy per iteration when `rollout` is steps."""
 
 
 class AgentRunConfig(Strict):
@@ -68,8 +73,45 @@ class PPORunConfig(AgentRunConfig):
     ppo: PPOConfig = Field(default_factory=PPOConfig)
 
 
-AGENT_CONFIGS: dict[str, type[AgentRunConfig]] = {
+class SB3Config(Strict):
+    """stable-baselines3 hyperparameters (defaults: rl-baselines3-zoo's PPO for CartPole-v1)."""
+
+    n_steps: int = Field(default=32, ge=1)
+    """Steps per env copy per rollout."""
+    batch_size: int = Field(default=256, ge=1)
+    """PPO: minibatch size."""
+    n_epochs: int = Field(default=20, ge=1)
+    """PPO: passes over each rollout."""
+    gamma: float = Field(default=0.98, ge=0.0, le=1.0)
+    gae_lambda: float = Field(default=0.8, ge=0.0, le=1.0)
+    ent_coef: float = Field(default=0.0, ge=0.0)
+    vf_coef: float = Field(default=0.5, ge=0.0)
+    learning_rate: float = Field(default=1e-3, gt=0.0)
+    lr_schedule: Literal["constant", "linear"] = "linear"
+    """linear: decays to 0 over total_steps, as the zoo's `lin_` schedules."""
+    clip_range: float = Field(default=0.2, gt=0.0)
+    """PPO: clip range ε."""
+    clip_schedule: Literal["constant", "linear"] = "linear"
+    max_grad_norm: float = Field(default=0.5, gt=0.0)
+    net_arch: list[int] = Field(default_factory=lambda: [64, 64])
+    """Hidden layers of SB3's MlpPolicy (policy and value networks alike)."""
+
+
+class SB3RunConfig(Strict):
+    """Train stable-baselines3's PPO or A2C through rlgen's command line and run directory."""
+
+    algo: Literal["sb3_ppo", "sb3_a2c"]
+    seed: int = Field(default=0, ge=0)
+    device: str = Field(default="auto", pattern=DEVICE_PATTERN)
+    env: EnvConfig = Field(default_factory=EnvConfig)
+    sb3: SB3Config = Field(default_factory=SB3Config)
+    train: EvalScheduleConfig = Field(default_factory=EvalScheduleConfig)
+
+
+AGENT_CONFIGS: dict[str, type[Strict]] = {
     "reinforce": ReinforceRunConfig,
     "a2c": A2CRunConfig,
     "ppo": PPORunConfig,
+    "sb3_ppo": SB3RunConfig,
+    "sb3_a2c": SB3RunConfig,
 }

@@ -79,12 +79,11 @@ def summarize(returns: np.ndarray) -> dict[str, float | int]:
 
 def evaluate_run(run_path, episodes: int, seed: int, device_name: str, greedy: bool = True) -> dict:
     """Evaluate a run's best weights on its environment: mean / std / min / max return over `episodes`."""
-    from agents.loop import load_policy
+    from agents.actors import load_actor
     from rlgen.device import resolve_device
     from rlgen.registry import open_run
 
     run, cfg = open_run(run_path, "agent")
-    device = resolve_device(device_name)
-    policy = load_policy(run, cfg, device)
-    returns = evaluate_policy(policy, cfg.env.id, episodes, seed, device, greedy=greedy)
+    act = load_actor(run, cfg, resolve_device(device_name), greedy)
+    returns = evaluate_actor(act, cfg.env.id, episodes, seed)
     return {**summarize(returns), "seed": seed, "greedy": greedy, "env_id": cfg.env.id, "run_dir": str(run_path)}

@@ -6,9 +6,8 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from agents.policy import ActorCritic
+from agents.actors import Actor
 from envs.make import make_env
 from rlgen.errors import RlgenError
 from rlgen.outputs import atomic_output, check_output_path
@@ -20,9 +19,7 @@ def has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def play(
-    policy: ActorCritic, env_id: str, episodes: int, seed: int, device: torch.device, render_mode: str
-) -> tuple[list[np.ndarray], list[float]]:
+def play(act: Actor, env_id: str, episodes: int, seed: int, render_mode: str) -> tuple[list[np.ndarray], list[float]]:
     """Play greedy episodes (episode k from seed + k); returns the frames (rgb_array mode) and the returns."""
     env = make_env(env_id, render_mode=render_mode)
     frames: list[np.ndarray] = []
@@ -34,8 +31,7 @@ def play(
             if render_mode == "rgb_array":
                 frames.append(env.render())
             while not done:
-                action, _ = policy.act(torch.as_tensor(obs, dtype=torch.float32, device=device), greedy=True)
-                obs, reward, terminated, truncated, _ = env.step(int(action))
+                obs, reward, terminated, truncated, _ = env.step(int(act(obs[None])[0]))
                 total += float(reward)
                 done = terminated or truncated
                 if render_mode == "rgb_array":
@@ -73,7 +69,7 @@ def _write_gif(frames: list[np.ndarray], path: Path, fps: int) -> None:
 
 def render_run(run_path: Path, out: Path | None, episodes: int, seed: int, fps: int, human: bool, device_name: str):
     """Play a run's best policy greedily into a GIF/MP4 (`out`) or a window (`human`); returns (frames, returns)."""
-    from agents.loop import load_policy
+    from agents.actors import load_actor
     from rlgen.device import resolve_device
     from rlgen.registry import open_run
 
@@ -84,12 +80,11 @@ def render_run(run_path: Path, out: Path | None, episodes: int, seed: int, fps: 
     if human and not has_display():
         raise RlgenError("--human needs a display (DISPLAY or WAYLAND_DISPLAY is not set); use --out FILE.gif")
     run, cfg = open_run(run_path, "agent")
-    device = resolve_device(device_name)
-    policy = load_policy(run, cfg, device)
+    act = load_actor(run, cfg, resolve_device(device_name))
     if human:
-        play(policy, cfg.env.id, episodes, seed, device, "human")
+        play(act, cfg.env.id, episodes, seed, "human")
     if out is None:
         return 0, []
-    frames, returns = play(policy, cfg.env.id, episodes, seed, device, "rgb_array")
+    frames, returns = play(act, cfg.env.id, episodes, seed, "rgb_array")
     write_video(frames, out, fps)
     return len(frames), returns

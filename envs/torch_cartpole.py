@@ -107,6 +107,15 @@ class TorchCartPoleVectorEnv(gym.vector.VectorEnv):
         self.prev_done.zero_()
         return self.observations(), {}
 
+    def reset_done(self) -> torch.Tensor:
+        """Reset now the copies whose episode ended on the last step (instead of on the next `step` call), for
+        callers that want same-step autoreset, such as stable-baselines3; returns the observations."""
+        reset = self.prev_done
+        self.state = torch.where(reset, self._reset_states(reset), self.state)
+        self.steps.mul_(~reset)
+        self.prev_done = torch.zeros_like(reset)
+        return self.observations()
+
     def step(self, actions: torch.Tensor):
         x, x_dot, theta, theta_dot = self.state
         force = self._forces[torch.as_tensor(actions, device=self.device).long()]  # action 1 pushes right

@@ -33,7 +33,10 @@ def train(cfg: BaseModel, run: RunDir, quiet: bool, resume: bool = False):
         return f"{how}: {r.epochs_done} epochs, {r.train_seconds:.1f} s training, best validation loss {r.best_val_loss:.4f}"
     if resume:
         raise RlgenError(f"{run.path} is an agent run; --resume continues autoencoder runs only")
-    from agents.loop import train_agent
+    if cfg.algo.startswith("sb3_"):
+        from agents.sb3_bridge import train_sb3 as train_agent
+    else:
+        from agents.loop import train_agent
 
     r = train_agent(cfg, run, quiet)
     status = "solved" if r.solved else "budget spent"

@@ -1,0 +1,138 @@
+"""stable-baselines3's PPO and A2C through rlgen's command line, evaluation schedule and run directory.
+
+The run directory holds SB3's policy weights (and optimizer state) as safetensors, never SB3's zip/pickle files:
+loading rebuilds the SB3 model from the saved config and then loads the weights.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import torch
+
+from agents.config import SB3RunConfig
+from agents.evaluate import evaluate_actor
+from agents.loop import TrainResult
+from rlgen.device import resolve_device
+from rlgen.metrics import MetricsLogger, ProgressBar
+from rlgen.rundir import RunDir
+from rlgen.seeding import seed_everything
+
+
+def make_sb3_env(cfg: SB3RunConfig, device: torch.device, num_envs: int | None = None):
+    """SB3 vector env: rlgen's torch CartPole through the adapter, or gymnasium's env in SB3's DummyVecEnv."""
+    n = num_envs or cfg.env.num_envs
+    if cfg.env.backend == "torch":
+        from envs.make import TORCH_ENVS
+        from envs.sb3_vec_env import TorchCartPoleSB3VecEnv
+        from rlgen.errors import RlgenError
+
+        if cfg.env.id not in TORCH_ENVS:
+            raise RlgenError(f"env.backend torch has only CartPole-v1; use env.backend gymnasium for {cfg.env.id!r}")
+        return TorchCartPoleSB3VecEnv(n, device, seed=cfg.seed)
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from envs.make import make_env
+
+    make_env(cfg.env.id)  # the same checks (known id, discrete actions) and one-line errors as rlgen's agents
+    return make_vec_env(cfg.env.id, n_envs=n, seed=cfg.seed, env_kwargs=cfg.env.kwargs)
+
+
+def build_sb3_model(cfg: SB3RunConfig, envs, device: torch.device):
+    from stable_baselines3 import A2C, PPO
+
+    h = cfg.sb3
+
+    def schedule(value: float, kind: str):
+        return (lambda progress_remaining: progress_remaining * value) if kind == "linear" else value
+
+    common = dict(n_steps=h.n_steps, gamma=h.gamma, gae_lambda=h.gae_lambda, ent_coef=h.ent_coef, vf_coef=h.vf_coef,
+                  learning_rate=schedule(h.learning_rate, h.lr_schedule), max_grad_norm=h.max_grad_norm,
+                  policy_kwargs={"net_arch": list(h.net_arch)}, seed=cfg.seed, device=device, verbose=0)
+    if cfg.algo == "sb3_ppo":
+        return PPO("MlpPolicy", envs, batch_size=h.batch_size, n_epochs=h.n_epochs,
+                   clip_range=schedule(h.clip_range, h.clip_schedule), **common)
+    return A2C("MlpPolicy", envs, **common)
+
+
+def load_sb3_model(run: RunDir, cfg: SB3RunConfig, device: torch.device):
+    model = build_sb3_model(cfg, make_sb3_env(cfg, device), device)
+    run.load_weights(model.policy, "model", device)
+    model.policy.set_training_mode(False)
+    return model
+
+
+def train_sb3(cfg: SB3RunConfig, run: RunDir, quiet: bool = False) -> TrainResult:
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    device = resolve_device(cfg.device)
+    seed_everything(cfg.seed)
+    envs = make_sb3_env(cfg, device)
+    model = build_sb3_model(cfg, envs, device)
+    run.write_meta({"kind": "agent", "algo": cfg.algo, "env_id": cfg.env.id,
+                    "obs_dim": int(envs.observation_space.shape[0]), "n_actions": int(envs.action_space.n)})
+    tc = cfg.train
+    logger = MetricsLogger(run.path)
+
+    class Schedule(BaseCallback):
+        """Per rollout: log; every eval_every_steps: evaluate greedily (clock stopped), keep the best, stop if solved."""
+
+        def __init__(self, bar: ProgressBar):
+            super().__init__()
+            self.bar = bar
+            self.best, self.solved, self.last_eval = -math.inf, False, 0
+            self.eval_seconds, self.started = 0.0, time.perf_counter()
+            self.running = np.zeros(envs.num_envs)
+            self.finished: list[float] = []
+            self.iteration = 0
+
+        def _on_step(self) -> bool:
+            self.running += self.locals["rewards"]
+            for i in np.flatnonzero(self.locals["dones"]):
+                self.finished.append(float(self.running[i]))
+                self.running[i] = 0.0
+            return not self.solved
+
+        def _on_rollout_end(self) -> None:
+            self.iteration += 1
+            steps = self.num_timesteps
+            train_seconds = time.perf_counter() - self.started - self.eval_seconds
+            metrics = {k: float(v) for k, v in self.model.logger.name_to_value.items() if k.startswith("train/")}
+            recent = self.finished[-100:]
+            metrics.update({"rollout/ep_return_mean_100": float(np.mean(recent)) if recent else math.nan,
+                            "time/train_seconds": train_seconds, "time/iteration": self.iteration})
+            if steps - self.last_eval >= tc.eval_every_steps or steps >= tc.total_steps:
+                self.last_eval = steps
+                started = time.perf_counter()
+                returns = evaluate_actor(lambda obs: self.model.predict(obs, deterministic=True)[0], cfg.env.id,
+                                         tc.eval_episodes, cfg.seed + tc.eval_seed_offset)
+                self.eval_seconds += time.perf_counter() - started
+                metrics.update({"eval/return_mean": float(returns.mean()), "eval/return_std": float(returns.std())})
+                if returns.mean() > self.best:
+                    self.best = float(returns.mean())
+                    run.save_weights(self.model.policy, "model")
+                self.solved = tc.target_return is not None and self.best >= tc.target_return
+                self.save_progress(steps, train_seconds)
+            logger.log(steps, metrics)
+            self.bar.update(min(steps, tc.total_steps), f"it {self.iteration} | return "
+                            f"{metrics['rollout/ep_return_mean_100']:.1f} | best eval {self.best:.1f}")
+
+        def save_progress(self, steps: int, train_seconds: float) -> None:
+            trainer = {"env_steps": steps, "train_seconds": train_seconds, "best_eval_return": self.best,
+                       "solved": self.solved}
+            run.save_checkpoint(self.model.policy, self.model.policy.optimizer, trainer)
+            run.write_meta({**trainer, "best_eval_return": None if math.isinf(self.best) else self.best})
+
+    with ProgressBar(tc.total_steps, f"{cfg.algo} {cfg.env.id}", quiet) as bar:
+        schedule = Schedule(bar)
+        try:
+            model.learn(total_timesteps=tc.total_steps, callback=schedule)
+        finally:
+            if math.isinf(schedule.best):
+                run.save_weights(model.policy, "model")
+            schedule.save_progress(model.num_timesteps, time.perf_counter() - schedule.started - schedule.eval_seconds)
+            logger.close()
+    train_seconds = time.perf_counter() - schedule.started - schedule.eval_seconds
+    return TrainResult(model.num_timesteps, train_seconds, schedule.best, schedule.solved, schedule.iteration)
