@@ -12,10 +12,7 @@ from agents.reinforce import ReinforceConfig
 from envs.make import EnvConfig
 from rlgen.nets import MLPConfig
 from rlgen.optim import OptimizerConfig
-from rlgen.schema import Strict
-
-DEVICE_PATTERN = r"^(auto|cpu|cuda(:\d+)?)$"
-
+from rlgen.schema import RunBase, Strict
 
 class EvalScheduleConfig(Strict):
     """Budget and evaluation schedule, the same for every agent (rlgen's and stable-baselines3's)."""
@@ -42,13 +39,9 @@ class AgentTrainConfig(EvalScheduleConfig):
     """Steps per env copy per iteration when `rollout` is steps."""
 
 
-class AgentRunConfig(Strict):
-    """Fields shared by every agent run."""
+class AgentRunConfig(RunBase):
+    """Fields shared by every rlgen agent run."""
 
-    seed: int = Field(default=0, ge=0)
-    """Seeds Python, NumPy, torch and the environments."""
-    device: str = Field(default="auto", pattern=DEVICE_PATTERN)
-    """auto | cpu | cuda | cuda:N."""
     env: EnvConfig = Field(default_factory=EnvConfig)
     policy: MLPConfig = Field(default_factory=lambda: MLPConfig(output_gain=0.01))
     """The policy network (observation → action logits)."""
@@ -97,12 +90,10 @@ class SB3Config(Strict):
     """Hidden layers of SB3's MlpPolicy (policy and value networks alike)."""
 
 
-class SB3RunConfig(Strict):
+class SB3RunConfig(RunBase):
     """Train stable-baselines3's PPO or A2C through rlgen's command line and run directory."""
 
     algo: Literal["sb3_ppo", "sb3_a2c"]
-    seed: int = Field(default=0, ge=0)
-    device: str = Field(default="auto", pattern=DEVICE_PATTERN)
     env: EnvConfig = Field(default_factory=EnvConfig)
     sb3: SB3Config = Field(default_factory=SB3Config)
     train: EvalScheduleConfig = Field(default_factory=EvalScheduleConfig)

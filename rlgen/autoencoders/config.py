@@ -8,10 +8,7 @@ from pydantic import Field, model_validator
 
 from rlgen.nets import Activation, Init, MLPConfig
 from rlgen.optim import OptimizerConfig
-from rlgen.schema import Strict
-
-DEVICE_PATTERN = r"^(auto|cpu|cuda(:\d+)?)$"
-
+from rlgen.schema import RunBase, Strict
 
 class DataConfig(Strict):
     dir: str | None = None
@@ -82,9 +79,7 @@ class VAEConfig(Strict):
     """Importance samples per test image for the negative log-likelihood estimate (Burda et al., 2016)."""
 
 
-class AERunConfig(Strict):
-    seed: int = Field(default=0, ge=0)
-    device: str = Field(default="auto", pattern=DEVICE_PATTERN)
+class AERunConfig(RunBase):
     data: DataConfig = Field(default_factory=DataConfig)
     model: AutoencoderNetConfig = Field(default_factory=AutoencoderNetConfig)
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
