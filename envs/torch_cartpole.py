@@ -120,7 +120,7 @@ class TorchCartPoleVectorEnv(gym.vector.VectorEnv):
         x, x_dot, theta, theta_dot = self.state
         force = self._forces[torch.as_tensor(actions, device=self.device).long()]  # action 1 pushes right
         costheta, sintheta = torch.cos(theta), torch.sin(theta)
-        # the same operations in the same order as gymnasium, so that float64 rounding agrees bit for bit
+        # the same operations in the same order as gymnasium: float64 results agree to within one ulp (sin/cos)
         temp = theta_dot.square().mul_(POLEMASS_LENGTH).mul_(sintheta).add_(force).div_(TOTAL_MASS)
         thetaacc = sintheta.mul(GRAVITY).sub_(costheta * temp).div_(
             torch.rsub(costheta.square().mul_(MASSPOLE).div_(TOTAL_MASS), 4.0 / 3.0).mul_(LENGTH)
