@@ -8,7 +8,7 @@ from pydantic import Field
 from agents.policy import ActorCritic, log_prob_and_entropy
 from agents.returns import gae, masked_mean, masked_normalize
 from agents.rollout import Rollout
-from rlgen.optim import TrainingOptimizer
+from agents.update import Update
 from rlgen.schema import Strict
 
 
@@ -35,17 +35,8 @@ def critic_targets(policy: ActorCritic, rollout: Rollout, gamma: float, lam: flo
     return values, advantages, returns
 
 
-class A2C:
-    @staticmethod
-    def needs_critic(cfg: A2CConfig) -> bool:
-        return True
-
-    @staticmethod
-    def optimizer_steps_per_update(cfg: A2CConfig) -> int:
-        return 1
-
-    def __init__(self, cfg: A2CConfig, policy: ActorCritic, optimizer: TrainingOptimizer):
-        self.cfg, self.policy, self.optimizer = cfg, policy, optimizer
+class A2C(Update):
+    cfg: A2CConfig
 
     def update(self, rollout: Rollout) -> dict[str, torch.Tensor]:
         cfg, mask = self.cfg, rollout.valid

@@ -115,7 +115,7 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False) -> TrainR
                         best = float(returns.mean())
                         run.save_weights(policy, "model")
                     solved = tc.target_return is not None and best >= tc.target_return
-                    _save_progress(run, policy, optimizer, steps, train_seconds, best, solved)
+                    save_progress(run, policy, optimizer, steps, train_seconds, best, solved)
                 logger.log(steps, metrics)
                 bar.update(
                     min(steps, tc.total_steps),
@@ -125,15 +125,16 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False) -> TrainR
     finally:  # also on Ctrl-C or an error: keep what was learned
         if math.isinf(best):
             run.save_weights(policy, "model")
-        _save_progress(run, policy, optimizer, steps, train_seconds, best, solved)
+        save_progress(run, policy, optimizer, steps, train_seconds, best, solved)
         logger.close()
         envs.close()
     return TrainResult(steps, train_seconds, best, solved, iteration)
 
 
-def _save_progress(run, policy, optimizer, steps, train_seconds, best, solved) -> None:
+def save_progress(run: RunDir, module, optimizer, steps: int, train_seconds: float, best: float, solved: bool) -> None:
+    """The training checkpoint and meta.json of an agent run (rlgen's loop and the SB3 bridge alike)."""
     trainer = {"env_steps": steps, "train_seconds": train_seconds, "best_eval_return": best, "solved": solved}
-    run.save_checkpoint(policy, optimizer, trainer)
+    run.save_checkpoint(module, optimizer, trainer)
     run.write_meta(
         {
             "env_steps": steps,

@@ -6,10 +6,10 @@ import torch
 from pydantic import Field
 
 from agents.a2c import critic_targets
-from agents.policy import ActorCritic, log_prob_and_entropy
+from agents.policy import log_prob_and_entropy
 from agents.returns import masked_mean, masked_normalize
 from agents.rollout import Rollout
-from rlgen.optim import TrainingOptimizer
+from agents.update import Update
 from rlgen.schema import Strict
 
 
@@ -34,17 +34,12 @@ class PPOConfig(Strict):
     """Stop the epochs early once the approximate KL to the old policy passes 1.5 × this (None: never)."""
 
 
-class PPO:
-    @staticmethod
-    def needs_critic(cfg: PPOConfig) -> bool:
-        return True
+class PPO(Update):
+    cfg: PPOConfig
 
     @staticmethod
     def optimizer_steps_per_update(cfg: PPOConfig) -> int:
         return cfg.epochs * cfg.minibatches
-
-    def __init__(self, cfg: PPOConfig, policy: ActorCritic, optimizer: TrainingOptimizer):
-        self.cfg, self.policy, self.optimizer = cfg, policy, optimizer
 
     def clip_range(self) -> float:
         if not self.cfg.anneal_clip_range or not self.optimizer.total_steps:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import torch
 from pydantic import Field
 
-from agents.policy import ActorCritic, log_prob_and_entropy
+from agents.policy import log_prob_and_entropy
 from agents.returns import discounted_returns, masked_mean, masked_normalize
 from agents.rollout import Rollout
-from rlgen.optim import TrainingOptimizer
+from agents.update import Update
 from rlgen.schema import Strict
 
 
@@ -30,19 +30,12 @@ class ReinforceConfig(Strict):
     """Weight of the entropy bonus (0 is plain REINFORCE)."""
 
 
-class Reinforce:
+class Reinforce(Update):
+    cfg: ReinforceConfig
+
     @staticmethod
     def needs_critic(cfg: ReinforceConfig) -> bool:
         return cfg.baseline
-
-    @staticmethod
-    def optimizer_steps_per_update(cfg: ReinforceConfig) -> int:
-        return 1
-
-    def __init__(self, cfg: ReinforceConfig, policy: ActorCritic, optimizer: TrainingOptimizer):
-        self.cfg = cfg
-        self.policy = policy
-        self.optimizer = optimizer
 
     def update(self, rollout: Rollout) -> dict[str, torch.Tensor]:
         cfg, mask = self.cfg, rollout.valid

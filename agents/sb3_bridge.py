@@ -14,7 +14,7 @@ import torch
 
 from agents.config import SB3RunConfig
 from agents.evaluate import evaluate_actor
-from agents.loop import TrainResult
+from agents.loop import TrainResult, save_progress
 from rlgen.device import resolve_device
 from rlgen.metrics import MetricsLogger, ProgressBar
 from rlgen.rundir import RunDir
@@ -25,12 +25,10 @@ def make_sb3_env(cfg: SB3RunConfig, device: torch.device, num_envs: int | None =
     """SB3 vector env: rlgen's torch CartPole through the adapter, or gymnasium's env in SB3's DummyVecEnv."""
     n = num_envs or cfg.env.num_envs
     if cfg.env.backend == "torch":
-        from envs.make import TORCH_ENVS
+        from envs.make import check_torch_backend
         from envs.sb3_vec_env import TorchCartPoleSB3VecEnv
-        from rlgen.errors import RlgenError
 
-        if cfg.env.id not in TORCH_ENVS:
-            raise RlgenError(f"env.backend torch has only CartPole-v1; use env.backend gymnasium for {cfg.env.id!r}")
+        check_torch_backend(cfg.env)
         return TorchCartPoleSB3VecEnv(n, device, seed=cfg.seed)
     from stable_baselines3.common.env_util import make_vec_env
 
@@ -120,10 +118,8 @@ def train_sb3(cfg: SB3RunConfig, run: RunDir, quiet: bool = False) -> TrainResul
                             f"{metrics['rollout/ep_return_mean_100']:.1f} | best eval {self.best:.1f}")
 
         def save_progress(self, steps: int, train_seconds: float) -> None:
-            trainer = {"env_steps": steps, "train_seconds": train_seconds, "best_eval_return": self.best,
-                       "solved": self.solved}
-            run.save_checkpoint(self.model.policy, self.model.policy.optimizer, trainer)
-            run.write_meta({**trainer, "best_eval_return": None if math.isinf(self.best) else self.best})
+            policy = self.model.policy
+            save_progress(run, policy, policy.optimizer, steps, train_seconds, self.best, self.solved)
 
     with ProgressBar(tc.total_steps, f"{cfg.algo} {cfg.env.id}", quiet) as bar:
         schedule = Schedule(bar)

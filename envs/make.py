@@ -61,12 +61,16 @@ def make_env(env_id: str, render_mode: str | None = None, **kwargs: Any) -> gym.
 TORCH_ENVS = ("CartPole-v1", "rlgen/CartPole-v1")
 
 
+def check_torch_backend(cfg: EnvConfig) -> None:
+    if cfg.id not in TORCH_ENVS:
+        raise RlgenError(f"env.backend torch has only CartPole-v1; use env.backend gymnasium for {cfg.id!r}")
+
+
 def make_vec_env(cfg: EnvConfig, num_envs: int | None = None, device: torch.device | str = "cpu") -> gym.vector.VectorEnv:
     """A vector env with next-step autoreset (gymnasium's default): after an episode ends, the following `step`
     call resets that copy, ignores its action and returns reward 0 — the rollout collector masks that step."""
     if cfg.backend == "torch":
-        if cfg.id not in TORCH_ENVS:
-            raise RlgenError(f"env.backend torch has only CartPole-v1; use env.backend gymnasium for {cfg.id!r}")
+        check_torch_backend(cfg)
         from envs.torch_cartpole import TorchCartPoleVectorEnv
 
         return TorchCartPoleVectorEnv(num_envs or cfg.num_envs, device)
