@@ -3,8 +3,9 @@
 1. Time-to-solve: wall seconds of training until a 100-episode greedy evaluation on gymnasium's CartPole-v1 reaches a
    mean return ≥ 475, evaluating every 10,000 environment steps for every contender (evaluation time excluded);
    also the environment steps used. Contenders: stable-baselines3 PPO with the rl-baselines3-zoo CartPole-v1
-   hyperparameters (8 envs, n_steps 32, batch 256, gae_lambda 0.8, gamma 0.98, 20 epochs, ent_coef 0, linear lr
-   1e-3, linear clip 0.2) and rlgen's shipped REINFORCE, A2C and PPO configs. Seeds 0, 1, 2 by default.
+   hyperparameters (configs/cartpole_sb3_ppo.yaml: 8 envs, n_steps 32, batch 256, gae_lambda 0.8, gamma 0.98,
+   20 epochs, ent_coef 0, linear lr 1e-3, linear clip 0.2), trained through rlgen's SB3 bridge, and rlgen's shipped
+   REINFORCE, A2C and PPO configs. Seeds 0, 1, 2 by default.
 2. Raw environment throughput: steps/s of rlgen's torch CartPole and of gymnasium's numpy CartPole vector env with
    4096 copies and random actions, side by side.
 
@@ -27,7 +28,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from agents.config import AGENT_CONFIGS  # noqa: E402
-from agents.evaluate import evaluate_actor  # noqa: E402
 from agents.loop import train_agent  # noqa: E402
 from envs.torch_cartpole import TorchCartPoleVectorEnv  # noqa: E402
 from rlgen.config import load_config  # noqa: E402
@@ -36,54 +36,20 @@ from rlgen.rundir import RunDir  # noqa: E402
 EVAL_EVERY = 10_000
 EVAL_EPISODES = 100
 TARGET = 475.0
-EVAL_SEED = 10_000
 OURS = ("cartpole_reinforce", "cartpole_a2c", "cartpole_ppo")
+SB3 = "cartpole_sb3_ppo"  # stable-baselines3 PPO with the zoo's CartPole-v1 hyperparameters
 
 
-def sb3_ppo_time_to_solve(seed: int, budget: int) -> tuple[bool, int, float]:
-    """SB3 PPO (zoo hyperparameters); a callback evaluates every EVAL_EVERY steps with the clock stopped."""
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.callbacks import BaseCallback
-    from stable_baselines3.common.env_util import make_vec_env
+def time_to_solve(config: str, seed: int, device: str, extra: list[str]) -> tuple[bool, int, float]:
+    """Train a shipped config (rlgen's loop, or SB3 through rlgen's bridge: the same evaluation schedule code)."""
+    from agents.sb3_bridge import train_sb3
 
-    def linear(start: float):
-        return lambda progress_remaining: progress_remaining * start
-
-    class SolveCallback(BaseCallback):
-        def __init__(self):
-            super().__init__()
-            self.last_eval, self.eval_seconds, self.solved_at = 0, 0.0, None
-
-        def _on_step(self) -> bool:
-            if self.num_timesteps - self.last_eval < EVAL_EVERY:
-                return True
-            self.last_eval = self.num_timesteps
-            started = time.perf_counter()
-            returns = evaluate_actor(lambda obs: self.model.predict(obs, deterministic=True)[0], "CartPole-v1",
-                                     EVAL_EPISODES, seed + EVAL_SEED)
-            self.eval_seconds += time.perf_counter() - started
-            if returns.mean() >= TARGET:
-                self.solved_at = self.num_timesteps
-                return False
-            return True
-
-    envs = make_vec_env("CartPole-v1", n_envs=8, seed=seed)
-    model = PPO("MlpPolicy", envs, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0,
-                learning_rate=linear(1e-3), clip_range=linear(0.2), seed=seed, device="cpu", verbose=0)
-    callback = SolveCallback()
-    started = time.perf_counter()
-    model.learn(total_timesteps=budget, callback=callback)
-    seconds = time.perf_counter() - started - callback.eval_seconds
-    steps = callback.solved_at or model.num_timesteps
-    return callback.solved_at is not None, steps, seconds
-
-
-def rlgen_time_to_solve(config: str, seed: int, device: str) -> tuple[bool, int, float]:
     overrides = [f"seed={seed}", f"device={device}", f"train.eval_every_steps={EVAL_EVERY}",
-                 f"train.eval_episodes={EVAL_EPISODES}", f"train.target_return={TARGET}"]
+                 f"train.eval_episodes={EVAL_EPISODES}", f"train.target_return={TARGET}", *extra]
     cfg = load_config(ROOT / "configs" / f"{config}.yaml", overrides, AGENT_CONFIGS)
+    train = train_sb3 if cfg.algo.startswith("sb3_") else train_agent
     with tempfile.TemporaryDirectory() as tmp:
-        result = train_agent(cfg, RunDir.create(Path(tmp) / "run", cfg, {}), quiet=True)
+        result = train(cfg, RunDir.create(Path(tmp) / "run", cfg, {}), quiet=True)
     return result.solved, result.env_steps, result.train_seconds
 
 
@@ -131,21 +97,21 @@ def main() -> None:
     print(f"device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads; solved = greedy "
           f"{EVAL_EPISODES}-episode mean ≥ {TARGET:.0f}, evaluated every {EVAL_EVERY:,} steps, evaluation excluded")
 
-    contenders = ([] if args.skip_sb3 else ["sb3_ppo (zoo)"]) + list(OURS)
+    contenders = ([] if args.skip_sb3 else [SB3]) + list(OURS)
     results: dict[str, list[tuple[bool, int, float]]] = {name: [] for name in contenders}
     print(f"{'contender':<20} {'seed':>4} {'solved':>6} {'env steps':>10} {'train s':>8}")
     for seed in args.seeds:
         for name in contenders:
-            if name.startswith("sb3"):
-                outcome = sb3_ppo_time_to_solve(seed, args.sb3_budget)
+            if name == SB3:  # SB3 on the CPU, as in the zoo; its budget from --sb3-budget
+                outcome = time_to_solve(name, seed, "cpu", [f"train.total_steps={args.sb3_budget}"])
             else:
-                outcome = rlgen_time_to_solve(name, seed, args.device)
+                outcome = time_to_solve(name, seed, args.device, [])
             results[name].append(outcome)
             print(f"{name:<20} {seed:>4} {str(outcome[0]):>6} {outcome[1]:>10,} {outcome[2]:>8.2f}", flush=True)
 
     print(f"\n{'contender':<20} {'solved':>6} {'median steps':>13} {'median s':>9} {'sb3_ppo s / this':>17}")
     medians = {name: statistics.median(r[2] for r in rows) for name, rows in results.items()}
-    baseline = medians.get("sb3_ppo (zoo)")
+    baseline = medians.get(SB3)
     for name, rows in results.items():
         solved = sum(r[0] for r in rows)
         steps = statistics.median(r[1] for r in rows)
