@@ -15,8 +15,10 @@ class TorchCartPoleSB3VecEnv(VecEnv):
     """SB3's conventions: a finished copy is reset within the same step, its final observation is in
     `infos[i]["terminal_observation"]`, and `infos[i]["TimeLimit.truncated"]` marks a time-limit end."""
 
-    def __init__(self, num_envs: int, device: str | torch.device = "cpu", seed: int | None = None):
-        self.torch_env = TorchCartPoleVectorEnv(num_envs, device)
+    def __init__(
+        self, num_envs: int, device: str | torch.device = "cpu", seed: int | None = None, compile: bool = False
+    ):
+        self.torch_env = TorchCartPoleVectorEnv(num_envs, device, compile=compile)
         super().__init__(num_envs, self.torch_env.single_observation_space, self.torch_env.single_action_space)
         self._seed = seed
         self._actions: np.ndarray | None = None

@@ -18,6 +18,34 @@ X_THRESHOLD = 2.4
 OBS_HIGH = np.array([X_THRESHOLD * 2, np.inf, THETA_THRESHOLD * 2, np.inf], dtype=np.float32)
 
 
+MIN_EPISODE_STEPS = 8  # from any start within ±0.05, whatever the actions, the pole needs 8 steps to pass 12°
+
+
+def transition(state, steps, prev_done, actions, starts, forces, limits, max_episode_steps: int):
+    """One step of every copy as a pure function of tensors, so that `torch.compile` can fuse it into one kernel.
+    Copies flagged in `prev_done` take their column of `starts` instead. Returns (state, steps, done,
+    observations, rewards, terminated, truncated)."""
+    x, x_dot, theta, theta_dot = state
+    force = forces.index_select(0, actions)  # action 1 pushes right
+    costheta, sintheta = torch.cos(theta), torch.sin(theta)
+    # the same operations in the same order as gymnasium: float64 results agree to within one ulp (sin/cos)
+    temp = theta_dot.square().mul_(POLEMASS_LENGTH).mul_(sintheta).add_(force).div_(TOTAL_MASS)
+    thetaacc = sintheta.mul(GRAVITY).sub_(costheta * temp).div_(
+        torch.rsub(costheta.square().mul_(MASSPOLE).div_(TOTAL_MASS), 4.0 / 3.0).mul_(LENGTH)
+    )
+    xacc = temp.sub_(thetaacc.mul(POLEMASS_LENGTH).mul_(costheta).div_(TOTAL_MASS))
+    # Euler step of (x, ẋ, θ, θ̇) with derivatives (ẋ, ẍ, θ̇, θ̈), as gymnasium's "euler" integrator
+    state = state + torch.stack((x_dot, xacc, theta_dot, thetaacc)).mul_(TAU)
+    out = state[0::2].abs() > limits  # |x| > 2.4, |θ| > 12°
+    steps = steps + 1
+    # copies that ended on the previous call reset now: new state, step 0, reward 0, flags cleared
+    fresh = ~prev_done
+    terminated = (out[0] | out[1]) & fresh
+    truncated = (steps >= max_episode_steps) & fresh
+    state = torch.where(prev_done, starts, state)
+    return state, steps * fresh, terminated | truncated, state.T.float(), fresh.float(), terminated, truncated
+
+
 class TorchCartPoleVectorEnv(gym.vector.VectorEnv):
     """
     ## Description
@@ -48,15 +76,18 @@ class TorchCartPoleVectorEnv(gym.vector.VectorEnv):
     actions and returns their first observation with reward 0 and both flags false.
 
     ## Arguments
-    `num_envs`, `device` ("cpu", "cuda", …), `max_episode_steps` (500). `reset(seed=s)` seeds the generator.
-    Every returned value is a torch tensor on `device`; no step copies anything to the host.
+    `num_envs`, `device` ("cpu", "cuda", …), `max_episode_steps` (500), `compile` (False: run the step through
+    `torch.compile`, which fuses its ~40 tensor operations into one kernel; the first step then takes a few
+    seconds to compile). `reset(seed=s)` seeds the generator. Every returned value is a torch tensor on `device`;
+    no step copies anything to the host.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
 
-    POOL_STEPS = 16  # reset states are drawn from a pool refilled every 16 steps (one RNG call, not one per step)
 
-    def __init__(self, num_envs: int = 1, device: str | torch.device = "cpu", max_episode_steps: int = 500):
+    def __init__(
+        self, num_envs: int = 1, device: str | torch.device = "cpu", max_episode_steps: int = 500, compile: bool = False
+    ):
         self.num_envs = num_envs
         self.device = torch.device(device)
         self.max_episode_steps = max_episode_steps
@@ -70,30 +101,23 @@ class TorchCartPoleVectorEnv(gym.vector.VectorEnv):
         self.state = torch.zeros(4, num_envs, dtype=torch.float64, device=self.device)
         self.steps = torch.zeros(num_envs, dtype=torch.int64, device=self.device)
         self.prev_done = torch.zeros(num_envs, dtype=torch.bool, device=self.device)
-        self._pool: torch.Tensor | None = None
-        self._pool_age = 0
-        self._pool_offset = torch.zeros((), dtype=torch.int64, device=self.device)  # pool entries used so far, − 1
+        # A copy resets at most once in any `_starts_window` consecutive steps, so one start state per copy, redrawn
+        # at the start of every window, gives every reset its own draw: one RNG call per window, not one per step.
+        self._starts_window = min(MIN_EPISODE_STEPS, max_episode_steps)
+        self._starts = self.state
+        self._starts_age = 0
         self._forces = torch.tensor([-FORCE_MAG, FORCE_MAG], dtype=torch.float64, device=self.device)
         self._limits = torch.tensor([[X_THRESHOLD], [THETA_THRESHOLD]], dtype=torch.float64, device=self.device)
+        self._transition = torch.compile(transition, dynamic=False, fullgraph=True) if compile else transition
 
     def _uniform_states(self, *shape: int) -> torch.Tensor:
         return torch.rand(*shape, generator=self.generator, dtype=torch.float64, device=self.device).mul_(0.1).sub_(0.05)
 
-    def _reset_states(self, reset: torch.Tensor) -> torch.Tensor:
-        """(4, N): a fresh start state for every copy that resets now (other columns are unused).
-
-        A copy that resets needs at least 8 steps before its pole can fall from a start within ±0.05, so over the
-        pool's 16 steps no copy takes more than 2 draws: a pool of 2N start states, handed out in order by a running
-        count kept on the device, gives every reset its own draw without asking the host how many there were."""
-        if self._pool is None or self._pool_age == self.POOL_STEPS:
-            self._pool = self._uniform_states(4, 2 * self.num_envs)
-            self._pool_age = 0
-            self._pool_offset.fill_(-1)
-        self._pool_age += 1
-        rank = torch.cumsum(reset, 0)  # (N,) 1, 2, … over the resetting copies
-        self._pool_offset += rank[-1]
-        index = rank.add_(self._pool_offset - rank[-1]).remainder_(2 * self.num_envs)  # old offset + rank
-        return self._pool[:, index]
+    def _next_starts(self) -> torch.Tensor:
+        if self._starts_age >= self._starts_window:
+            self._starts = self._uniform_states(4, self.num_envs)
+            self._starts_age = 0
+        return self._starts
 
     def observations(self) -> torch.Tensor:
         return self.state.T.float()  # (N, 4)
@@ -101,8 +125,8 @@ class TorchCartPoleVectorEnv(gym.vector.VectorEnv):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         if seed is not None:
             self.generator.manual_seed(seed)
-        self._pool = None
         self.state = self._uniform_states(4, self.num_envs)
+        self._starts_age = self._starts_window  # the first step draws fresh start states
         self.steps.zero_()
         self.prev_done.zero_()
         return self.observations(), {}
@@ -111,35 +135,19 @@ class TorchCartPoleVectorEnv(gym.vector.VectorEnv):
         """Reset now the copies whose episode ended on the last step (instead of on the next `step` call), for
         callers that want same-step autoreset, such as stable-baselines3; returns the observations."""
         reset = self.prev_done
-        self.state = torch.where(reset, self._reset_states(reset), self.state)
+        self.state = torch.where(reset, self._next_starts(), self.state)
         self.steps.mul_(~reset)
         self.prev_done = torch.zeros_like(reset)
         return self.observations()
 
     def step(self, actions: torch.Tensor):
-        x, x_dot, theta, theta_dot = self.state
-        force = self._forces[torch.as_tensor(actions, device=self.device).long()]  # action 1 pushes right
-        costheta, sintheta = torch.cos(theta), torch.sin(theta)
-        # the same operations in the same order as gymnasium: float64 results agree to within one ulp (sin/cos)
-        temp = theta_dot.square().mul_(POLEMASS_LENGTH).mul_(sintheta).add_(force).div_(TOTAL_MASS)
-        thetaacc = sintheta.mul(GRAVITY).sub_(costheta * temp).div_(
-            torch.rsub(costheta.square().mul_(MASSPOLE).div_(TOTAL_MASS), 4.0 / 3.0).mul_(LENGTH)
+        starts = self._next_starts()
+        self._starts_age += 1
+        actions = torch.as_tensor(actions, device=self.device).long()
+        self.state, self.steps, self.prev_done, obs, rewards, terminated, truncated = self._transition(
+            self.state, self.steps, self.prev_done, actions, starts, self._forces, self._limits, self.max_episode_steps
         )
-        xacc = temp.sub_(thetaacc.mul(POLEMASS_LENGTH).mul_(costheta).div_(TOTAL_MASS))
-        # Euler step of (x, ẋ, θ, θ̇) with derivatives (ẋ, ẍ, θ̇, θ̈), as gymnasium's "euler" integrator
-        state = self.state + torch.stack((x_dot, xacc, theta_dot, thetaacc)).mul_(TAU)
-        terminated = (state[0::2].abs() > self._limits).any(0)  # |x| > 2.4 or |θ| > 12°
-        self.steps += 1
-        truncated = self.steps >= self.max_episode_steps
-        # copies that ended on the previous call reset now: new state, step 0, reward 0, flags cleared
-        reset = self.prev_done
-        fresh = ~reset
-        self.state = torch.where(reset, self._reset_states(reset), state)
-        self.steps.mul_(fresh)
-        terminated &= fresh
-        truncated &= fresh
-        self.prev_done = terminated | truncated
-        return self.observations(), fresh.float(), terminated, truncated, {}
+        return obs, rewards, terminated, truncated, {}
 
 
 class TorchCartPoleEnv(gym.Env):

@@ -88,9 +88,11 @@ def explain(error: ValidationError, root: type[BaseModel]) -> str:
         return f"{path}: unknown key; allowed here: {', '.join(allowed)}"
     if first["type"] == "missing":
         return f"{path}: required key is missing"
+    more = f" (and {error.error_count() - 1} more problem(s))" if error.error_count() > 1 else ""
+    if first["type"] == "value_error":  # a check across keys: its message names them
+        return f"{path}: {first['msg'].removeprefix('Value error, ')}{more}"
     got = first.get("input")
     shown = repr(got) if not isinstance(got, (dict, list)) or len(repr(got)) < 60 else type(got).__name__
-    more = f" (and {error.error_count() - 1} more problem(s))" if error.error_count() > 1 else ""
     return f"{path}: {first['msg']} (got {shown}){more}"
 
 

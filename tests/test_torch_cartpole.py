@@ -15,7 +15,8 @@ def random_states(n, seed=0):
     return rng.uniform(-high, high, size=(n, 4))
 
 
-def test_one_step_agrees_with_gymnasium_to_float32_precision():
+@pytest.mark.parametrize("compile", [False, True], ids=["eager", "compiled"])
+def test_one_step_agrees_with_gymnasium_to_float32_precision(compile):
     states = random_states(500)
     actions = np.random.default_rng(1).integers(0, 2, size=500)
     env = gym.make("CartPole-v1").unwrapped
@@ -28,7 +29,7 @@ def test_one_step_agrees_with_gymnasium_to_float32_precision():
         expected_obs.append(obs)
         expected_term.append(terminated)
         assert reward == 1.0 and not truncated
-    torch_env = TorchCartPoleVectorEnv(500)
+    torch_env = TorchCartPoleVectorEnv(500, compile=compile)
     torch_env.reset(seed=0)
     torch_env.state = torch.tensor(states).T.contiguous()  # (4, N)
     obs, reward, terminated, truncated, _ = torch_env.step(torch.tensor(actions))
@@ -126,3 +127,19 @@ def test_every_reset_gets_its_own_start_state():
     starts = torch.cat(starts)
     assert len(starts) > 500
     assert len(torch.unique(starts, dim=0)) == len(starts)  # no start state handed out twice
+
+
+def test_compiled_step_follows_the_eager_step():
+    compiled, eager = TorchCartPoleVectorEnv(256, compile=True), TorchCartPoleVectorEnv(256)
+    compiled.reset(seed=7)
+    eager.reset(seed=7)
+    generator = torch.Generator().manual_seed(0)
+    ends = 0
+    for _ in range(200):  # many episode ends and resets, from the same start states in both
+        actions = torch.randint(0, 2, (256,), generator=generator)
+        obs_c, rew_c, term_c, trunc_c, _ = compiled.step(actions)
+        obs_e, rew_e, term_e, trunc_e, _ = eager.step(actions)
+        torch.testing.assert_close(obs_c, obs_e, rtol=1e-6, atol=1e-7)
+        assert torch.equal(rew_c, rew_e) and torch.equal(term_c, term_e) and torch.equal(trunc_c, trunc_e)
+        ends += int(term_e.sum())
+    assert ends > 1000
