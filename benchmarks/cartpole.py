@@ -6,10 +6,11 @@
    hyperparameters (configs/cartpole_sb3_ppo.yaml: 8 envs, n_steps 32, batch 256, gae_lambda 0.8, gamma 0.98,
    20 epochs, ent_coef 0, linear lr 1e-3, linear clip 0.2), trained through rlgen's SB3 bridge, and rlgen's shipped
    REINFORCE, A2C and PPO configs. Seeds 0, 1, 2 by default.
-2. Raw environment throughput: steps/s of rlgen's torch CartPole and of gymnasium's numpy CartPole vector env with
-   4096 copies and random actions, side by side.
+2. Raw environment throughput: steps/s of rlgen's torch CartPole (eager, and compiled with torch.compile) and of
+   gymnasium's numpy CartPole vector env with 4096 copies and random actions, taking turns.
 
     .venv/bin/python benchmarks/cartpole.py [--seeds 0 1 2] [--device cpu] [--skip-sb3] [--envs 4096]
+    .venv/bin/python benchmarks/cartpole.py --throughput-only
 """
 
 from __future__ import annotations
@@ -53,49 +54,50 @@ def time_to_solve(config: str, seed: int, device: str, extra: list[str]) -> tupl
     return result.solved, result.env_steps, result.train_seconds
 
 
-def throughput(num_envs: int, device: str, steps: int = 300, rounds: int = 3) -> tuple[float, float]:
-    """Median steps/s (env steps = copies × calls) of rlgen's torch CartPole and gymnasium's numpy vector env."""
+def throughput(num_envs: int, device: str, steps: int = 300, rounds: int = 5) -> tuple[dict[str, float], float]:
+    """Median steps/s (env steps = copies × calls) of rlgen's torch CartPole, eager and compiled, and of gymnasium's
+    numpy vector env, taking turns; also the seconds the compiled env's first step took (compilation)."""
     import gymnasium as gym
 
-    ours = TorchCartPoleVectorEnv(num_envs, device)
-    ours.reset(seed=0)
+    eager = TorchCartPoleVectorEnv(num_envs, device)
+    compiled = TorchCartPoleVectorEnv(num_envs, device, compile=True)
     theirs = gym.make_vec("CartPole-v1", num_envs=num_envs, vectorization_mode="vector_entry_point")
-    theirs.reset(seed=0)
+    for env in (eager, compiled, theirs):
+        env.reset(seed=0)
+    started = time.perf_counter()
+    compiled.step(torch.zeros(num_envs, dtype=torch.int64, device=device))
+    compile_seconds = time.perf_counter() - started
     rng = np.random.default_rng(0)
     generator = torch.Generator(device=device).manual_seed(0)
 
-    def run_ours() -> float:
+    def run_torch(env: TorchCartPoleVectorEnv) -> float:
         started = time.perf_counter()
         for _ in range(steps):
-            ours.step(torch.randint(0, 2, (num_envs,), device=device, generator=generator))
-        if ours.device.type == "cuda":
+            env.step(torch.randint(0, 2, (num_envs,), device=device, generator=generator))
+        if env.device.type == "cuda":
             torch.cuda.synchronize()
         return num_envs * steps / (time.perf_counter() - started)
 
-    def run_theirs() -> float:
+    def run_gymnasium() -> float:
         started = time.perf_counter()
         for _ in range(steps):
             theirs.step(rng.integers(0, 2, num_envs))
         return num_envs * steps / (time.perf_counter() - started)
 
-    run_ours(), run_theirs()  # warm-up
-    a, b = [], []
-    for _ in range(rounds):
-        a.append(run_ours())
-        b.append(run_theirs())
-    return statistics.median(a), statistics.median(b)
+    contenders = {"torch eager": lambda: run_torch(eager), "torch compiled": lambda: run_torch(compiled),
+                  "gymnasium numpy": run_gymnasium}
+    samples: dict[str, list[float]] = {name: [] for name in contenders}
+    for round_ in range(rounds + 1):  # round 0 warms up
+        for name, run in contenders.items():
+            rate = run()
+            if round_:
+                samples[name].append(rate)
+    return {name: statistics.median(rates) for name, rates in samples.items()}, compile_seconds
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--envs", type=int, default=4096, help="copies for the throughput test")
-    parser.add_argument("--sb3-budget", type=int, default=300_000, help="SB3 PPO's step budget")
-    parser.add_argument("--skip-sb3", action="store_true", help="only rlgen's agents and the throughput test")
-    args = parser.parse_args()
-    print(f"device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads; solved = greedy "
-          f"{EVAL_EPISODES}-episode mean ≥ {TARGET:.0f}, evaluated every {EVAL_EVERY:,} steps, evaluation excluded")
+def time_to_solve_table(args: argparse.Namespace) -> None:
+    print(f"solved = greedy {EVAL_EPISODES}-episode mean ≥ {TARGET:.0f}, evaluated every {EVAL_EVERY:,} steps, "
+          "evaluation excluded")
 
     contenders = ([] if args.skip_sb3 else [SB3]) + list(OURS)
     results: dict[str, list[tuple[bool, int, float]]] = {name: [] for name in contenders}
@@ -118,9 +120,30 @@ def main() -> None:
         ratio = f"{baseline / medians[name]:>16.1f}x" if baseline else f"{'-':>17}"
         print(f"{name:<20} {solved:>4}/{len(rows)} {steps:>13,.0f} {medians[name]:>9.2f} {ratio}")
 
-    ours, theirs = throughput(args.envs, args.device)
-    print(f"\nthroughput, {args.envs} envs, random actions: rlgen torch CartPole ({args.device}) {ours:,.0f} steps/s, "
-          f"gymnasium numpy CartPoleVectorEnv {theirs:,.0f} steps/s, ratio {ours / theirs:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--envs", type=int, default=4096, help="copies for the throughput test")
+    parser.add_argument("--sb3-budget", type=int, default=300_000, help="SB3 PPO's step budget")
+    parser.add_argument("--skip-sb3", action="store_true", help="only rlgen's agents and the throughput test")
+    parser.add_argument("--throughput-only", action="store_true", help="only the raw environment throughput")
+    args = parser.parse_args()
+    print(f"device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    if not args.throughput_only:
+        time_to_solve_table(args)
+
+    rates, compile_seconds = throughput(args.envs, args.device)
+    print(f"\nthroughput, {args.envs} envs, random actions, median of 5 turns "
+          f"(torch compiled: first step compiled in {compile_seconds:.1f} s)")
+    print(f"{'env':<38} {'steps/s':>12} {'/ gymnasium':>12}")
+    labels = {"torch eager": f"rlgen torch CartPole ({args.device})",
+              "torch compiled": f"rlgen torch CartPole ({args.device}, compiled)",
+              "gymnasium numpy": "gymnasium CartPoleVectorEnv (numpy)"}
+    for name, rate in rates.items():
+        print(f"{labels[name]:<38} {rate:>12,.0f} {rate / rates['gymnasium numpy']:>11.2f}x")
 
 
 if __name__ == "__main__":

@@ -46,6 +46,15 @@ def transition(state, steps, prev_done, actions, starts, forces, limits, max_epi
     return state, steps * fresh, terminated | truncated, state.T.float(), fresh.float(), terminated, truncated
 
 
+def float_flag_transition(state, steps, done, actions, starts, forces, limits, max_episode_steps: int):
+    """`transition` with the done flags as float 0/1 in and out, for `torch.compile`: inductor's CPU kernels load
+    and store bool tensors several times slower than float ones (torch 2.13), so the compiled step avoids them."""
+    state, steps, done, obs, rewards, terminated, truncated = transition(
+        state, steps, done > 0, actions, starts, forces, limits, max_episode_steps
+    )
+    return state, steps, done.float(), obs, rewards, terminated.float(), truncated.float()
+
+
 class TorchCartPoleVectorEnv(gym.vector.VectorEnv):
     """
     ## Description
@@ -99,8 +108,9 @@ class TorchCartPoleVectorEnv(gym.vector.VectorEnv):
         self.generator.seed()
         # (4, N): x, ẋ, θ, θ̇ as contiguous rows, so that each physics op runs over contiguous memory
         self.state = torch.zeros(4, num_envs, dtype=torch.float64, device=self.device)
-        self.steps = torch.zeros(num_envs, dtype=torch.int64, device=self.device)
-        self.prev_done = torch.zeros(num_envs, dtype=torch.bool, device=self.device)
+        self.steps = torch.zeros(num_envs, dtype=torch.int32, device=self.device)
+        self.compiled = compile
+        self._done = torch.zeros(num_envs, dtype=torch.float32 if compile else torch.bool, device=self.device)
         # A copy resets at most once in any `_starts_window` consecutive steps, so one start state per copy, redrawn
         # at the start of every window, gives every reset its own draw: one RNG call per window, not one per step.
         self._starts_window = min(MIN_EPISODE_STEPS, max_episode_steps)
@@ -108,7 +118,19 @@ class TorchCartPoleVectorEnv(gym.vector.VectorEnv):
         self._starts_age = 0
         self._forces = torch.tensor([-FORCE_MAG, FORCE_MAG], dtype=torch.float64, device=self.device)
         self._limits = torch.tensor([[X_THRESHOLD], [THETA_THRESHOLD]], dtype=torch.float64, device=self.device)
-        self._transition = torch.compile(transition, dynamic=False, fullgraph=True) if compile else transition
+        if compile:
+            self._transition = torch.compile(float_flag_transition, dynamic=False, fullgraph=True)
+        else:
+            self._transition = transition
+
+    @property
+    def prev_done(self) -> torch.Tensor:
+        """(N,) bool: the copies whose episode ended on the last step (they reset on the next one)."""
+        return self._done.bool()
+
+    def clear_done(self) -> None:
+        """Forget that episodes ended, so that the next step continues them instead of resetting."""
+        self._done = torch.zeros_like(self._done)
 
     def _uniform_states(self, *shape: int) -> torch.Tensor:
         return torch.rand(*shape, generator=self.generator, dtype=torch.float64, device=self.device).mul_(0.1).sub_(0.05)
@@ -128,7 +150,7 @@ class TorchCartPoleVectorEnv(gym.vector.VectorEnv):
         self.state = self._uniform_states(4, self.num_envs)
         self._starts_age = self._starts_window  # the first step draws fresh start states
         self.steps.zero_()
-        self.prev_done.zero_()
+        self.clear_done()
         return self.observations(), {}
 
     def reset_done(self) -> torch.Tensor:
@@ -137,16 +159,18 @@ class TorchCartPoleVectorEnv(gym.vector.VectorEnv):
         reset = self.prev_done
         self.state = torch.where(reset, self._next_starts(), self.state)
         self.steps.mul_(~reset)
-        self.prev_done = torch.zeros_like(reset)
+        self.clear_done()
         return self.observations()
 
     def step(self, actions: torch.Tensor):
         starts = self._next_starts()
         self._starts_age += 1
         actions = torch.as_tensor(actions, device=self.device).long()
-        self.state, self.steps, self.prev_done, obs, rewards, terminated, truncated = self._transition(
-            self.state, self.steps, self.prev_done, actions, starts, self._forces, self._limits, self.max_episode_steps
+        self.state, self.steps, self._done, obs, rewards, terminated, truncated = self._transition(
+            self.state, self.steps, self._done, actions, starts, self._forces, self._limits, self.max_episode_steps
         )
+        if self.compiled:
+            terminated, truncated = terminated.bool(), truncated.bool()
         return obs, rewards, terminated, truncated, {}
 
 
@@ -168,7 +192,7 @@ class TorchCartPoleEnv(gym.Env):
 
     def step(self, action):
         obs, reward, terminated, _, info = self._vec.step(torch.tensor([int(action)]))
-        self._vec.prev_done.zero_()  # the single-env API resets explicitly, never automatically
+        self._vec.clear_done()  # the single-env API resets explicitly, never automatically
         return obs[0].numpy(), float(reward[0]), bool(terminated[0]), False, info
 
 
