@@ -15,9 +15,14 @@ class ActorCritic(nn.Module):
         super().__init__()
         self.actor = build_mlp(policy, obs_dim, n_actions)
         self.critic = build_mlp(value, obs_dim, 1) if value is not None else None
+        # the actor's layers without their Sequential wrappers: on small batches each module call costs as much
+        # as the layer's own work, so a rollout step calls only the layers (a plain tuple, not registered again)
+        self._actor_layers = tuple(m for m in self.actor.modules() if not isinstance(m, nn.Sequential))
 
     def logits(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.actor(obs)  # (..., A)
+        for layer in self._actor_layers:
+            obs = layer(obs)
+        return obs  # (..., A)
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         if self.critic is None:
@@ -25,15 +30,24 @@ class ActorCritic(nn.Module):
         return self.critic(obs).squeeze(-1)  # (...,)
 
     @torch.no_grad()
-    def act(self, obs: torch.Tensor, greedy: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """Sample (or take the most likely) action; returns (action, log π(action|obs))."""
+    def act(
+        self, obs: torch.Tensor, greedy: bool = False, noise: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sample (or take the most likely) action; returns (action, log π(action|obs)). `noise`: Gumbel(0, 1)
+        noise shaped like the logits, when the caller draws it in bulk (see rollout.GumbelNoise)."""
         logp_all = torch.log_softmax(self.logits(obs), dim=-1)
         if greedy:
             action = logp_all.argmax(dim=-1)
         else:  # Gumbel-max: argmax(log p + Gumbel noise) is a draw from the categorical, with no CPU sync
-            gumbel = -torch.log(-torch.log(torch.rand_like(logp_all).clamp_(min=1e-20)))
-            action = (logp_all + gumbel).argmax(dim=-1)
+            if noise is None:
+                noise = -torch.log(-torch.log(torch.rand_like(logp_all).clamp_(min=1e-20)))
+            action = (logp_all + noise).argmax(dim=-1)
         return action, logp_all.gather(-1, action.unsqueeze(-1)).squeeze(-1)
+
+    def sample(self, obs: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """A draw from π(·|obs) by Gumbel-max with the caller's Gumbel(0, 1) `noise` (shaped like the logits),
+        in as few operations as possible: the rollout step. Call it under torch.no_grad()."""
+        return (self.logits(obs) + noise).argmax(dim=-1)  # log-softmax only shifts each row: same argmax
 
 
 def log_prob_and_entropy(logits: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

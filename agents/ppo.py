@@ -50,7 +50,9 @@ class PPO(Update):
         cfg = self.cfg
         old_values, advantages, returns = critic_targets(self.policy, rollout, cfg.gamma, cfg.gae_lambda)
         flat = lambda x: x.reshape(-1, *x.shape[2:])  # (T, N, ...) → (T·N, ...)  # noqa: E731
-        obs, actions, old_logp = flat(rollout.obs), flat(rollout.actions), flat(rollout.logp)
+        obs, actions = flat(rollout.obs), flat(rollout.actions)
+        with torch.no_grad():  # the policy that collected the rollout, which is unchanged until the first step below
+            old_logp, _ = log_prob_and_entropy(self.policy.logits(obs), actions)
         old_values, advantages, returns, mask = flat(old_values), flat(advantages), flat(returns), flat(rollout.valid)
         n = obs.shape[0]
         size = -(-n // cfg.minibatches)  # ceil

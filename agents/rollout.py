@@ -27,7 +27,6 @@ TORCH_ENV_CHECK_EVERY = 8  # episode mode with a torch env: ask the device wheth
 class Rollout:
     obs: torch.Tensor  # (T, N, obs_dim) observation the action was chosen on
     actions: torch.Tensor  # (T, N)
-    logp: torch.Tensor  # (T, N) log π(a|s) under the policy that collected the data
     rewards: torch.Tensor  # (T, N)
     terminated: torch.Tensor  # (T, N) bool: the MDP reached a terminal state
     truncated: torch.Tensor  # (T, N) bool: the episode was cut by a time limit
@@ -40,6 +39,45 @@ class Rollout:
     def next_obs(self) -> torch.Tensor:
         """s_{t+1} for every t: (T, N, obs_dim)."""
         return torch.cat([self.obs[1:], self.last_obs.unsqueeze(0)], dim=0)
+
+
+def finished_episodes(
+    rewards: torch.Tensor, valid: torch.Tensor, ended: torch.Tensor, carry: tuple[torch.Tensor, torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    """Return and length of every episode that ended in a rollout ((T, N) masks; in row-major (t, n) order), and
+    the (return, length) so far of the episodes still running at its end. `carry` holds those of the episodes
+    running at its start, so that an episode split over two step-mode rollouts is counted whole."""
+    t_index = torch.arange(1, len(rewards) + 1, device=rewards.device).unsqueeze(1)  # row of the cumulative sums
+    last_end = torch.where(ended, t_index, 0).cummax(0).values  # (T, N) row after the latest end at or before t
+    start = torch.cat([torch.zeros_like(last_end[:1]), last_end[:-1]])  # … strictly before t
+    totals = []
+    for per_step, running in ((rewards * valid, carry[0]), (valid.long(), carry[1])):
+        # row 0 holds −running, so that a sum from row 0 adds what was counted before this rollout
+        cumulative = torch.cat([-running.unsqueeze(0), per_step.to(running.dtype).cumsum(0)])  # (T + 1, N)
+        so_far = cumulative[-1] - cumulative.gather(0, last_end[-1:])[0]
+        totals.append((cumulative[1:] - cumulative.gather(0, start), so_far))
+    (returns, ret_carry), (lengths, len_carry) = totals
+    return returns[ended], lengths[ended], (ret_carry, len_carry)
+
+
+class GumbelNoise:
+    """Gumbel(0, 1) noise for sampling actions by Gumbel-max, drawn for `CHUNK` steps at once (one RNG call and
+    three ops per chunk instead of per step)."""
+
+    CHUNK = 64
+
+    def __init__(self, shape: tuple[int, ...], device: torch.device):
+        self.shape, self.device = shape, device
+        self._chunk = torch.empty(0, *shape, device=device)
+        self._next = 0
+
+    def next(self) -> torch.Tensor:
+        if self._next == len(self._chunk):
+            u = torch.rand(self.CHUNK, *self.shape, device=self.device).clamp_(min=1e-20)
+            self._chunk = u.log_().neg_().log_().neg_()
+            self._next = 0
+        self._next += 1
+        return self._chunk[self._next - 1]
 
 
 class RolloutCollector:
@@ -55,16 +93,15 @@ class RolloutCollector:
         self._obs: torch.Tensor | None = None
         n = self.num_envs
         self._after_done = torch.zeros(n, dtype=torch.bool, device=device)  # next step of this copy is a reset step
-        self._ep_return = torch.zeros(n, device=device)
-        self._ep_length = torch.zeros(n, dtype=torch.int64, device=device)
+        self._running = (torch.zeros(n, device=device), torch.zeros(n, dtype=torch.int64, device=device))
+        self._noise = GumbelNoise((n, int(envs.single_action_space.n)), device)
 
     def _reset(self) -> None:
         obs, _ = self.envs.reset(seed=self._seed)
         self._seed = None
         self._obs = self._tensor(obs, torch.float32)
         self._after_done.zero_()
-        self._ep_return.zero_()
-        self._ep_length.zero_()
+        self._running = (torch.zeros_like(self._running[0]), torch.zeros_like(self._running[1]))
 
     def _tensor(self, value, dtype: torch.dtype) -> torch.Tensor:
         return torch.as_tensor(value, dtype=dtype, device=self.device)
@@ -81,44 +118,37 @@ class RolloutCollector:
         whole_episodes = num_steps is None
         if self._obs is None or whole_episodes:
             self._reset()
-        finished = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)  # episode mode: copy is done
-        columns: dict[str, list[torch.Tensor]] = {k: [] for k in
-                                                  ("obs", "act", "logp", "rew", "term", "trunc", "valid", "ended", "ret", "len")}
+        # blocked: this copy's step is not a transition of ours — a reset step (step mode) or after its episode
+        blocked = self._after_done.clone()
+        columns: dict[str, list[torch.Tensor]] = {k: [] for k in ("obs", "act", "rew", "term", "trunc", "valid")}
         check_every = TORCH_ENV_CHECK_EVERY if self.torch_env else 1  # a gymnasium env syncs every step anyway
         t = 0
-        while (t < num_steps) if not whole_episodes else not (t % check_every == 0 and t and bool(finished.all())):
-            obs = self._obs
-            action, logp = self.policy.act(obs)
-            next_obs, reward, terminated, truncated, _ = self._env_step(action)
-            valid = ~self._after_done & ~finished
-            done = terminated | truncated
-            ended = done & valid  # an episode of ours ended here: record its return and length
-            self._ep_return += reward * valid
-            self._ep_length += valid
-            columns["ret"].append(self._ep_return.clone())
-            columns["len"].append(self._ep_length.clone())
-            self._ep_return.masked_fill_(ended, 0.0)
-            self._ep_length.masked_fill_(ended, 0)
-            if whole_episodes:
-                finished |= ended
-            self._after_done = done
-            for key, value in (("obs", obs), ("act", action), ("logp", logp), ("rew", reward), ("term", terminated),
-                               ("trunc", truncated), ("valid", valid), ("ended", ended)):
-                columns[key].append(value)
-            self._obs = next_obs
-            t += 1
+        with torch.no_grad():
+            while (t < num_steps) if not whole_episodes else not (t % check_every == 0 and t and bool(blocked.all())):
+                obs = self._obs
+                action = self.policy.sample(obs, self._noise.next())
+                next_obs, reward, terminated, truncated, _ = self._env_step(action)
+                valid = ~blocked
+                done = terminated | truncated
+                blocked = blocked | done if whole_episodes else done
+                for key, value in (("obs", obs), ("act", action), ("rew", reward), ("term", terminated),
+                                   ("trunc", truncated), ("valid", valid)):
+                    columns[key].append(value)
+                self._obs = next_obs
+                t += 1
+        self._after_done = done
         stacked = {k: torch.stack(v) for k, v in columns.items()}
-        ended = stacked["ended"]
+        ended = (stacked["term"] | stacked["trunc"]) & stacked["valid"]  # an episode of ours ended at this step
+        ep_returns, ep_lengths, self._running = finished_episodes(stacked["rew"], stacked["valid"], ended, self._running)
         return Rollout(
             obs=stacked["obs"],
             actions=stacked["act"],
-            logp=stacked["logp"],
             rewards=stacked["rew"],
             terminated=stacked["term"],
             truncated=stacked["trunc"],
             valid=stacked["valid"],
             last_obs=self._obs,
             num_steps=int(stacked["valid"].sum()),  # one host sync per rollout
-            ep_returns=stacked["ret"][ended].tolist(),
-            ep_lengths=stacked["len"][ended].tolist(),
+            ep_returns=ep_returns.tolist(),
+            ep_lengths=ep_lengths.tolist(),
         )

@@ -65,3 +65,23 @@ def test_same_seed_same_rollout():
     b = collector(seed=3).collect(40)
     assert torch.equal(a.obs, b.obs) and torch.equal(a.actions, b.actions)
     assert np.allclose(a.ep_returns, b.ep_returns)
+
+
+def test_episode_returns_and_lengths_span_step_mode_rollouts():
+    c = collector(num_envs=4, seed=5)
+    rollouts = [c.collect(n) for n in (7, 30, 1, 45)]  # short rollouts: most episodes span two or more
+    returns, lengths = [], []
+    running = np.zeros(4), np.zeros(4, dtype=int)
+    for r in rollouts:  # the same bookkeeping, one step and one copy at a time
+        for t in range(r.valid.shape[0]):
+            for i in range(4):
+                if r.valid[t, i]:
+                    running[0][i] += float(r.rewards[t, i])
+                    running[1][i] += 1
+                    if r.terminated[t, i] or r.truncated[t, i]:
+                        returns.append(running[0][i])
+                        lengths.append(running[1][i])
+                        running[0][i], running[1][i] = 0.0, 0
+    assert sum(len(r.ep_returns) for r in rollouts) == len(returns) > 5
+    assert [x for r in rollouts for x in r.ep_returns] == returns
+    assert [x for r in rollouts for x in r.ep_lengths] == lengths
