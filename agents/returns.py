@@ -19,18 +19,23 @@ def discounted_returns(
     - truncated at t (time limit), or t = T-1 (the rollout was cut): the episode goes on unseen, so
       G_t = r_t + γ·V(s_{t+1}) when a critic gives `next_values`, else G_t = r_t (the Monte Carlo return so far).
     """
-    T = rewards.shape[0]
     not_terminal = 1.0 - terminated.float()
-    cut = truncated.float().clone()
+    cut = truncated.to(torch.float32, copy=True)
     cut[-1] = 1.0
     bootstrap = next_values if next_values is not None else torch.zeros_like(rewards)
-    returns = torch.empty_like(rewards, dtype=torch.float32)
-    following = torch.zeros_like(rewards[0], dtype=torch.float32)  # G_{t+1}
-    for t in range(T - 1, -1, -1):
-        tail = (1.0 - cut[t]) * following + cut[t] * bootstrap[t]
-        following = rewards[t] + gamma * not_terminal[t] * tail
-        returns[t] = following
-    return returns
+    # G_t = a_t + k_t·G_{t+1}, with a_t = r_t + γ·(1 − term_t)·cut_t·V(s_{t+1}) and k_t = γ·(1 − term_t)·(1 − cut_t)
+    discount = gamma * not_terminal
+    return backward_recurrence(rewards + discount * cut * bootstrap, discount * (1.0 - cut))
+
+
+def backward_recurrence(a: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """y_t = a_t + k_t·y_{t+1} for t = T−1 … 0, with y_T = 0: the one sequential step of returns and GAE, with
+    everything else precomputed, so that each of the T steps is a single tensor operation."""
+    out = torch.empty_like(a)
+    following = torch.zeros_like(a[0])
+    for a_t, k_t, out_t in zip(a.unbind(0)[::-1], k.unbind(0)[::-1], out.unbind(0)[::-1]):
+        following = torch.addcmul(a_t, k_t, following, out=out_t)
+    return out
 
 
 def masked_normalize(x: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
@@ -65,14 +70,9 @@ def gae(
     terminated one does not. A_t = δ_t + γλ·A_{t+1}, restarting after every episode end and at the rollout's end.
     The returns are the λ-returns A_t + V(s_t), the critic's regression target.
     """
-    T = rewards.shape[0]
     not_terminal = 1.0 - terminated.float()
     continues = 1.0 - (terminated | truncated).float()
+    continues[-1] = 0.0  # the rollout's end: δ_{T−1} already bootstraps from V(s_T)
     deltas = rewards + gamma * not_terminal * next_values - values
-    advantages = torch.empty_like(deltas)
-    following = torch.zeros_like(deltas[0])  # A_{t+1}
-    for t in range(T - 1, -1, -1):
-        tail = following * continues[t] if t < T - 1 else 0.0
-        following = deltas[t] + gamma * lam * tail
-        advantages[t] = following
+    advantages = backward_recurrence(deltas, gamma * lam * continues)
     return advantages, advantages + values
