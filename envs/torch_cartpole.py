@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from gymnasium.vector.vector_env import AutoresetMode
 
+from rlgen.errors import RlgenError
+
 GRAVITY, MASSCART, MASSPOLE, LENGTH, FORCE_MAG, TAU = 9.8, 1.0, 0.1, 0.5, 10.0, 0.02
 TOTAL_MASS = MASSCART + MASSPOLE
 POLEMASS_LENGTH = MASSPOLE * LENGTH
@@ -118,10 +120,7 @@ class TorchCartPoleVectorEnv(gym.vector.VectorEnv):
         self._starts_age = 0
         self._forces = torch.tensor([-FORCE_MAG, FORCE_MAG], dtype=torch.float64, device=self.device)
         self._limits = torch.tensor([[X_THRESHOLD], [THETA_THRESHOLD]], dtype=torch.float64, device=self.device)
-        if compile:
-            self._transition = torch.compile(float_flag_transition, dynamic=False, fullgraph=True)
-        else:
-            self._transition = transition
+        self._transition = torch.compile(float_flag_transition, dynamic=False, fullgraph=True) if compile else None
 
     @property
     def prev_done(self) -> torch.Tensor:
@@ -166,12 +165,18 @@ class TorchCartPoleVectorEnv(gym.vector.VectorEnv):
         starts = self._next_starts()
         self._starts_age += 1
         actions = torch.as_tensor(actions, device=self.device).long()
-        self.state, self.steps, self._done, obs, rewards, terminated, truncated = self._transition(
-            self.state, self.steps, self._done, actions, starts, self._forces, self._limits, self.max_episode_steps
-        )
-        if self.compiled:
-            terminated, truncated = terminated.bool(), truncated.bool()
-        return obs, rewards, terminated, truncated, {}
+        args = (self.state, self.steps, self._done, actions, starts, self._forces, self._limits, self.max_episode_steps)
+        if not self.compiled:
+            self.state, self.steps, self._done, obs, rewards, terminated, truncated = transition(*args)
+            return obs, rewards, terminated, truncated, {}
+        from torch._dynamo.exc import BackendCompilerFailed  # imported here: only compiled envs need dynamo
+
+        try:
+            self.state, self.steps, self._done, obs, rewards, terminated, truncated = self._transition(*args)
+        except BackendCompilerFailed as exc:  # e.g. no C++ compiler on a CPU-only machine
+            reason = str(exc).strip().splitlines()[0]
+            raise RlgenError(f"torch.compile could not build the CartPole step ({reason}); use env.compile: false") from None
+        return obs, rewards, terminated.bool(), truncated.bool(), {}
 
 
 class TorchCartPoleEnv(gym.Env):

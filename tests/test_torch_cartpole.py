@@ -1,5 +1,7 @@
 """rlgen's torch CartPole against gymnasium's CartPole-v1: one step, whole trajectories, resets, registration."""
 
+import shutil
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -8,6 +10,8 @@ import torch
 import envs  # noqa: F401  (registers rlgen/CartPole-v1)
 from envs.torch_cartpole import TorchCartPoleVectorEnv
 
+needs_cxx = pytest.mark.skipif(shutil.which("g++") is None, reason="torch.compile on the CPU needs a C++ compiler")
+
 
 def random_states(n, seed=0):
     rng = np.random.default_rng(seed)
@@ -15,7 +19,7 @@ def random_states(n, seed=0):
     return rng.uniform(-high, high, size=(n, 4))
 
 
-@pytest.mark.parametrize("compile", [False, True], ids=["eager", "compiled"])
+@pytest.mark.parametrize("compile", [False, pytest.param(True, marks=needs_cxx)], ids=["eager", "compiled"])
 def test_one_step_agrees_with_gymnasium_to_float32_precision(compile):
     states = random_states(500)
     actions = np.random.default_rng(1).integers(0, 2, size=500)
@@ -129,6 +133,7 @@ def test_every_reset_gets_its_own_start_state():
     assert len(torch.unique(starts, dim=0)) == len(starts)  # no start state handed out twice
 
 
+@needs_cxx
 def test_compiled_step_follows_the_eager_step():
     compiled, eager = TorchCartPoleVectorEnv(256, compile=True), TorchCartPoleVectorEnv(256)
     compiled.reset(seed=7)
@@ -143,3 +148,15 @@ def test_compiled_step_follows_the_eager_step():
         assert torch.equal(rew_c, rew_e) and torch.equal(term_c, term_e) and torch.equal(trunc_c, trunc_e)
         ends += int(term_e.sum())
     assert ends > 1000
+
+
+def test_a_failed_compile_is_one_clear_error():
+    from torch._inductor import config
+
+    from rlgen.errors import RlgenError
+
+    env = TorchCartPoleVectorEnv(77, compile=True)
+    env.reset(seed=0)
+    with config.patch({"cpp.cxx": (None, "no-such-c++-compiler"), "fx_graph_cache": False}):
+        with pytest.raises(RlgenError, match="torch.compile could not build the CartPole step.*env.compile: false"):
+            env.step(torch.zeros(77, dtype=torch.int64))
