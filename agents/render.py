@@ -82,9 +82,9 @@ def render_run(run_path: Path, out: Path | None, episodes: int, seed: int, fps: 
     run, cfg = open_run(run_path, "agent")
     act = load_actor(run, cfg, resolve_device(device_name))
     if human:
-        play(act, cfg.env.id, episodes, seed, "human")
-    if out is None:
-        return 0, []
+        _, returns = play(act, cfg.env.id, episodes, seed, "human")
+        if out is None:
+            return 0, returns
     frames, returns = play(act, cfg.env.id, episodes, seed, "rgb_array")
     write_video(frames, out, fps)
     return len(frames), returns

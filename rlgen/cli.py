@@ -133,13 +133,16 @@ def render(run_dir: Path, out: Path | None, episodes: int, seed: int, fps: int, 
     Examples:
       rlgen render runs/cartpole_reinforce/<run> --out cartpole.gif
       rlgen render runs/cartpole_reinforce/<run> --out cartpole.mp4 --episodes 3
+      rlgen render runs/cartpole_reinforce/<run> --human
     """
     from agents.render import render_run
 
     frames, returns = render_run(run_dir, out, episodes, seed, fps, human, device)
+    shown = ", ".join(f"{r:.0f}" for r in returns)
     if out is not None:
-        shown = ", ".join(f"{r:.0f}" for r in returns)
         click.echo(f"wrote {out} ({frames} frames; episode returns: {shown})")
+    else:
+        click.echo(f"played {len(returns)} episode(s) in a window; episode returns: {shown}")
 
 
 PNG = click.Path(path_type=Path, dir_okay=False)

@@ -82,6 +82,15 @@ def test_render_mp4(trained_run, tmp_path):
     assert out.stat().st_size > 1000
 
 
+def test_render_in_a_window(trained_run, monkeypatch):
+    # a real pygame window on SDL's dummy video driver (no screen here); DISPLAY only passes the display check
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    monkeypatch.setenv("DISPLAY", ":0")
+    result = invoke("render", trained_run, "--human", "--episodes", 2)
+    assert result.exit_code == 0, result.output
+    assert "played 2 episode(s) in a window" in result.output
+
+
 def test_version_and_help():
     assert __version__ in invoke("--version").output
     for command in ("train", "evaluate", "render"):
