@@ -21,6 +21,7 @@ from agents.reinforce import Reinforce
 from agents.rollout import RolloutCollector
 from envs.make import make_vec_env
 from rlgen.device import resolve_device
+from rlgen.errors import RlgenError
 from rlgen.metrics import MetricsLogger, ProgressBar
 from rlgen.optim import TrainingOptimizer
 from rlgen.rundir import RunDir
@@ -60,12 +61,13 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(values)) if values else math.nan
 
 
-def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False) -> TrainResult:
+def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: bool = False) -> TrainResult:
+    """Train to the config's budget or target. `resume`: continue from the run's checkpoint (weights, optimizer
+    state, counters, RNG) instead of starting; episodes start afresh, because environment state is not saved."""
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
     envs = make_vec_env(cfg.env, device=device)
     obs_dim, n_actions = envs.single_observation_space.shape[0], int(envs.single_action_space.n)
-    run.write_meta({"kind": "agent", "algo": cfg.algo, "env_id": cfg.env.id, "obs_dim": obs_dim, "n_actions": n_actions})
     policy = build_policy(cfg, obs_dim, n_actions).to(device)
     tc = cfg.train
     rollout_steps = tc.rollout_steps if tc.rollout == "steps" else None
@@ -75,14 +77,29 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False) -> TrainR
     horizon = max(1, tc.total_steps // per_iteration) * algo.optimizer_steps_per_update(algo_section(cfg))
     optimizer = TrainingOptimizer(policy, cfg.optimizer, total_steps=horizon)
     update = algo(algo_section(cfg), policy, optimizer)
-    collector = RolloutCollector(envs, policy, device, cfg.seed)
-    logger = MetricsLogger(run.path)
 
-    steps, iteration, train_seconds = 0, 0, 0.0
-    best, solved, last_eval_at = -math.inf, False, 0
+    progress = Progress()
+    if resume:
+        if not run.has("checkpoint"):
+            raise RlgenError(f"{run.path} has no checkpoint to resume from (training stopped before its first save)")
+        progress = Progress.restore(run.load_checkpoint(policy, optimizer), device)
+    else:
+        run.write_meta({"kind": "agent", "algo": cfg.algo, "env_id": cfg.env.id, "obs_dim": obs_dim,
+                        "n_actions": n_actions})
+    # a resumed run's first episodes come from another seed than the original run's first episodes
+    collector = RolloutCollector(envs, policy, device, cfg.seed + progress.iteration)
+    logger = MetricsLogger(run.path, keep_until_step=progress.steps if resume else None)
+    steps, iteration, train_seconds = progress.steps, progress.iteration, progress.train_seconds
+    best, solved, last_eval_at = progress.best, progress.solved, progress.last_eval_at
     recent: list[float] = []  # returns of the last 100 finished training episodes
+
+    def save() -> None:
+        progress = Progress(steps, iteration, train_seconds, best, solved, last_eval_at)
+        save_progress(run, policy, optimizer, progress, device)
     try:
         with ProgressBar(tc.total_steps, f"{cfg.algo} {cfg.env.id}", quiet) as bar:
+            if resume:
+                bar.update(min(steps, tc.total_steps), f"resumed at {steps:,} steps")
             while steps < tc.total_steps and not solved:
                 started = time.perf_counter()
                 rollout = collector.collect(rollout_steps)
@@ -105,17 +122,17 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False) -> TrainR
                     }
                 )
                 if steps - last_eval_at >= tc.eval_every_steps or steps >= tc.total_steps:
-                    last_eval_at = steps
                     returns = evaluate_policy(
                         policy, cfg.env.id, tc.eval_episodes, cfg.seed + tc.eval_seed_offset, device
                     )
+                    last_eval_at = steps
                     metrics["eval/return_mean"] = float(returns.mean())
                     metrics["eval/return_std"] = float(returns.std())
                     if returns.mean() > best:
                         best = float(returns.mean())
                         run.save_weights(policy, "model")
                     solved = tc.target_return is not None and best >= tc.target_return
-                    save_progress(run, policy, optimizer, steps, train_seconds, best, solved)
+                    save()
                 logger.log(steps, metrics)
                 bar.update(
                     min(steps, tc.total_steps),
@@ -123,23 +140,52 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False) -> TrainR
                     f"best eval {best:.1f} | {metrics['time/steps_per_s']:,.0f} steps/s",
                 )
     finally:  # also on Ctrl-C or an error: keep what was learned
-        if math.isinf(best):
+        if math.isinf(best):  # never evaluated: keep the latest weights, so that the run can be evaluated
             run.save_weights(policy, "model")
-        save_progress(run, policy, optimizer, steps, train_seconds, best, solved)
+        save()
         logger.close()
         envs.close()
     return TrainResult(steps, train_seconds, best, solved, iteration)
 
 
-def save_progress(run: RunDir, module, optimizer, steps: int, train_seconds: float, best: float, solved: bool) -> None:
+@dataclass
+class Progress:
+    """Where an agent's training stands: what its checkpoint holds besides weights and optimizer state."""
+
+    steps: int = 0
+    iteration: int = 0
+    train_seconds: float = 0.0
+    best: float = -math.inf
+    solved: bool = False
+    last_eval_at: int = 0
+
+    @staticmethod
+    def restore(trainer: dict, device: torch.device) -> Progress:
+        rng = trainer.get("rng") or {}
+        if "torch" in rng:
+            torch.set_rng_state(rng["torch"])
+        if device.type == "cuda" and "cuda" in rng:
+            torch.cuda.set_rng_state(rng["cuda"], device)
+        steps = int(trainer["env_steps"])
+        return Progress(steps, int(trainer.get("iteration", 0)), float(trainer["train_seconds"]),
+                        float(trainer["best_eval_return"]), bool(trainer["solved"]),
+                        int(trainer.get("last_eval_at", steps)))
+
+
+def save_progress(run: RunDir, module, optimizer, progress: Progress, device: torch.device | None = None) -> None:
     """The training checkpoint and meta.json of an agent run (rlgen's loop and the SB3 bridge alike)."""
-    trainer = {"env_steps": steps, "train_seconds": train_seconds, "best_eval_return": best, "solved": solved}
+    rng = {"torch": torch.get_rng_state()}
+    if device is not None and device.type == "cuda":
+        rng["cuda"] = torch.cuda.get_rng_state(device)
+    p = progress
+    trainer = {"env_steps": p.steps, "iteration": p.iteration, "train_seconds": p.train_seconds,
+               "best_eval_return": p.best, "solved": p.solved, "last_eval_at": p.last_eval_at, "rng": rng}
     run.save_checkpoint(module, optimizer, trainer)
     run.write_meta(
         {
-            "env_steps": steps,
-            "train_seconds": round(train_seconds, 3),
-            "best_eval_return": None if math.isinf(best) else best,
-            "solved": solved,
+            "env_steps": p.steps,
+            "train_seconds": round(p.train_seconds, 3),
+            "best_eval_return": None if math.isinf(p.best) else p.best,
+            "solved": p.solved,
         }
     )

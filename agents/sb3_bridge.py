@@ -14,7 +14,7 @@ import torch
 
 from agents.config import SB3RunConfig
 from agents.evaluate import evaluate_actor
-from agents.loop import TrainResult, save_progress
+from agents.loop import Progress, TrainResult, save_progress
 from rlgen.device import resolve_device
 from rlgen.metrics import MetricsLogger, ProgressBar
 from rlgen.rundir import RunDir
@@ -119,7 +119,7 @@ def train_sb3(cfg: SB3RunConfig, run: RunDir, quiet: bool = False) -> TrainResul
 
         def save_progress(self, steps: int, train_seconds: float) -> None:
             policy = self.model.policy
-            save_progress(run, policy, policy.optimizer, steps, train_seconds, self.best, self.solved)
+            save_progress(run, policy, policy.optimizer, Progress(steps, 0, train_seconds, self.best, self.solved))
 
     with ProgressBar(tc.total_steps, f"{cfg.algo} {cfg.env.id}", quiet) as bar:
         schedule = Schedule(bar)

@@ -46,7 +46,7 @@ def main() -> None:
 @click.argument("config", type=click.Path(path_type=Path, dir_okay=False), required=False)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config field (repeatable).")
 @click.option("--run-dir", type=RUN_DIR, help="Where to write the run (default: runs/<config>/<time>-seed<N>).")
-@click.option("--resume", type=RUN_DIR, help="Continue an interrupted autoencoder run to its configured epochs.")
+@click.option("--resume", type=RUN_DIR, help="Continue an interrupted run from its last checkpoint (not SB3 runs).")
 @click.option("--device", help=DEVICE_HELP)
 @click.option("--seed", type=click.IntRange(min=0), help="Override the config's seed.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -60,6 +60,7 @@ def train(config: Path | None, overrides: tuple[str, ...], run_dir: Path | None,
       rlgen train configs/cartpole_reinforce.yaml --seed 1 --set optimizer.lr=0.005 --run-dir runs/try
       rlgen train configs/fashion_vae.yaml --set train.epochs=20
       rlgen train --resume runs/fashion_vae/<run>
+      rlgen train --resume runs/cartpole_ppo/<run>
     """
     from rlgen import registry
     from rlgen.config import load_config

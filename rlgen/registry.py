@@ -24,21 +24,23 @@ def kind_of(cfg: BaseModel) -> str:
 
 
 def train(cfg: BaseModel, run: RunDir, quiet: bool, resume: bool = False):
-    """Train (or, for autoencoders, continue) a run; returns a one-line summary."""
+    """Train (or continue) a run; returns a one-line summary."""
     if kind_of(cfg) == "autoencoder":
         from rlgen.autoencoders.train import train_autoencoder
 
         r = train_autoencoder(cfg, run, quiet, resume=resume)
         how = "stopped early" if r.stopped_early else "done"
         return f"{how}: {r.epochs_done} epochs, {r.train_seconds:.1f} s training, best validation loss {r.best_val_loss:.4f}"
-    if resume:
-        raise RlgenError(f"{run.path} is an agent run; --resume continues autoencoder runs only")
     if cfg.algo.startswith("sb3_"):
-        from agents.sb3_bridge import train_sb3 as train_agent
+        from agents.sb3_bridge import train_sb3
+
+        if resume:
+            raise RlgenError(f"{run.path} is a stable-baselines3 run; --resume continues rlgen's own runs only")
+        r = train_sb3(cfg, run, quiet)
     else:
         from agents.loop import train_agent
 
-    r = train_agent(cfg, run, quiet)
+        r = train_agent(cfg, run, quiet, resume=resume)
     status = "solved" if r.solved else "budget spent"
     return f"{status}: {r.env_steps:,} env steps, {r.train_seconds:.1f} s training, best eval return {r.best_eval_return:.1f}"
 

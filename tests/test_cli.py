@@ -82,6 +82,16 @@ def test_render_mp4(trained_run, tmp_path):
     assert out.stat().st_size > 1000
 
 
+def test_resume_an_agent_run(trained_run, tmp_path):
+    import shutil
+
+    run = shutil.copytree(trained_run, tmp_path / "run")
+    before = (run / "metrics.csv").read_text()
+    result = invoke("train", "--resume", run, "--quiet")  # its budget is spent already: nothing more to do
+    assert result.exit_code == 0 and "env steps" in result.output, result.output
+    assert (run / "metrics.csv").read_text() == before
+
+
 def test_render_in_a_window(trained_run, monkeypatch):
     # a real pygame window on SDL's dummy video driver (no screen here); DISPLAY only passes the display check
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")

@@ -70,6 +70,8 @@ def test_sb3_runs_through_the_cli(tmp_path, config, backend):
     assert invoke("render", run, "--out", tmp_path / "a.gif").exit_code == 0
     assert iio.imread(tmp_path / "a.gif", index=None).shape[0] > 1
     assert "eval/return_mean" in (run / "metrics.csv").read_text().splitlines()[0]
+    resumed = invoke("train", "--resume", run)
+    assert resumed.exit_code == 1 and "--resume continues rlgen's own runs only" in resumed.output
 
 
 def test_saved_weights_rebuild_the_same_policy(tmp_path):
