@@ -117,7 +117,7 @@ class TorchCartPoleVectorEnv(gym.vector.VectorEnv):
         # at the start of every window, gives every reset its own draw: one RNG call per window, not one per step.
         self._starts_window = min(MIN_EPISODE_STEPS, max_episode_steps)
         self._starts = self.state
-        self._starts_age = 0
+        self._starts_age = self._starts_window  # the first step draws them
         self._forces = torch.tensor([-FORCE_MAG, FORCE_MAG], dtype=torch.float64, device=self.device)
         self._limits = torch.tensor([[X_THRESHOLD], [THETA_THRESHOLD]], dtype=torch.float64, device=self.device)
         self._transition = torch.compile(float_flag_transition, dynamic=False, fullgraph=True) if compile else None
