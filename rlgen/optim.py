@@ -112,6 +112,7 @@ class TrainingOptimizer:
         self.optimizer = make_torch_optimizer(module.parameters(), cfg)
         self.steps_done = 0
         self._weights = weight_matrices(module)
+        self._params = list(module.parameters())  # listed once: walking the module tree every step costs ~0.1 ms
 
     @property
     def lr(self) -> float:
@@ -140,7 +141,7 @@ class TrainingOptimizer:
         loss.backward()
         grad_norm = None
         if self.cfg.max_grad_norm is not None:
-            grad_norm = nn.utils.clip_grad_norm_(self.module.parameters(), self.cfg.max_grad_norm)
+            grad_norm = nn.utils.clip_grad_norm_(self._params, self.cfg.max_grad_norm, foreach=True)
         self.optimizer.step()
         if self.cfg.max_norm is not None:
             with torch.no_grad():
