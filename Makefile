@@ -42,6 +42,8 @@ test: install
 
 benchmark: install
 	$(BIN)/python benchmarks/reinforce_cartpole.py
+	$(BIN)/python benchmarks/cartpole.py
+	$(BIN)/python benchmarks/autoencoder.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
