@@ -30,24 +30,25 @@ class ActorCritic(nn.Module):
         return self.critic(obs).squeeze(-1)  # (...,)
 
     @torch.no_grad()
-    def act(
-        self, obs: torch.Tensor, greedy: bool = False, noise: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Sample (or take the most likely) action; returns (action, log π(action|obs)). `noise`: Gumbel(0, 1)
-        noise shaped like the logits, when the caller draws it in bulk (see rollout.GumbelNoise)."""
+    def act(self, obs: torch.Tensor, greedy: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sample (or take the most likely) action; returns (action, log π(action|obs))."""
         logp_all = torch.log_softmax(self.logits(obs), dim=-1)
         if greedy:
             action = logp_all.argmax(dim=-1)
         else:  # Gumbel-max: argmax(log p + Gumbel noise) is a draw from the categorical, with no CPU sync
-            if noise is None:
-                noise = -torch.log(-torch.log(torch.rand_like(logp_all).clamp_(min=1e-20)))
-            action = (logp_all + noise).argmax(dim=-1)
+            action = (logp_all + gumbel_noise(*logp_all.shape, device=logp_all.device)).argmax(dim=-1)
         return action, logp_all.gather(-1, action.unsqueeze(-1)).squeeze(-1)
 
     def sample(self, obs: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """A draw from π(·|obs) by Gumbel-max with the caller's Gumbel(0, 1) `noise` (shaped like the logits),
         in as few operations as possible: the rollout step. Call it under torch.no_grad()."""
         return (self.logits(obs) + noise).argmax(dim=-1)  # log-softmax only shifts each row: same argmax
+
+
+def gumbel_noise(*shape: int, device: torch.device) -> torch.Tensor:
+    """Gumbel(0, 1) samples, −log(−log U), for drawing categorical actions by Gumbel-max."""
+    u = torch.rand(*shape, device=device).clamp_(min=1e-20)
+    return u.log_().neg_().log_().neg_()
 
 
 def log_prob_and_entropy(logits: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

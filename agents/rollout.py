@@ -18,7 +18,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from agents.policy import ActorCritic
+from agents.policy import ActorCritic, gumbel_noise
 
 TORCH_ENV_CHECK_EVERY = 8  # episode mode with a torch env: ask the device whether all copies finished every 8 steps
 
@@ -73,8 +73,7 @@ class GumbelNoise:
 
     def next(self) -> torch.Tensor:
         if self._next == len(self._chunk):
-            u = torch.rand(self.CHUNK, *self.shape, device=self.device).clamp_(min=1e-20)
-            self._chunk = u.log_().neg_().log_().neg_()
+            self._chunk = gumbel_noise(self.CHUNK, *self.shape, device=self.device)
             self._next = 0
         self._next += 1
         return self._chunk[self._next - 1]
