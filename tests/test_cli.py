@@ -112,6 +112,8 @@ def test_bad_config_exits_2_with_one_line(tmp_path):
     assert_one_line_error(invoke("train", CONFIG, "--set", "optimizer.lrr=1", "--run-dir", tmp_path / "r"), 2, "optimizer.lrr")
     assert_one_line_error(invoke("train", CONFIG, "--set", "reinforce.gamma=2", "--run-dir", tmp_path / "r"), 2, "gamma")
     assert_one_line_error(invoke("train", tmp_path / "nope.yaml"), 2, "does not exist")
+    compile_numpy = invoke("train", CONFIG, "--set", "env.backend=gymnasium", "--set", "env.compile=true")
+    assert_one_line_error(compile_numpy, 2, "env: env.compile needs env.backend torch")
     assert not (tmp_path / "r").exists()
 
 
