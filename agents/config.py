@@ -14,6 +14,7 @@ from rlgen.nets import MLPConfig
 from rlgen.optim import OptimizerConfig
 from rlgen.schema import RunBase, Strict
 
+
 class EvalScheduleConfig(Strict):
     """Budget and evaluation schedule, the same for every agent (rlgen's and stable-baselines3's)."""
 
@@ -99,10 +100,6 @@ class SB3RunConfig(RunBase):
     train: EvalScheduleConfig = Field(default_factory=EvalScheduleConfig)
 
 
-AGENT_CONFIGS: dict[str, type[Strict]] = {
-    "reinforce": ReinforceRunConfig,
-    "a2c": A2CRunConfig,
-    "ppo": PPORunConfig,
-    "sb3_ppo": SB3RunConfig,
-    "sb3_a2c": SB3RunConfig,
-}
+RL_CONFIGS: dict[str, type[AgentRunConfig]] = {"reinforce": ReinforceRunConfig, "a2c": A2CRunConfig,
+                                                "ppo": PPORunConfig}
+SB3_CONFIGS: dict[str, type[SB3RunConfig]] = {"sb3_ppo": SB3RunConfig, "sb3_a2c": SB3RunConfig}

@@ -30,18 +30,17 @@ class ActorCritic(nn.Module):
         return self.critic(obs).squeeze(-1)  # (...,)
 
     @torch.no_grad()
-    def act(self, obs: torch.Tensor, greedy: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """Sample (or take the most likely) action; returns (action, log π(action|obs))."""
-        logp_all = torch.log_softmax(self.logits(obs), dim=-1)
+    def act(self, obs: torch.Tensor, greedy: bool = False) -> torch.Tensor:
+        """The most likely action (greedy) or a draw from π(·|obs), for each observation: (...,)."""
+        logits = self.logits(obs)
         if greedy:
-            action = logp_all.argmax(dim=-1)
-        else:  # Gumbel-max: argmax(log p + Gumbel noise) is a draw from the categorical, with no CPU sync
-            action = (logp_all + gumbel_noise(*logp_all.shape, device=logp_all.device)).argmax(dim=-1)
-        return action, logp_all.gather(-1, action.unsqueeze(-1)).squeeze(-1)
+            return logits.argmax(dim=-1)
+        return (logits + gumbel_noise(*logits.shape, device=logits.device)).argmax(dim=-1)
 
     def sample(self, obs: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        """A draw from π(·|obs) by Gumbel-max with the caller's Gumbel(0, 1) `noise` (shaped like the logits),
-        in as few operations as possible: the rollout step. Call it under torch.no_grad()."""
+        """A draw from π(·|obs) by Gumbel-max (argmax of log π + Gumbel noise, with no host sync) with the caller's
+        Gumbel(0, 1) `noise` shaped like the logits, in as few operations as possible: the rollout step. Call it
+        under torch.no_grad()."""
         return (self.logits(obs) + noise).argmax(dim=-1)  # log-softmax only shifts each row: same argmax
 
 

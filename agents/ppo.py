@@ -37,14 +37,10 @@ class PPOConfig(Strict):
 class PPO(Update):
     cfg: PPOConfig
 
-    @staticmethod
-    def optimizer_steps_per_update(cfg: PPOConfig) -> int:
-        return cfg.epochs * cfg.minibatches
-
     def clip_range(self) -> float:
-        if not self.cfg.anneal_clip_range or not self.optimizer.total_steps:
+        if not self.cfg.anneal_clip_range:
             return self.cfg.clip_range
-        return self.cfg.clip_range * max(0.0, 1.0 - self.optimizer.steps_done / self.optimizer.total_steps)
+        return self.cfg.clip_range * max(0.0, 1.0 - self.optimizer.fraction_done())
 
     def update(self, rollout: Rollout) -> dict[str, torch.Tensor]:
         cfg = self.cfg

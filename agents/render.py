@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.actors import Actor
-from envs.make import make_env
+from agents.evaluate import Actor
+from envs.make import EnvConfig, make_env
+from rlgen.atomic import atomic_output
 from rlgen.errors import RlgenError
-from rlgen.outputs import atomic_output, check_output_path
 
 VIDEO_SUFFIXES = (".gif", ".mp4")
 
@@ -19,9 +19,10 @@ def has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def play(act: Actor, env_id: str, episodes: int, seed: int, render_mode: str) -> tuple[list[np.ndarray], list[float]]:
-    """Play greedy episodes (episode k from seed + k); returns the frames (rgb_array mode) and the returns."""
-    env = make_env(env_id, render_mode=render_mode)
+def play(act: Actor, env_cfg: EnvConfig, episodes: int, seed: int, render_mode: str) -> tuple[list[np.ndarray], list[float]]:
+    """Play greedy episodes (episode k from seed + k) on gymnasium's env of the run's id and keyword arguments;
+    returns the frames (rgb_array mode) and the returns."""
+    env = make_env(env_cfg.id, render_mode=render_mode, **env_cfg.kwargs)
     frames: list[np.ndarray] = []
     returns: list[float] = []
     try:
@@ -67,24 +68,22 @@ def _write_gif(frames: list[np.ndarray], path: Path, fps: int) -> None:
     iio.imwrite(path, indices, extension=".gif", mode="P", is_batch=True, palette=rgb, duration=1000 / fps, loop=0)
 
 
-def render_run(run_path: Path, out: Path | None, episodes: int, seed: int, fps: int, human: bool, device_name: str):
-    """Play a run's best policy greedily into a GIF/MP4 (`out`) or a window (`human`); returns (frames, returns)."""
-    from agents.actors import load_actor
-    from rlgen.device import resolve_device
-    from rlgen.registry import open_run
-
+def check_render_request(out: Path | None, human: bool) -> None:
+    """Fail before any work when there is nowhere to show the episodes."""
     if out is None and not human:
         raise RlgenError("give --out FILE.gif|FILE.mp4, or --human to watch in a window")
-    if out is not None:
-        check_output_path(out, VIDEO_SUFFIXES)
     if human and not has_display():
         raise RlgenError("--human needs a display (DISPLAY or WAYLAND_DISPLAY is not set); use --out FILE.gif")
-    run, cfg = open_run(run_path, "agent")
-    act = load_actor(run, cfg, resolve_device(device_name))
+
+
+def render_actor(act: Actor, env_cfg: EnvConfig, out: Path | None, episodes: int, seed: int, fps: int,
+                 human: bool) -> tuple[int, list[float]]:
+    """Play an actor into a GIF/MP4 (`out`) and/or a window (`human`); returns (frames written, returns). The caller
+    has checked the request (`check_render_request`) and `out`."""
     if human:
-        _, returns = play(act, cfg.env.id, episodes, seed, "human")
+        _, returns = play(act, env_cfg, episodes, seed, "human")
         if out is None:
             return 0, returns
-    frames, returns = play(act, cfg.env.id, episodes, seed, "rgb_array")
+    frames, returns = play(act, env_cfg, episodes, seed, "rgb_array")
     write_video(frames, out, fps)
     return len(frames), returns

@@ -36,10 +36,6 @@ class Rollout:
     ep_returns: list[float] = field(default_factory=list)  # episodes that ended in this rollout
     ep_lengths: list[int] = field(default_factory=list)
 
-    def next_obs(self) -> torch.Tensor:
-        """s_{t+1} for every t: (T, N, obs_dim)."""
-        return torch.cat([self.obs[1:], self.last_obs.unsqueeze(0)], dim=0)
-
 
 def finished_episodes(
     rewards: torch.Tensor, valid: torch.Tensor, ended: torch.Tensor, carry: tuple[torch.Tensor, torch.Tensor]

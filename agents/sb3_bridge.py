@@ -1,7 +1,8 @@
 """stable-baselines3's PPO and A2C through rlgen's command line, evaluation schedule and run directory.
 
 The run directory holds SB3's policy weights (and optimizer state) as safetensors, never SB3's zip/pickle files:
-loading rebuilds the SB3 model from the saved config and then loads the weights.
+loading rebuilds the SB3 model from the saved config and then loads the weights. SB3 owns the training loop, so a
+callback keeps rlgen's run state, logs, evaluates and checkpoints at the end of every rollout.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import torch
 
 from agents.config import SB3RunConfig
 from agents.evaluate import evaluate_actor
-from agents.loop import Progress, TrainResult, save_progress
 from rlgen.device import resolve_device
 from rlgen.metrics import MetricsLogger, ProgressBar
 from rlgen.rundir import RunDir
+from rlgen.runstate import RunState, TrainResult, capture_rng
 from rlgen.seeding import seed_everything
 
 
@@ -34,7 +35,7 @@ def make_sb3_env(cfg: SB3RunConfig, device: torch.device, num_envs: int | None =
 
     from envs.make import make_env
 
-    make_env(cfg.env.id)  # the same checks (known id, discrete actions) and one-line errors as rlgen's agents
+    make_env(cfg.env.id, **cfg.env.kwargs)  # the same checks (known id, discrete actions) and one-line errors
     return make_vec_env(cfg.env.id, n_envs=n, seed=cfg.seed, env_kwargs=cfg.env.kwargs)
 
 
@@ -69,10 +70,18 @@ def train_sb3(cfg: SB3RunConfig, run: RunDir, quiet: bool = False) -> TrainResul
     seed_everything(cfg.seed)
     envs = make_sb3_env(cfg, device)
     model = build_sb3_model(cfg, envs, device)
-    run.write_meta({"kind": "agent", "algo": cfg.algo, "env_id": cfg.env.id,
-                    "obs_dim": int(envs.observation_space.shape[0]), "n_actions": int(envs.action_space.n)})
+    run.update_meta(unit="env steps", monitor="eval/return_mean",
+                    info={"env_id": cfg.env.id, "obs_dim": int(envs.observation_space.shape[0]),
+                          "n_actions": int(envs.action_space.n)})
     tc = cfg.train
     logger = MetricsLogger(run.path)
+    state = RunState()
+    started, eval_seconds = time.perf_counter(), 0.0
+    last: dict[str, float] = {}
+
+    def save() -> None:
+        state.train_seconds = time.perf_counter() - started - eval_seconds
+        run.save_checkpoint(model.policy, model.policy.optimizer, state, capture_rng(device))
 
     class Schedule(BaseCallback):
         """Per rollout: log; every eval_every_steps: evaluate greedily (clock stopped), keep the best, stop if solved."""
@@ -80,55 +89,53 @@ def train_sb3(cfg: SB3RunConfig, run: RunDir, quiet: bool = False) -> TrainResul
         def __init__(self, bar: ProgressBar):
             super().__init__()
             self.bar = bar
-            self.best, self.solved, self.last_eval = -math.inf, False, 0
-            self.eval_seconds, self.started = 0.0, time.perf_counter()
             self.running = np.zeros(envs.num_envs)
             self.finished: list[float] = []
-            self.iteration = 0
 
         def _on_step(self) -> bool:
             self.running += self.locals["rewards"]
             for i in np.flatnonzero(self.locals["dones"]):
                 self.finished.append(float(self.running[i]))
                 self.running[i] = 0.0
-            return not self.solved
+            return not state.finished
 
         def _on_rollout_end(self) -> None:
-            self.iteration += 1
-            steps = self.num_timesteps
-            train_seconds = time.perf_counter() - self.started - self.eval_seconds
+            nonlocal eval_seconds, last
+            state.iteration += 1
+            state.progress = self.num_timesteps
+            state.train_seconds = time.perf_counter() - started - eval_seconds
             metrics = {k: float(v) for k, v in self.model.logger.name_to_value.items() if k.startswith("train/")}
             recent = self.finished[-100:]
             metrics.update({"rollout/ep_return_mean_100": float(np.mean(recent)) if recent else math.nan,
-                            "time/train_seconds": train_seconds, "time/iteration": self.iteration})
-            if steps - self.last_eval >= tc.eval_every_steps or steps >= tc.total_steps:
-                self.last_eval = steps
-                started = time.perf_counter()
-                returns = evaluate_actor(lambda obs: self.model.predict(obs, deterministic=True)[0], cfg.env.id,
+                            "time/train_seconds": state.train_seconds, "time/iteration": state.iteration})
+            budget_spent = state.progress >= tc.total_steps
+            if state.progress - state.last_eval_at >= tc.eval_every_steps or budget_spent:
+                state.last_eval_at = state.progress
+                eval_started = time.perf_counter()
+                returns = evaluate_actor(lambda obs: self.model.predict(obs, deterministic=True)[0], cfg.env,
                                          tc.eval_episodes, cfg.seed + tc.eval_seed_offset)
-                self.eval_seconds += time.perf_counter() - started
+                eval_seconds += time.perf_counter() - eval_started
                 metrics.update({"eval/return_mean": float(returns.mean()), "eval/return_std": float(returns.std())})
-                if returns.mean() > self.best:
-                    self.best = float(returns.mean())
+                if state.record(metrics["eval/return_mean"], "max"):
                     run.save_weights(self.model.policy, "model")
-                self.solved = tc.target_return is not None and self.best >= tc.target_return
-                self.save_progress(steps, train_seconds)
-            logger.log(steps, metrics)
-            self.bar.update(min(steps, tc.total_steps), f"it {self.iteration} | return "
-                            f"{metrics['rollout/ep_return_mean_100']:.1f} | best eval {self.best:.1f}")
-
-        def save_progress(self, steps: int, train_seconds: float) -> None:
-            policy = self.model.policy
-            save_progress(run, policy, policy.optimizer, Progress(steps, 0, train_seconds, self.best, self.solved))
+                if tc.target_return is not None and state.best_score >= tc.target_return:
+                    state.status = "solved"
+                elif budget_spent:
+                    state.status = "done"
+                save()
+            logger.log(state.progress, metrics)
+            last = metrics
+            best = state.best_score if state.best_score is not None else math.nan
+            self.bar.update(min(state.progress, tc.total_steps), f"it {state.iteration} | return "
+                            f"{metrics['rollout/ep_return_mean_100']:.1f} | best eval {best:.1f}")
 
     with ProgressBar(tc.total_steps, f"{cfg.algo} {cfg.env.id}", quiet) as bar:
-        schedule = Schedule(bar)
         try:
-            model.learn(total_timesteps=tc.total_steps, callback=schedule)
+            model.learn(total_timesteps=tc.total_steps, callback=Schedule(bar))
         finally:
-            if math.isinf(schedule.best):
+            if not run.has("model"):
                 run.save_weights(model.policy, "model")
-            schedule.save_progress(model.num_timesteps, time.perf_counter() - schedule.started - schedule.eval_seconds)
+            state.progress = model.num_timesteps
+            save()
             logger.close()
-    train_seconds = time.perf_counter() - schedule.started - schedule.eval_seconds
-    return TrainResult(model.num_timesteps, train_seconds, schedule.best, schedule.solved, schedule.iteration)
+    return run.result(state, last)

@@ -19,11 +19,6 @@ class Update:
         """Whether the policy needs a value head (the loop builds it only then)."""
         return True
 
-    @staticmethod
-    def optimizer_steps_per_update(cfg: Any) -> int:
-        """Optimizer steps per rollout (the horizon of a linear learning-rate schedule)."""
-        return 1
-
     def __init__(self, cfg: Any, policy: ActorCritic, optimizer: TrainingOptimizer):
         self.cfg, self.policy, self.optimizer = cfg, policy, optimizer
 

@@ -1,3 +1,18 @@
-"""rlgen: policy-gradient agents and autoencoders on one small PyTorch core."""
+"""rlgen: policy-gradient agents, autoencoders and classifiers on one small PyTorch core.
 
-__version__ = "0.1.0"
+    import rlgen
+    run = rlgen.train("configs/fashion_mlp.yaml", overrides={"train.epochs": 3})
+    run.evaluate()
+"""
+
+__version__ = "0.2.0"
+__all__ = ["__version__", "load", "resume", "summary", "train"]
+
+
+def __getattr__(name: str):
+    """The API functions, imported on first use (the CLI's `--version` should not wait for torch)."""
+    if name in ("train", "load", "resume", "summary"):
+        from rlgen import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'rlgen' has no attribute {name!r}")

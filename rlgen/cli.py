@@ -1,4 +1,4 @@
-"""The `rlgen` command line: parse, load the config, call one library function. No training logic here."""
+"""The `rlgen` command line: parse, then call the Python API (rlgen.api). No training logic here."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from pathlib import Path
 import click
 
 from rlgen import __version__
-from rlgen.errors import Interrupted, RlgenError
+from rlgen.errors import Interrupted, RlgenError, TrainingInterrupted
 
 RUN_DIR = click.Path(path_type=Path, file_okay=False)
+PNG = click.Path(path_type=Path, dir_okay=False)
 DEVICE_HELP = "auto (CUDA when present), cpu, cuda or cuda:N."
 
 
@@ -32,12 +33,14 @@ class RlgenGroup(click.Group):
 @click.group(cls=RlgenGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "-V", "--version", prog_name="rlgen")
 def main() -> None:
-    """rlgen: policy-gradient agents and autoencoders on one small PyTorch core.
+    """rlgen: policy-gradient agents, autoencoders and classifiers on one small PyTorch core.
 
     \b
     Examples:
       rlgen train configs/cartpole_reinforce.yaml
-      rlgen evaluate runs/cartpole_reinforce/<run> --episodes 100
+      rlgen train configs/fashion_mlp.yaml --set train.epochs=3 --run-dir runs/mlp
+      rlgen evaluate runs/mlp
+      rlgen summary configs/fashion_cnn.yaml
       rlgen render runs/cartpole_reinforce/<run> --out cartpole.gif
     """
 
@@ -58,31 +61,28 @@ def train(config: Path | None, overrides: tuple[str, ...], run_dir: Path | None,
     Examples:
       rlgen train configs/cartpole_reinforce.yaml
       rlgen train configs/cartpole_reinforce.yaml --seed 1 --set optimizer.lr=0.005 --run-dir runs/try
-      rlgen train configs/fashion_vae.yaml --set train.epochs=20
+      rlgen train configs/fashion_cnn.yaml --set train.epochs=3
+      rlgen train configs/fashion_vae.yaml --set model.hidden=[500,500]
       rlgen train --resume runs/fashion_vae/<run>
-      rlgen train --resume runs/cartpole_ppo/<run>
     """
-    from rlgen import registry
-    from rlgen.config import load_config
-    from rlgen.rundir import RunDir, default_run_dir
+    from rlgen import api
 
     if resume is not None:
         if config is not None or overrides or run_dir is not None or seed is not None:
             raise RlgenError("--resume takes only the run dir (and --device, --quiet); its saved config is used")
-        run, cfg = registry.open_run(resume)
-        if device:
-            cfg.device = device
+        target = resume
     elif config is None:
         raise RlgenError("give a CONFIG file to train, or --resume RUN_DIR")
     else:
-        extra = list(overrides) + ([f"device={device}"] if device else []) + ([f"seed={seed}"] if seed is not None else [])
-        cfg = load_config(config, extra, registry.schemas())
-        run = RunDir.create(run_dir or default_run_dir(config, cfg.seed), cfg, {"config_source": str(config)})
+        target = None
     try:
-        summary = registry.train(cfg, run, quiet, resume=resume is not None)
-    except KeyboardInterrupt:
-        raise Interrupted(f"interrupted; what was learned so far is saved in {run.path}") from None
-    click.echo(f"{summary}\nrun dir: {run.path}")
+        if target is not None:
+            run = api.resume(target, device=device, quiet=quiet)
+        else:
+            run = api.train(config, list(overrides), run_dir=run_dir, seed=seed, device=device, quiet=quiet)
+    except TrainingInterrupted as exc:
+        raise Interrupted(f"interrupted; what was learned so far is saved in {exc.run_dir}") from None
+    click.echo(f"{run.result}\nrun dir: {run.path}")
 
 
 @main.command()
@@ -95,28 +95,20 @@ def train(config: Path | None, overrides: tuple[str, ...], run_dir: Path | None,
 @click.option("--nll-samples", type=click.IntRange(min=1), help="VAE: importance samples per image for the NLL.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def evaluate(run_dir: Path, episodes: int, seed: int, device: str, sample: bool, nll_samples: int | None, as_json: bool):
-    """Evaluate a trained run: an agent's return over greedy episodes, or an autoencoder's test-set losses.
+    """Evaluate a trained run: a classifier's test accuracy (per class too), an autoencoder's test losses, or an
+    agent's return over greedy episodes.
 
     \b
     Examples:
+      rlgen evaluate runs/fashion_mlp/<run>
       rlgen evaluate runs/cartpole_reinforce/<run> --episodes 100 --json
       rlgen evaluate runs/fashion_vae/<run> --nll-samples 500
     """
-    from rlgen.registry import open_run
+    from rlgen import api
 
-    run, _ = open_run(run_dir)
-    if run.meta.get("kind") == "autoencoder":
-        from rlgen.autoencoders.evaluate import evaluate_run as evaluate_autoencoder_run
-
-        result = evaluate_autoencoder_run(run_dir, device, nll_samples, seed)
-        text = ", ".join(f"{k} {v:.5g}" if isinstance(v, float) else f"{k} {v}" for k, v in result.items() if k != "run_dir")
-    else:
-        from agents.evaluate import evaluate_run
-
-        result = evaluate_run(run_dir, episodes, seed, device, greedy=not sample)
-        text = (f"{result['env_id']}: mean return {result['mean_return']:.2f} ± {result['std_return']:.2f} "
-                f"(min {result['min_return']:.0f}, max {result['max_return']:.0f}) over {episodes} episodes")
-    click.echo(json.dumps(result) if as_json else text)
+    run = api.load(run_dir)
+    report = run.evaluate(episodes=episodes, seed=seed, greedy=not sample, nll_samples=nll_samples, device=device)
+    click.echo(json.dumps(report) if as_json else run.describe(report))
 
 
 @main.command()
@@ -136,17 +128,14 @@ def render(run_dir: Path, out: Path | None, episodes: int, seed: int, fps: int, 
       rlgen render runs/cartpole_reinforce/<run> --out cartpole.mp4 --episodes 3
       rlgen render runs/cartpole_reinforce/<run> --human
     """
-    from agents.render import render_run
+    from rlgen import api
 
-    frames, returns = render_run(run_dir, out, episodes, seed, fps, human, device)
+    frames, returns = api.load(run_dir).render(out, episodes=episodes, seed=seed, fps=fps, human=human, device=device)
     shown = ", ".join(f"{r:.0f}" for r in returns)
     if out is not None:
         click.echo(f"wrote {out} ({frames} frames; episode returns: {shown})")
     else:
         click.echo(f"played {len(returns)} episode(s) in a window; episode returns: {shown}")
-
-
-PNG = click.Path(path_type=Path, dir_okay=False)
 
 
 @main.command()
@@ -162,9 +151,9 @@ def sample(run_dir: Path, out: Path, n: int, seed: int, device: str):
     Example:
       rlgen sample runs/fashion_vae/<run> --out samples.png --n 64
     """
-    from rlgen.autoencoders.images import sample_run
+    from rlgen import api
 
-    sample_run(run_dir, out, n, seed, device)
+    api.load(run_dir).sample(n, seed=seed, out=out, device=device)
     click.echo(f"wrote {out} ({n} samples)")
 
 
@@ -181,10 +170,10 @@ def reconstruct(run_dir: Path, out: Path, n: int, seed: int, device: str):
     Example:
       rlgen reconstruct runs/fashion_denoising_ae/<run> --out denoised.png
     """
-    from rlgen.autoencoders.images import reconstruct_run
+    from rlgen import api
 
-    rows = reconstruct_run(run_dir, out, n, seed, device)
-    click.echo(f"wrote {out} ({rows} rows of {n} images)")
+    rows = api.load(run_dir).reconstruct(n, seed=seed, out=out, device=device)
+    click.echo(f"wrote {out} ({len(rows)} rows of {n} images)")
 
 
 @main.command()
@@ -201,26 +190,48 @@ def interpolate(run_dir: Path, out: Path, steps: int, pairs: int, seed: int, dev
     Example:
       rlgen interpolate runs/fashion_vae/<run> --out walk.png --steps 12
     """
-    from rlgen.autoencoders.images import interpolate_run
+    from rlgen import api
 
-    interpolate_run(run_dir, out, steps, pairs, seed, device)
+    api.load(run_dir).interpolate(steps, pairs, seed=seed, out=out, device=device)
     click.echo(f"wrote {out} ({pairs} walks of {steps} steps)")
 
 
 @main.command()
 @click.argument("run_dir", type=RUN_DIR)
 @click.option("--out", type=PNG, required=True, help="FILE.png to write.")
-def plot(run_dir: Path, out: Path):
-    """Training and validation curves of any run (agents too) from its metrics.csv.
+@click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
+def plot(run_dir: Path, out: Path, device: str):
+    """Training and validation curves of any run from its metrics.csv; for a classifier also the test set's
+    confusion matrix, beside them as FILE-confusion.png.
 
     \b
-    Example:
+    Examples:
       rlgen plot runs/fashion_vae/<run> --out curves.png
+      rlgen plot runs/fashion_cnn/<run> --out cnn.png      # also writes cnn-confusion.png
     """
-    from rlgen.plot import plot_run
+    from rlgen import api
 
-    panels = plot_run(run_dir, out)
-    click.echo(f"wrote {out} ({panels} panels)")
+    written = api.load(run_dir).plot(out, device=device)
+    click.echo("wrote " + ", ".join(map(str, written)))
+
+
+@main.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config field (repeatable).")
+def summary(source: Path, overrides: tuple[str, ...]):
+    """A per-layer table of the model a CONFIG file or a RUN directory builds: output shapes and parameter counts.
+
+    \b
+    Examples:
+      rlgen summary configs/fashion_mlp.yaml
+      rlgen summary configs/fashion_cnn.yaml --set train.batch_size=64
+      rlgen summary runs/fashion_vae/<run>
+    """
+    from rlgen import api
+
+    if source.is_dir() and overrides:
+        raise RlgenError("--set applies to a CONFIG file; a run dir's saved config is used as it is")
+    click.echo(api.summary(source, list(overrides)))
 
 
 @main.group()
@@ -231,7 +242,7 @@ def data() -> None:
 @data.command("fetch")
 @click.option("--data-dir", type=RUN_DIR, help="Folder to use (default: search, then download into the cache).")
 def data_fetch(data_dir: Path | None):
-    """Find Fashion-MNIST (downloading it if needed), check every file, and print where it is.
+    """Find Fashion-MNIST (or download it) and check every file.
 
     \b
     Example:

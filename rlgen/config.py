@@ -31,26 +31,39 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     return data
 
 
-def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply `a.b.c=value` overrides in order; the value is parsed as YAML (so `0.1`, `[64, 64]`, `null` work)."""
+def set_value(data: dict[str, Any], key: str, value: Any, shown: str | None = None) -> None:
+    """Set the field at dotted `key` (creating sections on the way) to `value`; `shown` names the override in errors."""
+    shown = shown or key
+    parts = key.strip().split(".")
+    if not key.strip() or not all(parts):
+        raise ConfigError(f"--set {shown!r}: expected KEY=VALUE, e.g. --set optimizer.lr=0.01")
+    node = data
+    for depth, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {shown!r}: {'.'.join(parts[: depth + 1])} is a value, not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str] | Mapping[str, Any]) -> dict[str, Any]:
+    """Apply overrides in order: `a.b.c=value` strings, whose value is parsed as YAML (so `0.1`, `[64, 64]`,
+    `null` work), or a mapping of dotted keys to Python values (the Python API)."""
+    if isinstance(overrides, Mapping):
+        for key, value in overrides.items():
+            set_value(data, str(key), value)
+        return data
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set optimizer.lr=0.01")
-        parts = key.strip().split(".")
         try:
             value = yaml.safe_load(text)
         except yaml.YAMLError:
             raise ConfigError(f"--set {item!r}: the value is not valid YAML") from None
-        node = data
-        for depth, part in enumerate(parts[:-1]):
-            child = node.setdefault(part, {})
-            if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
-                raise ConfigError(f"--set {item!r}: {'.'.join(parts[: depth + 1])} is a value, not a section")
-            node = child
-        node[parts[-1]] = value
+        set_value(data, key, value, item)
     return data
 
 
@@ -108,9 +121,9 @@ def validate(data: Mapping[str, Any], schemas: Mapping[str, type[BaseModel]], so
         raise ConfigError(f"{source}: {explain(exc, schema)}") from None
 
 
-def load_config(path: Path, overrides: list[str], schemas: Mapping[str, type[BaseModel]]) -> BaseModel:
-    data = apply_overrides(read_yaml_mapping(path), list(overrides))
-    return validate(data, schemas, str(path))
+def load_config(path: Path, overrides: list[str] | Mapping[str, Any], schemas: Mapping[str, type[BaseModel]]) -> BaseModel:
+    overrides = overrides if isinstance(overrides, Mapping) else list(overrides)
+    return validate(apply_overrides(read_yaml_mapping(path), overrides), schemas, str(path))
 
 
 def dump_config(config: BaseModel) -> str:

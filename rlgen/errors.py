@@ -17,3 +17,11 @@ class Interrupted(RlgenError):
     """Ctrl-C: what was saved so far is kept; exit code 130 like a shell's SIGINT."""
 
     exit_code = 130
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training, raised by the Python API once what was learned is saved in `run_dir`."""
+
+    def __init__(self, run_dir):
+        super().__init__(str(run_dir))
+        self.run_dir = run_dir

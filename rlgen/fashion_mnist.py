@@ -24,6 +24,7 @@ import torch
 from rlgen.checkpoint import atomic_write_bytes
 from rlgen.errors import RlgenError
 
+IMAGE_SHAPE = (1, 28, 28)  # (channels, height, width): the one place the images' size is written
 CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 DEFAULT_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -169,7 +170,7 @@ def fetch(data_dir: Path | None = None, quiet: bool = False) -> Path:
 
 @dataclass
 class FashionMNIST:
-    """Each split as one uint8 tensor of flattened images (N, 784) and one int64 tensor of labels (N,)."""
+    """Each split as one uint8 tensor of images (N, 1, 28, 28) and one int64 tensor of labels (N,)."""
 
     train_x: torch.Tensor
     train_y: torch.Tensor
@@ -178,10 +179,6 @@ class FashionMNIST:
     test_x: torch.Tensor
     test_y: torch.Tensor
     source: Path
-
-    @property
-    def class_names(self) -> tuple[str, ...]:
-        return CLASS_NAMES
 
 
 def load_fashion_mnist(
@@ -199,9 +196,9 @@ def load_fashion_mnist(
     if directory is None:
         raise RlgenError(f"Fashion-MNIST not found in {', '.join(map(str, candidate_dirs(data_dir)))}; {HOW_TO_GET}")
     arrays = {key: _load_checked(_file_in(directory, spec) or directory / spec.name, spec) for key, spec in FILES.items()}
-    train_x = torch.from_numpy(arrays["train_images"].reshape(-1, 784).copy())
+    train_x = torch.from_numpy(arrays["train_images"].reshape(-1, *IMAGE_SHAPE).copy())
     train_y = torch.from_numpy(arrays["train_labels"].astype(np.int64))
-    test_x = torch.from_numpy(arrays["test_images"].reshape(-1, 784).copy())
+    test_x = torch.from_numpy(arrays["test_images"].reshape(-1, *IMAGE_SHAPE).copy())
     test_y = torch.from_numpy(arrays["test_labels"].astype(np.int64))
     if limit is not None:
         train_x, train_y, test_x, test_y = train_x[:limit], train_y[:limit], test_x[:limit], test_y[:limit]

@@ -12,7 +12,7 @@ from typing import Mapping
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from rlgen.checkpoint import atomic_write_text
+from rlgen.atomic import atomic_write_text
 
 
 class MetricsLogger:

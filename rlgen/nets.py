@@ -1,7 +1,8 @@
-"""Network builder: a multilayer perceptron from a typed spec.
+"""Network builder, part one: activations, weight initialisation, and the multilayer perceptron from a typed spec
+(convolutional stacks are in `rlgen.layers`, built from the same pieces).
 
-Every model in rlgen (policies, critics, encoders, decoders) is built here, so the choice of activation, weight
-initialisation, batch norm and dropout means the same thing everywhere.
+Every model in rlgen (policies, critics, encoders, decoders, classifiers) is built from these, so the choice of
+activation, weight initialisation, batch norm and dropout means the same thing everywhere.
 """
 
 from __future__ import annotations
@@ -59,19 +60,31 @@ def _gain_for(activation: str) -> float:
     return nn.init.calculate_gain(activation)
 
 
-def init_linear(layer: nn.Linear, init: str, activation: str, gain: float | None = None) -> None:
-    """Initialise one linear layer in place; biases start at zero for every scheme except torch's default."""
+WEIGHTED_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+TRANSPOSED_LAYERS = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+
+
+def fan_in(weight: torch.Tensor) -> int:
+    """Inputs feeding each output unit: in_features for a linear layer, in_channels·kernel area for a convolution
+    (torch's convention, which transposed convolutions follow with their weight's second dim)."""
+    return weight.shape[1] * math.prod(weight.shape[2:])
+
+
+def init_layer(layer: nn.Module, init: str, activation: str, gain: float | None = None) -> None:
+    """Initialise one linear or convolutional layer in place; biases start at zero for every scheme except torch's
+    default. The names mean the same for both: he_* (variance 2/fan_in), lecun_normal (1/fan_in), xavier_*
+    (2/(fan_in+fan_out)), orthogonal (rows of the flattened weight orthogonal, norm `gain`)."""
     if init == "default":
         return
     w = layer.weight
-    fan_in = w.shape[1]
+    fan = fan_in(w)
     if init == "he_normal":
-        nn.init.normal_(w, 0.0, math.sqrt(2.0 / fan_in))
+        nn.init.normal_(w, 0.0, math.sqrt(2.0 / fan))
     elif init == "he_uniform":
-        bound = math.sqrt(6.0 / fan_in)
+        bound = math.sqrt(6.0 / fan)
         nn.init.uniform_(w, -bound, bound)
     elif init == "lecun_normal":
-        nn.init.normal_(w, 0.0, math.sqrt(1.0 / fan_in))
+        nn.init.normal_(w, 0.0, math.sqrt(1.0 / fan))
     elif init == "xavier_normal":
         nn.init.xavier_normal_(w, gain=gain if gain is not None else 1.0)
     elif init == "xavier_uniform":
@@ -125,9 +138,9 @@ def build_mlp(spec: MLPConfig, in_features: int, out_features: int, tie_to: nn.S
             linear = nn.Linear(width, size, bias=not norm)
             if is_output:
                 gain = spec.output_gain if spec.output_gain is not None else spec.gain
-                init_linear(linear, spec.init, spec.output_activation, gain)
+                init_layer(linear, spec.init, spec.output_activation, gain)
             else:
-                init_linear(linear, spec.init, spec.activation, spec.gain)
+                init_layer(linear, spec.init, spec.activation, spec.gain)
         layers: list[nn.Module] = [linear]
         if norm:
             layers.append(nn.BatchNorm1d(size))
@@ -146,6 +159,12 @@ def count_parameters(module: nn.Module, trainable_only: bool = True) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
 
-def weight_matrices(module: nn.Module) -> list[torch.Tensor]:
-    """The weight matrices of all linear layers (what l1/l2 penalties and max-norm act on; biases excluded)."""
-    return [m.weight for m in module.modules() if isinstance(m, nn.Linear)]
+def penalized_weights(module: nn.Module) -> list[tuple[torch.Tensor, int]]:
+    """The trainable weights that l1/l2 penalties and max-norm act on (biases and norm layers excluded), each with
+    the dim that indexes its output units: 0 for linear and convolutional layers, 1 for transposed convolutions.
+    A tied layer's weight belongs to its source layer and is listed once."""
+    found = []
+    for m in module.modules():
+        if isinstance(m, WEIGHTED_LAYERS + TRANSPOSED_LAYERS) and m.weight.requires_grad:
+            found.append((m.weight, 1 if isinstance(m, TRANSPOSED_LAYERS) else 0))
+    return found

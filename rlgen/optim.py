@@ -6,13 +6,15 @@ Models and agents never build a torch optimizer themselves; they ask for a `Trai
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
 
 import torch
 from pydantic import Field, model_validator
 from torch import nn
 
-from rlgen.nets import weight_matrices
+from rlgen.errors import RlgenError
+from rlgen.nets import penalized_weights
 from rlgen.schema import Strict
 
 OptimizerName = Literal["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "nadam"]
@@ -50,11 +52,12 @@ class OptimizerConfig(Strict):
     max_grad_norm: float | None = Field(default=None, gt=0)
     """Clip the global gradient norm to this value before each step (None disables)."""
     max_norm: float | None = Field(default=None, gt=0)
-    """Max-norm constraint: after each step, rescale each unit's incoming weight vector to norm ≤ this."""
+    """Max-norm constraint: after each step, rescale each unit's incoming weights (a weight row, or a conv filter)
+    to norm ≤ this."""
     l1: float = Field(default=0.0, ge=0)
-    """Adds l1·Σ|w| over linear weight matrices (biases excluded) to the loss."""
+    """Adds l1·Σ|w| over linear and conv weights (biases excluded) to the loss."""
     l2: float = Field(default=0.0, ge=0)
-    """Adds l2·Σw² over linear weight matrices (biases excluded) to the loss."""
+    """Adds l2·Σw² over linear and conv weights (biases excluded) to the loss."""
 
     @model_validator(mode="after")
     def _betas_in_range(self) -> "OptimizerConfig":
@@ -88,13 +91,12 @@ def make_torch_optimizer(params: Any, cfg: OptimizerConfig) -> torch.optim.Optim
     raise ValueError(f"unknown optimizer {name!r}")
 
 
-def scheduled_lr(cfg: OptimizerConfig, t: int, total_steps: int | None) -> float:
-    """Learning rate after `t` optimizer steps."""
+def scheduled_lr(cfg: OptimizerConfig, t: int, fraction: float) -> float:
+    """Learning rate after `t` optimizer steps, `fraction` (0 → 1) of the way through the run."""
     if cfg.schedule == "constant":
         return cfg.lr
     if cfg.schedule == "linear":
-        frac = min(t / total_steps, 1.0) if total_steps else 0.0
-        return cfg.lr + (cfg.lr_final - cfg.lr) * frac
+        return cfg.lr + (cfg.lr_final - cfg.lr) * min(max(fraction, 0.0), 1.0)
     if cfg.schedule == "exponential":
         return cfg.lr * cfg.decay ** (t / cfg.decay_steps)
     if cfg.schedule == "inverse_time":
@@ -102,29 +104,59 @@ def scheduled_lr(cfg: OptimizerConfig, t: int, total_steps: int | None) -> float
     raise ValueError(f"unknown schedule {cfg.schedule!r}")
 
 
-class TrainingOptimizer:
-    """A torch optimizer plus schedule, clipping, max-norm and penalties for one module."""
+@dataclass
+class ParamGroup:
+    """Part of a model trained at its own learning rate: `lr_scale` × the schedule's (0.1 to fine-tune pretrained
+    layers gently, say). The ratio holds through every schedule."""
 
-    def __init__(self, module: nn.Module, cfg: OptimizerConfig, total_steps: int | None = None):
-        self.module = module
+    module: nn.Module
+    lr_scale: float = 1.0
+
+
+class TrainingOptimizer:
+    """A torch optimizer plus schedule, clipping, max-norm and penalties over a model's trainable parameters.
+
+    `model` is a module or a list of ParamGroups. Frozen parameters (requires_grad False) are left out of the update
+    and the penalties. The linear schedule runs over `total_steps` optimizer steps, or over the fraction of the run
+    that `follow` reports (a loop whose step count is not known in advance, such as whole-episode rollouts)."""
+
+    def __init__(self, model: nn.Module | list[ParamGroup], cfg: OptimizerConfig, total_steps: int | None = None):
         self.cfg = cfg
         self.total_steps = total_steps
-        self.optimizer = make_torch_optimizer(module.parameters(), cfg)
+        groups = model if isinstance(model, list) else [ParamGroup(model)]
+        seen: set[int] = set()
+        torch_groups = []
+        for group in groups:
+            params = [p for p in group.module.parameters() if p.requires_grad and id(p) not in seen]
+            seen.update(id(p) for p in params)
+            if params:
+                torch_groups.append({"params": params, "lr": cfg.lr * group.lr_scale, "lr_scale": group.lr_scale})
+        if not torch_groups:
+            raise RlgenError("nothing to train: every parameter of the model is frozen")
+        self.optimizer = make_torch_optimizer(torch_groups, cfg)
         self.steps_done = 0
-        self._weights = weight_matrices(module)
-        self._params = list(module.parameters())  # listed once: walking the module tree every step costs ~0.1 ms
+        self.lr = cfg.lr  # the schedule's current rate (group k trains at lr × its lr_scale)
+        # listed once: walking the module tree every step costs ~0.1 ms
+        self._params = [p for group in torch_groups for p in group["params"]]
+        self._weights = [(w, dim) for g in groups for w, dim in penalized_weights(g.module) if id(w) in seen]
+        self._fraction: Callable[[], float] | None = None
 
-    @property
-    def lr(self) -> float:
-        return self.optimizer.param_groups[0]["lr"]
+    def follow(self, fraction: Callable[[], float]) -> None:
+        """Drive the linear schedule (and anything else asking `fraction_done`) by the caller's measure of progress."""
+        self._fraction = fraction
+
+    def fraction_done(self) -> float:
+        if self._fraction is not None:
+            return self._fraction()
+        return self.steps_done / self.total_steps if self.total_steps else 0.0
 
     def penalty(self) -> torch.Tensor | float:
-        """l1·Σ|w| + l2·Σw² over weight matrices; 0.0 when both are off."""
+        """l1·Σ|w| + l2·Σw² over the penalised weights; 0.0 when both are off."""
         total: torch.Tensor | float = 0.0
         if self.cfg.l1 > 0:
-            total = total + self.cfg.l1 * sum(w.abs().sum() for w in self._weights)
+            total = total + self.cfg.l1 * sum(w.abs().sum() for w, _ in self._weights)
         if self.cfg.l2 > 0:
-            total = total + self.cfg.l2 * sum(w.square().sum() for w in self._weights)
+            total = total + self.cfg.l2 * sum(w.square().sum() for w, _ in self._weights)
         return total
 
     def step(self, loss: torch.Tensor) -> torch.Tensor | None:
@@ -132,9 +164,9 @@ class TrainingOptimizer:
 
         Returns the gradient norm before clipping when clipping is on (a device tensor: no host sync), else None.
         """
-        lr = scheduled_lr(self.cfg, self.steps_done, self.total_steps)
+        self.lr = scheduled_lr(self.cfg, self.steps_done, self.fraction_done())
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = self.lr * group["lr_scale"]
         self.optimizer.zero_grad(set_to_none=True)
         if self.cfg.l1 > 0 or self.cfg.l2 > 0:
             loss = loss + self.penalty()
@@ -145,8 +177,8 @@ class TrainingOptimizer:
         self.optimizer.step()
         if self.cfg.max_norm is not None:
             with torch.no_grad():
-                for w in self._weights:
-                    w.copy_(torch.renorm(w, p=2, dim=0, maxnorm=self.cfg.max_norm))  # rows = incoming weights
+                for w, dim in self._weights:  # each output unit's incoming weights: a row, or a conv filter
+                    w.copy_(torch.renorm(w, p=2, dim=dim, maxnorm=self.cfg.max_norm))
         self.steps_done += 1
         return grad_norm
 

@@ -1,18 +1,19 @@
-"""Training curves of any run (agent or autoencoder) from its metrics.csv, as a PNG (matplotlib)."""
+"""Training curves of any run (agent, autoencoder, classifier) from its metrics.csv, as a PNG (matplotlib)."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
+from rlgen.atomic import atomic_output
 from rlgen.errors import RlgenError
-from rlgen.metrics import read_metrics
-from rlgen.outputs import atomic_output, check_output_path
+from rlgen.runstate import RunMeta
 
 # (panel title, y label, [(metrics key, legend label)]); a panel is drawn when any of its keys has data.
 PANELS = [
     ("Return", "return", [("rollout/ep_return_mean", "training episodes"), ("eval/return_mean", "greedy evaluation")]),
     ("Loss", "loss", [("train/loss", "train"), ("val/loss", "validation")]),
+    ("Accuracy", "accuracy", [("train/accuracy", "train"), ("val/accuracy", "validation")]),
     ("Reconstruction", "reconstruction loss", [("train/recon_loss", "train"), ("val/recon_loss", "validation")]),
     ("Regularisation", "β·KL", [("train/reg_loss", "train"), ("val/reg_loss", "validation")]),
     ("Policy", "", [("train/policy_loss", "policy loss"), ("train/value_loss", "value loss"), ("train/entropy", "entropy")]),
@@ -20,24 +21,16 @@ PANELS = [
 ]
 
 
-def plot_run(run_path: Path, out: Path) -> int:
-    """Write the curves of a run; returns the number of panels drawn."""
-    from rlgen.registry import open_run
-
-    check_output_path(out, (".png",))
-    run, _ = open_run(run_path)
-    csv_path = run.path / "metrics.csv"
-    if not csv_path.is_file():
-        raise RlgenError(f"{run_path} has no metrics.csv yet")
-    rows = read_metrics(csv_path)
-    x_label = "epoch" if run.meta.get("kind") == "autoencoder" else "environment steps"
+def plot_curves(rows: list[dict[str, float]], meta: RunMeta, out: Path) -> int:
+    """Write the curves of a run's metrics rows to `out` (checked by the caller); returns the number of panels."""
+    x_label = meta.unit or "step"
     panels = []
     for title, y_label, series in PANELS:
         drawn = [(key, label) for key, label in series if any(key in row for row in rows)]
         if drawn and not (title == "Regularisation" and all(row.get(k, 0) == 0 for row in rows for k, _ in drawn)):
             panels.append((title, y_label, drawn))
     if not panels:
-        raise RlgenError(f"{csv_path} has no metrics to plot")
+        raise RlgenError("metrics.csv has no metrics to plot")
 
     import matplotlib
 
@@ -54,7 +47,7 @@ def plot_run(run_path: Path, out: Path) -> int:
             ax.plot([p[0] for p in points], [p[1] for p in points], marker="o" if len(points) < 30 else None,
                     markersize=3, label=label)
         ax.set_title(title)
-        if x_label == "epoch":
+        if x_label == "epochs":
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel(x_label)
         ax.set_ylabel(y_label)
@@ -62,7 +55,7 @@ def plot_run(run_path: Path, out: Path) -> int:
         ax.legend(fontsize=8)
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
-    fig.suptitle(f"{run.meta.get('algo', '')} — {run.path.name}")
+    fig.suptitle(f"{meta.algo} ({meta.kind})")
     fig.tight_layout()
     with atomic_output(out) as tmp:
         fig.savefig(tmp, dpi=100, format="png")

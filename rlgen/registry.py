@@ -1,58 +1,128 @@
-"""Which config schema and which training function serve each `algo` name (registries are dicts)."""
+"""The registry of run kinds. A kind (agents, autoencoders, classifiers, …) is one `RunKind` subclass beside the
+models it trains, announced in the `rlgen.kinds` entry-point group of its package's pyproject.toml:
+
+    [project.entry-points."rlgen.kinds"]
+    classifier = "rlgen.classifiers.kind:KIND"
+
+The core never names a kind: the CLI and the Python API look up a config's `algo` here, and a run's `kind` in its
+meta.json. Adding a kind touches no core file.
+"""
 
 from __future__ import annotations
 
+import functools
+from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any, Callable
 
+import torch
 from pydantic import BaseModel
+from torch import nn
 
 from rlgen.errors import RlgenError
 from rlgen.rundir import RunDir
+from rlgen.runstate import TrainResult
+
+ENTRY_POINT_GROUP = "rlgen.kinds"
 
 
+class RunKind:
+    """One kind of run: its config schemas, its training, and what can be done with a finished run.
+
+    Verbs a kind does not support (sampling from a classifier, say) fail with one line naming the run."""
+
+    name: str = ""
+    configs: dict[str, type[BaseModel]] = {}
+    """algo name → config schema."""
+
+    def train(self, cfg: Any, run: RunDir, quiet: bool = False, resume: bool = False) -> TrainResult:
+        raise NotImplementedError
+
+    def evaluate(self, run: RunDir, cfg: Any, device: torch.device, *, episodes: int = 100, seed: int = 0,
+                 greedy: bool = True, nll_samples: int | None = None) -> dict[str, Any]:
+        """Test-set or environment metrics of the run's best weights, as a flat JSON-able dict."""
+        raise NotImplementedError
+
+    def describe(self, report: dict[str, Any]) -> str:
+        """One line for people from `evaluate`'s report."""
+        return ", ".join(f"{k} {v:.5g}" if isinstance(v, float) else f"{k} {v}" for k, v in report.items()
+                         if not isinstance(v, (dict, list)) and k != "run_dir")
+
+    def summary_model(self, cfg: Any, run: RunDir | None) -> tuple[nn.Module, Callable[[nn.Module], Any]]:
+        """The model a config builds, and a function that runs it once on example input (for `rlgen summary`)."""
+        raise NotImplementedError
+
+    # -- verbs only some kinds have ---------------------------------------------------------------------------------
+    def _cannot(self, run: RunDir, cfg: Any, verb: str):
+        raise RlgenError(f"{run.path} is a {cfg.algo} run (kind {self.name}); it cannot {verb}")
+
+    # Each writes `out` when given and returns what it made.
+    def sample(self, run: RunDir, cfg: Any, device: torch.device, out: Path | None, *, n: int,
+               seed: int) -> torch.Tensor:
+        self._cannot(run, cfg, "sample new images")
+
+    def reconstruct(self, run: RunDir, cfg: Any, device: torch.device, out: Path | None, *, n: int,
+                    seed: int) -> list[torch.Tensor]:
+        self._cannot(run, cfg, "reconstruct images")
+
+    def interpolate(self, run: RunDir, cfg: Any, device: torch.device, out: Path | None, *, steps: int, pairs: int,
+                    seed: int) -> list[torch.Tensor]:
+        self._cannot(run, cfg, "interpolate in a latent space")
+
+    def render(self, run: RunDir, cfg: Any, device: torch.device, out: Path | None, *, episodes: int, seed: int,
+               fps: int, human: bool) -> tuple[int, list[float]]:
+        self._cannot(run, cfg, "render episodes (only agents play an environment)")
+
+    def extra_plots(self, run: RunDir, cfg: Any, device: torch.device, out: Path) -> list[Path]:
+        """Pictures beside the training curves that only this kind draws (a classifier's confusion matrix)."""
+        return []
+
+
+@functools.cache
+def kinds() -> dict[str, RunKind]:
+    """Every installed kind, by name."""
+    found: dict[str, RunKind] = {}
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        kind = point.load()
+        if not isinstance(kind, RunKind) or kind.name != point.name:
+            raise RlgenError(f"entry point {point.name} = {point.value} is not a RunKind named {point.name!r}")
+        found[kind.name] = kind
+    if not found:
+        raise RlgenError("no run kinds are installed (the rlgen.kinds entry points are missing); reinstall rlgen")
+    return found
+
+
+@functools.cache
 def schemas() -> dict[str, type[BaseModel]]:
-    from agents.config import AGENT_CONFIGS
-    from rlgen.autoencoders.config import AE_CONFIGS
-
-    return {**AGENT_CONFIGS, **AE_CONFIGS}
-
-
-def kind_of(cfg: BaseModel) -> str:
-    from rlgen.autoencoders.config import AE_CONFIGS
-
-    return "autoencoder" if cfg.algo in AE_CONFIGS else "agent"
-
-
-def train(cfg: BaseModel, run: RunDir, quiet: bool, resume: bool = False):
-    """Train (or continue) a run; returns a one-line summary."""
-    if kind_of(cfg) == "autoencoder":
-        from rlgen.autoencoders.train import train_autoencoder
-
-        r = train_autoencoder(cfg, run, quiet, resume=resume)
-        how = "stopped early" if r.stopped_early else "done"
-        return f"{how}: {r.epochs_done} epochs, {r.train_seconds:.1f} s training, best validation loss {r.best_val_loss:.4f}"
-    if cfg.algo.startswith("sb3_"):
-        from agents.sb3_bridge import train_sb3
-
-        if resume:
-            raise RlgenError(f"{run.path} is a stable-baselines3 run; --resume continues rlgen's own runs only")
-        r = train_sb3(cfg, run, quiet)
-    else:
-        from agents.loop import train_agent
-
-        r = train_agent(cfg, run, quiet, resume=resume)
-    status = "solved" if r.solved else "budget spent"
-    return f"{status}: {r.env_steps:,} env steps, {r.train_seconds:.1f} s training, best eval return {r.best_eval_return:.1f}"
+    """algo name → config schema, over every kind; an algo claimed by two kinds is an installation error."""
+    table: dict[str, type[BaseModel]] = {}
+    owner: dict[str, str] = {}
+    for kind in kinds().values():
+        for algo, schema in kind.configs.items():
+            if algo in owner:
+                raise RlgenError(f"algo {algo!r} is claimed by kinds {owner[algo]!r} and {kind.name!r}")
+            table[algo], owner[algo] = schema, kind.name
+    return table
 
 
-def open_run(path: Path, kind: str | None = None) -> tuple[RunDir, BaseModel]:
-    """Open a run dir and check it holds the kind of run the command works on (any kind when None)."""
+def kind_of_algo(algo: str) -> RunKind:
+    for kind in kinds().values():
+        if algo in kind.configs:
+            return kind
+    raise RlgenError(f"algo {algo!r} is not one of {', '.join(sorted(schemas()))}")
+
+
+def open_run(path: Path) -> tuple[RunDir, Any, RunKind]:
+    """Open a run dir, rebuild its config and find its kind; the kind in meta.json must be the one its algo has."""
     run, cfg = RunDir.open(path, schemas())
-    found = run.meta.get("kind")
-    if found not in ("agent", "autoencoder") or found != kind_of(cfg):
-        raise RlgenError(f"{path} is a run of kind {found!r}, which does not match its config ({cfg.algo})")
-    if kind is not None and found != kind:
-        raise RlgenError(f"{path} is a run of kind {found!r}; this command needs a run of kind {kind!r}")
-    if kind is not None and not run.has("model"):
-        raise RlgenError(f"{path} has no model.safetensors yet (was training stopped before its first save?)")
-    return run, cfg
+    kind = kind_of_algo(cfg.algo)
+    found = run.meta.kind
+    if found != kind.name:
+        raise RlgenError(f"{path} is a run of kind {found!r}, which does not match its config ({cfg.algo}: "
+                         f"kind {kind.name!r})")
+    return run, cfg, kind
+
+
+def require_model(run: RunDir) -> None:
+    if not run.has("model"):
+        raise RlgenError(f"{run.path} has no model.safetensors yet (was training stopped before its first save?)")

@@ -1,10 +1,10 @@
-"""A run is a directory: the resolved config, weights, optimizer state, metrics and what wrote them.
+"""A run is a directory: the resolved config, weights, the training state, metrics and what wrote them.
 
     RUN_DIR/
       config.yaml            resolved config (all defaults filled in); loading rebuilds the model from it
-      meta.json              rlgen version, kind of run, shapes needed to rebuild, progress, best score
+      meta.json              rlgen version, kind of run, facts needed to rebuild, the run state (RunMeta)
       model.safetensors      the weights to use (the best seen so far by evaluation or validation)
-      checkpoint.safetensors the latest training state: weights, optimizer state, counters, RNG states (resume)
+      checkpoint.safetensors the latest training state in one file: weights, optimizer state, run state, RNG states
       metrics.csv            one row per logged step, namespaced keys
       tb/                    TensorBoard events
 """
@@ -17,13 +17,16 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import torch
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from torch import nn
 
 from rlgen import __version__
-from rlgen.checkpoint import atomic_write_text, load_state, load_tensors, save_state, save_tensors
+from rlgen.atomic import atomic_write_text
+from rlgen.checkpoint import load_state, load_tensors, save_state, save_tensors
 from rlgen.config import dump_config, read_yaml_mapping, validate
 from rlgen.errors import RlgenError
+from rlgen.runstate import RunMeta, RunState, TrainResult
+from rlgen.weights import load_module_state, module_state
 
 
 def default_run_dir(config_path: Path, seed: int) -> Path:
@@ -37,7 +40,7 @@ class RunDir:
 
     # -- creating and opening --------------------------------------------------------------------------------------
     @classmethod
-    def create(cls, path: Path, config: BaseModel, meta: Mapping[str, Any]) -> "RunDir":
+    def create(cls, path: Path, config: BaseModel, kind: str, config_source: str | None = None) -> "RunDir":
         """Start a new run; an existing non-empty directory is never reused (nothing is overwritten)."""
         path = Path(path)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
@@ -48,7 +51,9 @@ class RunDir:
             raise RlgenError(f"cannot create run dir {path}: {exc.strerror}") from None
         run = cls(path)
         atomic_write_text(path / "config.yaml", dump_config(config))
-        run.write_meta({"rlgen_version": __version__, "created": datetime.now().isoformat(timespec="seconds"), **meta})
+        meta = RunMeta(rlgen_version=__version__, created=datetime.now().isoformat(timespec="seconds"), kind=kind,
+                       algo=getattr(config, "algo"), config_source=config_source)
+        run._write_meta(meta)
         return run
 
     @classmethod
@@ -67,59 +72,74 @@ class RunDir:
 
     # -- metadata ---------------------------------------------------------------------------------------------------
     @property
-    def meta(self) -> dict[str, Any]:
+    def meta(self) -> RunMeta:
+        source = self.path / "meta.json"
         try:
-            data = json.loads((self.path / "meta.json").read_text())
-        except (OSError, json.JSONDecodeError):
-            raise RlgenError(f"{self.path / 'meta.json'} is damaged (not JSON)") from None
-        if not isinstance(data, dict):
-            raise RlgenError(f"{self.path / 'meta.json'} is damaged (not a JSON object)")
-        return data
+            return RunMeta.model_validate(json.loads(source.read_text()))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            raise RlgenError(f"{source} is damaged (not JSON)") from None
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "<top level>"
+            raise RlgenError(f"{source} is damaged ({where}: {first['msg']})") from None
 
-    def write_meta(self, update: Mapping[str, Any]) -> None:
-        current = self.meta if (self.path / "meta.json").exists() else {}
-        atomic_write_text(self.path / "meta.json", json.dumps({**current, **update}, indent=2) + "\n")
+    def _write_meta(self, meta: RunMeta) -> None:
+        atomic_write_text(self.path / "meta.json", json.dumps(meta.model_dump(mode="json"), indent=2) + "\n")
 
-    # -- weights and states -------------------------------------------------------------------------------------------
+    def update_meta(self, **fields: Any) -> None:
+        """Set top-level meta.json fields (`info` entries are merged into the existing ones)."""
+        meta = self.meta
+        if "info" in fields:
+            fields["info"] = {**meta.info, **fields["info"]}
+        self._write_meta(meta.model_copy(update=fields))
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return self.meta.info
+
+    def result(self, state: RunState, last_metrics: dict[str, float]) -> TrainResult:
+        """What a training call returns, from the run's state and its last logged metrics."""
+        meta = self.meta
+        return TrainResult(self.path, meta.kind, meta.algo, state.status, state.progress, meta.unit, state.iteration,
+                           state.train_seconds, meta.monitor, state.best_score, dict(last_metrics))
+
+    def state(self) -> RunState:
+        return RunState.from_dict(self.meta.state, str(self.path / "meta.json")) if self.meta.state else RunState()
+
+    # -- weights and training state --------------------------------------------------------------------------------
     def save_weights(self, module: nn.Module, name: str = "model") -> None:
-        save_tensors(self.path / f"{name}.safetensors", module.state_dict(), {"rlgen_version": __version__})
+        save_tensors(self.path / f"{name}.safetensors", module_state(module), {"rlgen_version": __version__})
 
-    def load_weights(self, module: nn.Module, name: str = "model", device: torch.device | str = "cpu") -> None:
-        tensors, _ = load_tensors(self.path / f"{name}.safetensors", device)
-        self._load_module(module, tensors, self.path / f"{name}.safetensors")
-
-    def _load_module(self, module: nn.Module, tensors: dict[str, torch.Tensor], source: Path) -> None:
-        if set(module.state_dict()) != set(tensors):
-            raise RlgenError(f"{source} does not match the model its config builds")
-        try:
-            module.load_state_dict(tensors)
-        except RuntimeError:
-            raise RlgenError(f"{source} has tensors of the wrong shape for its config") from None
-
-    def save_checkpoint(self, module: nn.Module, optimizer: Any, trainer: dict[str, Any]) -> None:
-        """The whole training state in one file, written atomically: weights, optimizer state, the trainer's counters
-        and RNG states. A crash can never pair weights of one step with counters of another."""
-        state = {"model": module.state_dict(), "optimizer": optimizer.state_dict(), "trainer": trainer}
-        save_state(self.path / "checkpoint.safetensors", state)
-
-    def load_checkpoint(self, module: nn.Module, optimizer: Any) -> dict[str, Any]:
-        """Load weights and optimizer state in place; returns the trainer's dict (tensors on the CPU)."""
-        path = self.path / "checkpoint.safetensors"
-        state = load_state(path, "cpu")
-        if not isinstance(state, dict) or not {"model", "optimizer", "trainer"} <= set(state):
-            raise RlgenError(f"{path} is not an rlgen training checkpoint")
-        self._load_module(module, state["model"], path)
-        try:
-            optimizer.load_state_dict(state["optimizer"])
-        except (KeyError, ValueError, RuntimeError):
-            raise RlgenError(f"{path} holds optimizer state that does not fit the config's optimizer") from None
-        return state["trainer"]
-
-    def save_state(self, state: Any, name: str) -> None:
-        save_state(self.path / f"{name}.safetensors", state)
-
-    def load_state(self, name: str, device: torch.device | str = "cpu") -> Any:
-        return load_state(self.path / f"{name}.safetensors", device)
+    def load_weights(self, module: nn.Module, name: str = "model", device: torch.device | str = "cpu",
+                     prefix: str = "", strict: bool = True) -> None:
+        """Load the run's `name` weights (those under `prefix`) into `module`; see `load_module_state`."""
+        path = self.path / f"{name}.safetensors"
+        tensors, _ = load_tensors(path, device)
+        load_module_state(module, tensors, str(path), prefix, strict)
 
     def has(self, name: str) -> bool:
         return (self.path / f"{name}.safetensors").is_file()
+
+    def save_checkpoint(self, module: nn.Module, optimizer: Any, state: RunState,
+                        rng: dict[str, torch.Tensor]) -> None:
+        """The whole training state in one file, written atomically, then mirrored in meta.json: a crash can never
+        pair weights of one step with counters of another."""
+        checkpoint = {"model": module_state(module), "optimizer": optimizer.state_dict(), "state": state.as_dict(),
+                      "rng": rng}
+        save_state(self.path / "checkpoint.safetensors", checkpoint)
+        self.update_meta(state=state.as_dict())
+
+    def load_checkpoint(self, module: nn.Module, optimizer: Any) -> tuple[RunState, dict[str, torch.Tensor]]:
+        """Load weights and optimizer state in place; returns the run state and the RNG states to restore."""
+        path = self.path / "checkpoint.safetensors"
+        if not path.is_file():
+            raise RlgenError(f"{self.path} has no checkpoint to resume from (training stopped before its first save)")
+        checkpoint = load_state(path, "cpu")
+        if not isinstance(checkpoint, dict) or not {"model", "optimizer", "state", "rng"} <= set(checkpoint):
+            raise RlgenError(f"{path} is not an rlgen training checkpoint")
+        load_module_state(module, checkpoint["model"], str(path))
+        try:
+            optimizer.load_state_dict(checkpoint["optimizer"])
+        except (KeyError, ValueError, RuntimeError, TypeError):
+            raise RlgenError(f"{path} holds optimizer state that does not fit the config's optimizer") from None
+        return RunState.from_dict(checkpoint["state"], str(path)), checkpoint["rng"]

@@ -6,7 +6,9 @@ DEVICE_PATTERN = r"^(auto|cpu|cuda(:\d+)?)$"
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, use_attribute_docstrings=True)
+    # infinities and NaN are never meaningful settings (an infinite learning rate is a typo, not a choice)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, use_attribute_docstrings=True,
+                              allow_inf_nan=False)
 
 
 class RunBase(Strict):

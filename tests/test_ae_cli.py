@@ -28,7 +28,7 @@ def runs(tmp_path_factory):
             args += ["--set", item]
         result = invoke(*args)
         assert result.exit_code == 0, result.output
-        assert "done: 1 epochs" in result.output
+        assert "done: 1 epochs" in result.output, result.output
         made[name] = root / name
     return made
 
@@ -95,7 +95,7 @@ def test_resume_cli(runs):
 
 
 def test_kind_mismatches(runs, tmp_path):
-    assert_one_line_error(invoke("render", runs["vae"], "--out", tmp_path / "x.gif"), 1, "needs a run of kind 'agent'")
+    assert_one_line_error(invoke("render", runs["vae"], "--out", tmp_path / "x.gif"), 1, "cannot render episodes")
     assert_one_line_error(invoke("sample", runs["vae"], "--out", tmp_path / "x.jpg"), 1, ".png")
 
 

@@ -6,20 +6,26 @@ import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
+from rlgen import api
 from rlgen.autoencoders.build import build_autoencoder
 from rlgen.autoencoders.config import AE_CONFIGS
-from rlgen.autoencoders.train import train_autoencoder
 from rlgen.autoencoders.vae import gaussian_kl
 from rlgen.config import load_config
-from rlgen.metrics import MetricsLogger, read_metrics
-from rlgen.rundir import RunDir
+from rlgen.data import IMAGE_SHAPE
+from rlgen.errors import TrainingInterrupted
+from rlgen.metrics import MetricsLogger
 from tests.conftest import CONFIGS
 
 SMALL = ["device=cpu", "data.limit=2000", "data.validation=500", "train.batch_size=64"]
+PIXELS = math.prod(IMAGE_SHAPE)
 
 
 def config(name, *overrides):
     return load_config(CONFIGS / f"fashion_{name}.yaml", SMALL + list(overrides), AE_CONFIGS)
+
+
+def images(n):
+    return torch.rand(n, *IMAGE_SHAPE)
 
 
 def test_kl_matches_closed_form_and_torch():
@@ -34,15 +40,16 @@ def test_kl_matches_closed_form_and_torch():
 def test_vae_loss_is_reconstruction_plus_beta_kl():
     torch.manual_seed(0)
     model = build_autoencoder(config("vae", "vae.beta=2.5"))
-    out = model(torch.rand(16, 784))
+    out = model(images(16))
     assert torch.allclose(out.loss, out.recon_loss + out.reg_loss)
-    assert out.z.shape == (16, 20) and out.recon_logits.shape == (16, 784)
+    assert out.z.shape == (16, 20) and out.recon_logits.shape == (16, PIXELS)
+    assert model.reconstruct(images(3)).shape == (3, *IMAGE_SHAPE) and model.sample(5).shape == (5, *IMAGE_SHAPE)
 
 
 def test_importance_sampled_nll_is_tighter_than_the_elbo():
     torch.manual_seed(0)
     model = build_autoencoder(config("vae")).eval()
-    x = torch.rand(64, 784)
+    x = images(64)
     neg_elbo = model.negative_elbo(x).mean()
     nll = model.importance_sampled_nll(x, 200).mean()
     assert nll < neg_elbo  # log p(x) ≥ IWAE bound ≥ ELBO (Burda et al., 2016)
@@ -50,10 +57,10 @@ def test_importance_sampled_nll_is_tighter_than_the_elbo():
 
 def test_tied_stacked_autoencoder_shares_weight_storage():
     model = build_autoencoder(config("stacked_ae", "stacked.tied=true"))
-    first, last = model.encoder[0][0], model.decoder[-1][0]
+    first, last = model.encoder[1][0], model.decoder[-1][0]  # encoder[0] flattens the images
     assert last.weight.data_ptr() == first.weight.data_ptr()
     untied = build_autoencoder(config("stacked_ae"))
-    decoder_weights = 150 * 300 + 300 * 784  # what tying removes
+    decoder_weights = 150 * 300 + 300 * PIXELS  # what tying removes
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     assert count(model) == count(untied) - decoder_weights
 
@@ -63,7 +70,7 @@ def test_corruption_only_in_training_mode(noise):
     model = build_autoencoder(config("denoising_ae", f"denoising.noise={noise}"))
     seen = []
     model.encoder.register_forward_pre_hook(lambda module, args: seen.append(args[0].clone()))
-    x = torch.rand(8, 784)
+    x = images(8)
     model.train()
     model(x)
     assert not torch.equal(seen[-1], x)  # the encoder saw a corrupted input
@@ -76,18 +83,16 @@ def test_corruption_only_in_training_mode(noise):
                                           ("denoising_ae", []), ("vae", [])],
                          ids=["stacked", "stacked-tied-layerwise", "denoising", "vae"])
 def test_each_model_learns_on_a_real_subset(tmp_path, name, extra):
+    from rlgen.data import load_splits
+    from rlgen.epochs import validate
+
     cfg = config(name, "train.epochs=3", *extra)
-    run = RunDir.create(tmp_path / "run", cfg, {})
     with torch.no_grad():
         torch.manual_seed(0)
-        from rlgen.fashion_mnist import load_fashion_mnist
-        from rlgen.autoencoders.train import validation_losses
-
-        data = load_fashion_mnist(validation=500, limit=2000)
-        before = validation_losses(build_autoencoder(cfg), data.val_x, 500)["loss"]
-    result = train_autoencoder(cfg, run, quiet=True)
-    rows = read_metrics(run.path / "metrics.csv")
-    assert result.epochs_done == 3 and len(rows) == 3
+        before = validate(build_autoencoder(cfg), load_splits(cfg.data, "cpu").val, 500)["loss"]
+    run = api.train(cfg, run_dir=tmp_path / "run", quiet=True)
+    rows = run.metrics()
+    assert run.result.progress == 3 and len(rows) == 3 and run.result.unit == "epochs"
     assert rows[-1]["val/loss"] < rows[0]["val/loss"] < before
     assert rows[-1]["train/loss"] < rows[0]["train/loss"]
 
@@ -95,18 +100,14 @@ def test_each_model_learns_on_a_real_subset(tmp_path, name, extra):
 def test_early_stopping_with_patience(tmp_path):
     # SGD steps of 1e-30 leave every weight unchanged, so validation never improves after the first epoch
     cfg = config("stacked_ae", "train.epochs=6", "train.patience=2", "optimizer.lr=1e-30", "optimizer.name=sgd")
-    run = RunDir.create(tmp_path / "run", cfg, {})
-    result = train_autoencoder(cfg, run, quiet=True)
-    assert result.stopped_early and result.epochs_done == 3
-    assert run.meta["epochs_done"] == 3 and len(read_metrics(run.path / "metrics.csv")) == 3
+    run = api.train(cfg, run_dir=tmp_path / "run", quiet=True)
+    assert run.result.status == "stopped early" and run.result.progress == 3
+    assert run.run.state().progress == 3 and len(run.metrics()) == 3
 
 
 def test_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch):
     cfg = config("denoising_ae", "train.epochs=3", "data.limit=1000")  # corruption noise makes RNG state matter
-    whole = RunDir.create(tmp_path / "whole", cfg, {})
-    train_autoencoder(cfg, whole, quiet=True)
-
-    broken = RunDir.create(tmp_path / "broken", cfg, {})
+    api.train(cfg, run_dir=tmp_path / "whole", quiet=True)
     original_log = MetricsLogger.log
 
     def crash_at_epoch_two(self, step, metrics):
@@ -115,18 +116,18 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch):
             raise KeyboardInterrupt
 
     monkeypatch.setattr(MetricsLogger, "log", crash_at_epoch_two)
-    with pytest.raises(KeyboardInterrupt):
-        train_autoencoder(cfg, broken, quiet=True)
-    assert broken.meta["epochs_done"] == 1
+    with pytest.raises(TrainingInterrupted):
+        api.train(cfg, run_dir=tmp_path / "broken", quiet=True)
+    assert api.load(tmp_path / "broken").run.state().progress == 1
     monkeypatch.setattr(MetricsLogger, "log", original_log)
-    result = train_autoencoder(cfg, broken, quiet=True, resume=True)
-    assert result.epochs_done == 3
+    resumed = api.resume(tmp_path / "broken", quiet=True)
+    assert resumed.result.progress == 3
 
     from safetensors.torch import load_file
 
     for name in ("model.safetensors", "checkpoint.safetensors"):
-        a, b = load_file(whole.path / name), load_file(broken.path / name)
+        a, b = load_file(tmp_path / "whole" / name), load_file(tmp_path / "broken" / name)
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
-    rows_a, rows_b = read_metrics(whole.path / "metrics.csv"), read_metrics(broken.path / "metrics.csv")
+    rows_a, rows_b = api.load(tmp_path / "whole").metrics(), resumed.metrics()
     drop = lambda rows: [{k: v for k, v in r.items() if not k.startswith("time/")} for r in rows]  # noqa: E731
     assert drop(rows_a) == drop(rows_b)

@@ -10,11 +10,13 @@ import torch
 
 from agents.config import ReinforceRunConfig
 from agents.policy import ActorCritic
-from rlgen.checkpoint import atomic_write_bytes, load_state, save_state
+from rlgen.atomic import atomic_write_bytes
+from rlgen.checkpoint import load_state, save_state
 from rlgen.errors import RlgenError
 from rlgen.nets import MLPConfig
 from rlgen.optim import OptimizerConfig, TrainingOptimizer
 from rlgen.rundir import RunDir
+from rlgen.runstate import RunState
 from tests.conftest import ROOT
 
 
@@ -30,18 +32,19 @@ def trained_policy():
 
 def test_run_dir_weights_round_trip(tmp_path):
     policy, opt = trained_policy()
-    run = RunDir.create(tmp_path / "run", ReinforceRunConfig(algo="reinforce"), {"kind": "agent"})
+    run = RunDir.create(tmp_path / "run", ReinforceRunConfig(algo="reinforce"), "agent")
     run.save_weights(policy)
     rng = torch.get_rng_state()
-    run.save_checkpoint(policy, opt, {"epochs_done": 3, "rng": rng})
+    run.save_checkpoint(policy, opt, RunState(progress=3, best_score=1.5), {"torch": rng})
     fresh = ActorCritic(4, 2, MLPConfig(hidden=[16, 16], batch_norm=True), MLPConfig(hidden=[8]))
     run.load_weights(fresh)
     for (k, a), (_, b) in zip(policy.state_dict().items(), fresh.state_dict().items()):
         assert torch.equal(a, b), k  # includes batch norm's running statistics
     again = ActorCritic(4, 2, MLPConfig(hidden=[16, 16], batch_norm=True), MLPConfig(hidden=[8]))
     opt2 = TrainingOptimizer(again, OptimizerConfig(name="adam", lr=0.01))
-    trainer = run.load_checkpoint(again, opt2)
-    assert trainer["epochs_done"] == 3 and torch.equal(trainer["rng"], rng)
+    state, saved_rng = run.load_checkpoint(again, opt2)
+    assert state == RunState(progress=3, best_score=1.5) and torch.equal(saved_rng["torch"], rng)
+    assert run.state() == state  # mirrored in meta.json
     assert all(torch.equal(a, b) for a, b in zip(policy.state_dict().values(), again.state_dict().values()))
     state, original = opt2.state_dict(), opt.state_dict()
     assert state["steps_done"] == 3
@@ -53,9 +56,9 @@ def test_run_dir_weights_round_trip(tmp_path):
 
 def test_run_files_are_not_pickles(tmp_path):
     policy, opt = trained_policy()
-    run = RunDir.create(tmp_path / "run", ReinforceRunConfig(algo="reinforce"), {"kind": "agent"})
+    run = RunDir.create(tmp_path / "run", ReinforceRunConfig(algo="reinforce"), "agent")
     run.save_weights(policy)
-    run.save_checkpoint(policy, opt, {})
+    run.save_checkpoint(policy, opt, RunState(), {"torch": torch.get_rng_state()})
     for path in (tmp_path / "run").iterdir():
         head = path.read_bytes()[:16]
         assert not head.startswith(b"\x80") and not head.startswith(b"PK"), path  # pickle / torch zip magic
@@ -109,5 +112,5 @@ def test_create_refuses_a_non_empty_dir(tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "keep.txt").write_text("mine")
     with pytest.raises(RlgenError, match="not empty"):
-        RunDir.create(tmp_path / "run", ReinforceRunConfig(algo="reinforce"), {})
+        RunDir.create(tmp_path / "run", ReinforceRunConfig(algo="reinforce"), "agent")
     assert (tmp_path / "run" / "keep.txt").read_text() == "mine"

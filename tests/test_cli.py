@@ -45,7 +45,8 @@ def test_train_writes_a_complete_run_dir(trained_run):
     names = {p.name for p in trained_run.iterdir()}
     assert {"config.yaml", "meta.json", "model.safetensors", "checkpoint.safetensors", "metrics.csv", "tb"} <= names
     meta = json.loads((trained_run / "meta.json").read_text())
-    assert meta["rlgen_version"] == __version__ and meta["kind"] == "agent" and meta["env_steps"] >= 600
+    assert meta["rlgen_version"] == __version__ and meta["kind"] == "agent" and meta["state"]["progress"] >= 600
+    assert meta["unit"] == "env steps" and meta["info"]["obs_dim"] == 4
     assert "seed: 3" in (trained_run / "config.yaml").read_text()
     header = (trained_run / "metrics.csv").read_text().splitlines()[0]
     for key in ("rollout/ep_return_mean", "train/loss", "time/steps_per_s", "eval/return_mean"):
@@ -199,6 +200,6 @@ def test_ctrl_c_keeps_what_was_learned(tmp_path):
     assert proc.returncode == 130, err
     assert err.strip().splitlines() == [f"rlgen: error: interrupted; what was learned so far is saved in {run}"]
     meta = json.loads((run / "meta.json").read_text())
-    assert meta["env_steps"] > 0
+    assert meta["state"]["progress"] > 0
     result = invoke("evaluate", run, "--episodes", 2, "--json")
     assert result.exit_code == 0, result.output

@@ -78,10 +78,12 @@ def test_search_order_prefers_env_dir(tmp_path, monkeypatch):
 
 def test_real_data_loads_with_validation_split():
     data = fm.load_fashion_mnist(validation=5000)
-    assert data.train_x.shape == (55000, 784) and data.val_x.shape == (5000, 784) and data.test_x.shape == (10000, 784)
+    image = fm.IMAGE_SHAPE
+    assert data.train_x.shape == (55000, *image) and data.val_x.shape == (5000, *image)
+    assert data.test_x.shape == (10000, *image) and image == (1, 28, 28)
     assert data.train_x.dtype.is_floating_point is False and int(data.train_x.max()) == 255
     assert sorted(data.test_y.unique().tolist()) == list(range(10))
-    assert data.class_names[0] == "T-shirt/top" and data.class_names[9] == "Ankle boot"
+    assert fm.CLASS_NAMES[0] == "T-shirt/top" and fm.CLASS_NAMES[9] == "Ankle boot"
     assert (data.test_y == 9).sum() == 1000  # the test split is balanced
 
 

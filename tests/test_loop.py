@@ -1,13 +1,14 @@
-"""The on-policy loop with each rollout mode and REINFORCE option, on tiny budgets."""
+"""The on-policy loop with each rollout mode and REINFORCE option, on tiny budgets, through the Python API."""
+
+import shutil
 
 import pytest
+import torch
+from safetensors.torch import load_file
 
-from agents.config import AGENT_CONFIGS
-from rlgen.registry import schemas
-from agents.loop import train_agent
-from rlgen.config import load_config
-from rlgen.metrics import read_metrics
-from rlgen.rundir import RunDir
+from rlgen import api
+from rlgen.errors import RlgenError, TrainingInterrupted
+from rlgen.metrics import MetricsLogger
 from tests.conftest import CONFIGS
 
 
@@ -22,18 +23,31 @@ from tests.conftest import CONFIGS
     ids=["episodes", "episodes-baseline", "steps-baseline-linear-lr", "steps-sync-rmsprop"],
 )
 def test_loop_runs_and_logs(tmp_path, tiny_agent_overrides, extra):
-    cfg = load_config(CONFIGS / "cartpole_reinforce.yaml", tiny_agent_overrides + extra + ["device=cpu"], AGENT_CONFIGS)
-    run = RunDir.create(tmp_path / "run", cfg, {})
-    result = train_agent(cfg, run, quiet=True)
-    assert result.env_steps >= 600 and result.iterations >= 1
-    rows = read_metrics(run.path / "metrics.csv")
+    run = api.train(CONFIGS / "cartpole_reinforce.yaml", tiny_agent_overrides + extra + ["device=cpu"],
+                    run_dir=tmp_path / "run", quiet=True)
+    result = run.result
+    assert result.progress >= 600 and result.iterations >= 1 and result.unit == "env steps"
+    rows = run.metrics()
     assert len(rows) == result.iterations
-    assert rows[-1]["step"] == result.env_steps
-    if cfg.reinforce.baseline:
+    assert rows[-1]["step"] == result.progress
+    if run.config.reinforce.baseline:
         assert "train/value_loss" in rows[-1]
-    if cfg.optimizer.schedule == "linear":
+    if run.config.optimizer.schedule == "linear":
         assert rows[-1]["train/lr"] < rows[0]["train/lr"]
-    assert run.meta["env_steps"] == result.env_steps
+    assert run.run.state().progress == result.progress and run.meta.kind == "agent"
+
+
+def test_linear_schedule_spans_the_step_budget_in_episode_mode(tmp_path, tiny_agent_overrides):
+    """The learning rate of each update is lr0·(1 − steps so far / budget): it reaches the end of its schedule with
+    the budget, however long the episodes are (the horizon is not a guess in updates)."""
+    lr0, budget = 0.01, 3000
+    overrides = tiny_agent_overrides + [f"train.total_steps={budget}", "train.eval_every_steps=100000",
+                                        "train.rollout=episodes", "optimizer.schedule=linear", f"optimizer.lr={lr0}"]
+    rows = api.train(CONFIGS / "cartpole_reinforce.yaml", overrides, run_dir=tmp_path / "run", quiet=True).metrics()
+    assert rows[0]["train/lr"] == pytest.approx(lr0)
+    for before, row in zip(rows, rows[1:]):
+        assert row["train/lr"] == pytest.approx(lr0 * (1 - before["step"] / budget))
+    assert rows[-2]["step"] < budget <= rows[-1]["step"]
 
 
 @pytest.mark.parametrize("config", ["cartpole_reinforce", "cartpole_a2c", "cartpole_ppo"])
@@ -41,38 +55,37 @@ def test_loop_runs_and_logs(tmp_path, tiny_agent_overrides, extra):
 def test_every_agent_on_every_backend(tmp_path, tiny_agent_overrides, config, backend):
     extra = [f"env.backend={backend}", "device=cpu", "train.rollout_steps=16"]
     if config == "cartpole_ppo":
-        extra.append("ppo.target_kl=0.01")
-    cfg = load_config(CONFIGS / f"{config}.yaml", tiny_agent_overrides + extra, schemas())
-    run = RunDir.create(tmp_path / "run", cfg, {})
-    result = train_agent(cfg, run, quiet=True)
-    rows = read_metrics(run.path / "metrics.csv")
-    assert result.env_steps >= 600 and len(rows) == result.iterations
+        extra += ["ppo.target_kl=0.01", "ppo.anneal_clip_range=true"]
+    run = api.train(CONFIGS / f"{config}.yaml", tiny_agent_overrides + extra, run_dir=tmp_path / "run", quiet=True)
+    rows = run.metrics()
+    assert run.result.progress >= 600 and len(rows) == run.result.iterations
     assert all(key in rows[-1] for key in ("train/loss", "train/entropy", "rollout/ep_return_mean_100", "eval/return_mean"))
-    if cfg.algo != "reinforce":
+    if run.config.algo != "reinforce":
         assert "train/value_loss" in rows[-1]
+    if run.config.algo == "ppo":  # annealed with the step budget, like the learning rate
+        assert rows[-1]["train/clip_range"] < rows[0]["train/clip_range"] == pytest.approx(0.2)
 
 
 def test_torch_backend_only_has_cartpole(tmp_path, tiny_agent_overrides):
-    from rlgen.errors import RlgenError
-
-    cfg = load_config(CONFIGS / "cartpole_a2c.yaml", tiny_agent_overrides + ["env.id=Acrobot-v1"], schemas())
     with pytest.raises(RlgenError, match="only CartPole-v1"):
-        train_agent(cfg, RunDir.create(tmp_path / "run", cfg, {}), quiet=True)
+        api.train(CONFIGS / "cartpole_a2c.yaml", tiny_agent_overrides + ["env.id=Acrobot-v1"], run_dir=tmp_path / "r",
+                  quiet=True)
+
+
+def test_env_kwargs_reach_training_evaluation_and_rendering(tmp_path, tiny_agent_overrides):
+    overrides = tiny_agent_overrides + ["env.backend=gymnasium", "env.vectorization=sync",
+                                        "env.kwargs={max_episode_steps: 7}"]
+    run = api.train(CONFIGS / "cartpole_reinforce.yaml", overrides, run_dir=tmp_path / "run", quiet=True)
+    assert max(row["rollout/ep_len_mean"] for row in run.metrics()) <= 7
+    assert run.evaluate(episodes=5, device="cpu")["max_return"] <= 7
+    frames, returns = run.render(tmp_path / "play.gif", episodes=2, device="cpu")
+    assert max(returns) <= 7 and frames <= 2 * 8
 
 
 @pytest.mark.parametrize("config", ["cartpole_reinforce", "cartpole_ppo"])
 def test_resume_continues_an_interrupted_run(tmp_path, monkeypatch, config):
-    import shutil
-
-    import torch
-    from safetensors.torch import load_file
-
-    from rlgen.metrics import MetricsLogger
-
     overrides = ["device=cpu", "env.num_envs=4", "train.total_steps=1500", "train.eval_every_steps=300",
                  "train.eval_episodes=2", "train.target_return=null", "train.rollout=steps", "train.rollout_steps=32"]
-    cfg = load_config(CONFIGS / f"{config}.yaml", overrides, AGENT_CONFIGS)
-    run = RunDir.create(tmp_path / "broken", cfg, {})
     original_log = MetricsLogger.log
     logged = []
 
@@ -83,28 +96,33 @@ def test_resume_continues_an_interrupted_run(tmp_path, monkeypatch, config):
             raise KeyboardInterrupt
 
     monkeypatch.setattr(MetricsLogger, "log", crash_at_the_fourth_iteration)
-    with pytest.raises(KeyboardInterrupt):
-        train_agent(cfg, run, quiet=True)
+    with pytest.raises(TrainingInterrupted) as info:
+        api.train(CONFIGS / f"{config}.yaml", overrides, run_dir=tmp_path / "broken", quiet=True)
+    assert info.value.run_dir == tmp_path / "broken"
     monkeypatch.setattr(MetricsLogger, "log", original_log)
-    assert run.meta["env_steps"] == logged[-1]
-    copy = RunDir.open(shutil.copytree(run.path, tmp_path / "copy"), schemas())[0]
+    broken = api.load(tmp_path / "broken")
+    assert broken.run.state().progress == logged[-1]
+    shutil.copytree(broken.path, tmp_path / "copy")
 
-    result = train_agent(cfg, run, quiet=True, resume=True)
-    assert result.env_steps >= 1500 and result.iterations > 4
-    rows = read_metrics(run.path / "metrics.csv")
+    run = api.resume(tmp_path / "broken", quiet=True)
+    assert run.result.progress >= 1500 and run.result.iterations > 4
+    rows = run.metrics()
     steps = [row["step"] for row in rows]
-    assert steps[:4] == logged and steps == sorted(set(steps)) and steps[-1] == result.env_steps
-    assert len(rows) == result.iterations and "eval/return_mean" in rows[-1]
-    assert run.meta["env_steps"] == result.env_steps
+    assert steps[:4] == logged and steps == sorted(set(steps)) and steps[-1] == run.result.progress
+    assert len(rows) == run.result.iterations and "eval/return_mean" in rows[-1]
+    assert run.run.state().progress == run.result.progress
 
-    train_agent(cfg, copy, quiet=True, resume=True)  # the same checkpoint resumed twice: the same result
-    a, b = load_file(run.path / "checkpoint.safetensors"), load_file(copy.path / "checkpoint.safetensors")
+    api.resume(tmp_path / "copy", quiet=True)  # the same checkpoint resumed twice: the same result
+    a, b = load_file(tmp_path / "broken" / "checkpoint.safetensors"), load_file(tmp_path / "copy" / "checkpoint.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_resume_needs_a_checkpoint(tmp_path):
-    from rlgen.errors import RlgenError
+    from rlgen.config import load_config
+    from rlgen.registry import schemas
+    from rlgen.rundir import RunDir
 
-    cfg = load_config(CONFIGS / "cartpole_reinforce.yaml", ["device=cpu"], AGENT_CONFIGS)
+    cfg = load_config(CONFIGS / "cartpole_reinforce.yaml", ["device=cpu"], schemas())
+    RunDir.create(tmp_path / "empty", cfg, "agent")
     with pytest.raises(RlgenError, match="no checkpoint to resume from"):
-        train_agent(cfg, RunDir.create(tmp_path / "empty", cfg, {}), quiet=True, resume=True)
+        api.resume(tmp_path / "empty", quiet=True)

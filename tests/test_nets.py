@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from rlgen.nets import ACTIVATIONS, MLPConfig, build_mlp, count_parameters, init_linear
+from rlgen.nets import ACTIVATIONS, MLPConfig, build_mlp, count_parameters, init_layer
 
 
 def test_parameter_count_matches_textbook():
@@ -44,7 +44,7 @@ def test_output_activation_is_applied():
 def test_init_variance(init, expected_var):
     torch.manual_seed(0)
     layer = nn.Linear(400, 600)  # fan_in 400, fan_out 600: 240,000 weights, so the variance is tight
-    init_linear(layer, init, "relu")
+    init_layer(layer, init, "relu")
     assert layer.weight.var().item() == pytest.approx(expected_var, rel=0.02)
     assert layer.weight.mean().abs().item() < 0.01 * math.sqrt(expected_var) * 10
     assert torch.count_nonzero(layer.bias) == 0
@@ -52,14 +52,14 @@ def test_init_variance(init, expected_var):
 
 def test_orthogonal_init_with_gain():
     layer = nn.Linear(64, 32)
-    init_linear(layer, "orthogonal", "tanh", gain=2.0)
+    init_layer(layer, "orthogonal", "tanh", gain=2.0)
     w = layer.weight  # (32, 64): rows are orthogonal with norm = gain
     assert torch.allclose(w @ w.T, 4.0 * torch.eye(32), atol=1e-5)
 
 
 def test_orthogonal_default_gain_follows_activation():
     layer = nn.Linear(16, 16)
-    init_linear(layer, "orthogonal", "relu")
+    init_layer(layer, "orthogonal", "relu")
     assert torch.allclose(layer.weight @ layer.weight.T, 2.0 * torch.eye(16), atol=1e-5)
 
 

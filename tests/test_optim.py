@@ -80,15 +80,15 @@ def test_first_steps_follow_update_rule(name):
 
 def test_schedules():
     linear = OptimizerConfig(lr=1.0, schedule="linear", lr_final=0.1)
-    assert scheduled_lr(linear, 0, 10) == 1.0
-    assert scheduled_lr(linear, 5, 10) == pytest.approx(0.55)
-    assert scheduled_lr(linear, 20, 10) == pytest.approx(0.1)
+    assert scheduled_lr(linear, 0, 0.0) == 1.0
+    assert scheduled_lr(linear, 5, 0.5) == pytest.approx(0.55)
+    assert scheduled_lr(linear, 20, 2.0) == pytest.approx(0.1)  # held at lr_final after the end
     expo = OptimizerConfig(lr=0.01, schedule="exponential", decay=0.1, decay_steps=20)
-    assert scheduled_lr(expo, 20, None) == pytest.approx(0.001)
-    assert scheduled_lr(expo, 10, None) == pytest.approx(0.01 * 0.1**0.5)
+    assert scheduled_lr(expo, 20, 0.0) == pytest.approx(0.001)
+    assert scheduled_lr(expo, 10, 0.0) == pytest.approx(0.01 * 0.1**0.5)
     inv = OptimizerConfig(lr=0.01, schedule="inverse_time", decay=0.5)
-    assert scheduled_lr(inv, 4, None) == pytest.approx(0.01 / 3)
-    assert scheduled_lr(OptimizerConfig(lr=0.3), 1000, None) == 0.3
+    assert scheduled_lr(inv, 4, 0.0) == pytest.approx(0.01 / 3)
+    assert scheduled_lr(OptimizerConfig(lr=0.3), 1000, 1.0) == 0.3
 
 
 def test_schedule_drives_the_optimizer():

@@ -52,7 +52,7 @@ def test_step_mode_masks_the_reset_step_after_each_episode():
 
 def test_next_obs_of_a_finished_episode_is_its_final_observation():
     r = collector(num_envs=3).collect(80)
-    nxt = r.next_obs()
+    nxt = torch.cat([r.obs[1:], r.last_obs.unsqueeze(0)])  # s_{t+1} for every t, as the critic targets use it
     done = r.terminated | r.truncated
     t, i = [int(x) for x in torch.nonzero(done)[0]]
     final = nxt[t, i]

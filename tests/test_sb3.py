@@ -9,6 +9,7 @@ import torch
 from click.testing import CliRunner
 
 from agents.evaluate import evaluate_actor
+from envs.make import EnvConfig
 from envs.sb3_vec_env import TorchCartPoleSB3VecEnv
 from envs.torch_cartpole import THETA_THRESHOLD, X_THRESHOLD
 from rlgen.cli import main
@@ -44,7 +45,7 @@ def test_sb3_ppo_learns_on_the_torch_cartpole():
     model = PPO("MlpPolicy", env, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0,
                 learning_rate=lambda p: p * 1e-3, clip_range=lambda p: p * 0.2, seed=0, device="cpu", verbose=0)
     model.learn(total_timesteps=30_000)
-    returns = evaluate_actor(lambda obs: model.predict(obs, deterministic=True)[0], "CartPole-v1", 50, 123)
+    returns = evaluate_actor(lambda obs: model.predict(obs, deterministic=True)[0], EnvConfig(), 50, 123)
     assert returns.mean() >= 195  # on gymnasium's own CartPole
 
 
@@ -78,14 +79,15 @@ def test_saved_weights_rebuild_the_same_policy(tmp_path):
     from safetensors.torch import load_file
 
     from agents.sb3_bridge import load_sb3_model
-    from rlgen.registry import open_run
+    from rlgen import api
 
     run = tmp_path / "run"
     args = ["train", CONFIGS / "cartpole_sb3_ppo.yaml", "--run-dir", run, "--quiet"]
     for item in TINY:
         args += ["--set", item]
     assert invoke(*args).exit_code == 0
-    rundir, cfg = open_run(run, "agent")
-    model = load_sb3_model(rundir, cfg, torch.device("cpu"))
+    handle = api.load(run)
+    assert handle.kind.name == "sb3" and handle.meta.kind == "sb3"
+    model = load_sb3_model(handle.run, handle.config, torch.device("cpu"))
     saved = load_file(run / "model.safetensors")
     assert all(torch.equal(saved[k], v) for k, v in model.policy.state_dict().items())

@@ -1,11 +1,18 @@
-"""The autoencoder base: encode, decode to logits, optional input corruption, and named losses."""
+"""The autoencoder base: encode images, decode to pixel logits, optional input corruption, and named losses.
+
+Images come in as (B, C, H, W) in [0, 1]; the decoders work on flat pixel vectors (B, D) with D = C·H·W, and
+`reconstruct`, `decode` and `sample` give images back in the input's shape.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from rlgen.epochs import EpochModel, Losses
 
 
 @dataclass
@@ -13,37 +20,51 @@ class AutoencoderOutput:
     loss: torch.Tensor  # total loss the optimizer minimises (scalar)
     recon_loss: torch.Tensor  # reconstruction term (scalar, batch mean)
     reg_loss: torch.Tensor  # regularisation term: the VAE's β·KL, 0 for the others (l1/l2 live in the optimizer)
-    recon_logits: torch.Tensor  # (B, 784) decoder output before the sigmoid
+    recon_logits: torch.Tensor  # (B, D) decoder output before the sigmoid, flat
     z: torch.Tensor  # (B, latent) the coding that was decoded
 
+    def losses(self) -> Losses:
+        return {"loss": self.loss, "recon_loss": self.recon_loss, "reg_loss": self.reg_loss}
 
-class Autoencoder(nn.Module):
+
+class Autoencoder(EpochModel):
     """Subclasses define `encode`, `decoder` and `loss_terms`; corruption is the identity unless overridden."""
 
     generative = False  # True when decoding z ~ N(0, I) gives samples (the VAE)
-    pretrain_epochs = 0  # epochs per layer of greedy layer-wise pretraining (stacked models can set it)
-    decoder: nn.Module
+    decoder: nn.Module  # (…, latent) → (…, D) pixel logits
+
+    def __init__(self, image_shape: tuple[int, ...]):
+        super().__init__()
+        self.image_shape = tuple(image_shape)
+        self.pixels = math.prod(self.image_shape)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """The deterministic coding of x (the mean for the VAE): (B, 784) → (B, latent)."""
+        """The deterministic coding of images x (the mean for the VAE): (B, C, H, W) → (B, latent)."""
         raise NotImplementedError
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z)
+        return self.decoder(z)  # (…, D)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] from codings: (…, latent) → (…, C, H, W)."""
+        return torch.sigmoid(self.decode_logits(z)).unflatten(-1, self.image_shape)
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """Images in [0, 1] from images in [0, 1], no corruption and no sampling."""
-        return torch.sigmoid(self.decode_logits(self.encode(x)))
+        return self.decode(self.encode(x))
 
     def corrupt(self, x: torch.Tensor) -> torch.Tensor:
         return x
 
     def forward(self, x: torch.Tensor, x_in: torch.Tensor | None = None) -> AutoencoderOutput:
-        """x: clean images in [0, 1], (B, 784). x_in: what to encode; by default corrupt(x) in training mode and x
-        in evaluation mode. The reconstruction is always compared with the clean x."""
+        """x: clean images in [0, 1]. x_in: what to encode; by default corrupt(x) in training mode and x in
+        evaluation mode. The reconstruction is always compared with the clean x."""
         if x_in is None:
             x_in = self.corrupt(x) if self.training else x
         return self.loss_terms(x, x_in)
+
+    def losses(self, x: torch.Tensor, y: torch.Tensor) -> Losses:
+        return self(x).losses()  # labels are not used: the images are their own targets
 
     def loss_terms(self, x: torch.Tensor, x_in: torch.Tensor) -> AutoencoderOutput:
         raise NotImplementedError

@@ -6,21 +6,15 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from rlgen.data import DataConfig
+from rlgen.epochs import EpochTrainConfig
 from rlgen.nets import Activation, Init, MLPConfig
 from rlgen.optim import OptimizerConfig
 from rlgen.schema import RunBase, Strict
 
-class DataConfig(Strict):
-    dir: str | None = None
-    """Folder with the four Fashion-MNIST files; None searches $RLGEN_DATA_DIR, the cache and Debian's package."""
-    validation: int = Field(default=5000, ge=1)
-    """Training images held out (the last ones) as the validation split."""
-    limit: int | None = Field(default=None, ge=2)
-    """Keep only the first `limit` training and test images (quick experiments and tests)."""
-
 
 class AutoencoderNetConfig(Strict):
-    """Encoder 784 → hidden… → latent; the decoder mirrors it (latent → reversed hidden… → 784 logits)."""
+    """Encoder pixels → hidden… → latent; the decoder mirrors it (latent → reversed hidden… → pixel logits)."""
 
     hidden: list[int] = Field(default_factory=lambda: [300])
     """Hidden layer sizes of the encoder, outermost first."""
@@ -40,19 +34,6 @@ class AutoencoderNetConfig(Strict):
             dropout=self.dropout,
             output_activation=output_activation,
         )
-
-
-class AETrainConfig(Strict):
-    epochs: int = Field(default=10, ge=1)
-    """Passes over the training split (after any layer-wise pretraining)."""
-    batch_size: int = Field(default=128, ge=1)
-    patience: int | None = Field(default=None, ge=1)
-    """Stop after this many epochs without a better validation loss (None: never stop early)."""
-    eval_batch_size: int = Field(default=1000, ge=1)
-    """Batch size of validation and evaluation passes (no gradients, so it can be large)."""
-    precision: Literal["auto", "fp32", "bf16"] = "auto"
-    """Matrix multiplies of training steps in bfloat16 (weights, optimizer state, losses and sampling stay float32)
-    or float32; auto picks bf16 where the hardware runs it natively. Validation and evaluation use float32."""
 
 
 class StackedConfig(Strict):
@@ -83,7 +64,7 @@ class AERunConfig(RunBase):
     data: DataConfig = Field(default_factory=DataConfig)
     model: AutoencoderNetConfig = Field(default_factory=AutoencoderNetConfig)
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
-    train: AETrainConfig = Field(default_factory=AETrainConfig)
+    train: EpochTrainConfig = Field(default_factory=EpochTrainConfig)
 
 
 class StackedRunConfig(AERunConfig):

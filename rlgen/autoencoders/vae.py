@@ -10,12 +10,12 @@ import math
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from rlgen.autoencoders.base import Autoencoder, AutoencoderOutput
 from rlgen.autoencoders.config import AutoencoderNetConfig, VAEConfig
 from rlgen.nets import build_mlp
 
-PIXELS = 784
 LOG_2PI = math.log(2 * math.pi)
 
 
@@ -53,17 +53,20 @@ def gaussian_log_density(z: torch.Tensor, mean: torch.Tensor, logvar: torch.Tens
 class VariationalAutoencoder(Autoencoder):
     generative = True
 
-    def __init__(self, net: AutoencoderNetConfig, cfg: VAEConfig):
-        super().__init__()
+    def __init__(self, net: AutoencoderNetConfig, cfg: VAEConfig, image_shape: tuple[int, ...]):
+        super().__init__(image_shape)
         self.cfg = cfg
         *inner, last = net.hidden
-        self.trunk = build_mlp(net.mlp(inner, output_activation=net.activation), PIXELS, last)
+        # trunk[0] flattens the images; the heads read the trunk's last layer
+        self.trunk = nn.Sequential(
+            nn.Flatten(), *build_mlp(net.mlp(inner, output_activation=net.activation), self.pixels, last))
         self.mean_head = build_mlp(net.mlp([]), last, net.latent)
         self.logvar_head = build_mlp(net.mlp([]), last, net.latent)
-        self.decoder = build_mlp(net.mlp(net.hidden[::-1]), net.latent, PIXELS)
+        self.decoder = build_mlp(net.mlp(net.hidden[::-1]), net.latent, self.pixels)
         self.latent = net.latent
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """q(z|x) for images x: (B, C, H, W) → mean, log-variance, (B, latent) each."""
         h = self.trunk(x)
         return self.mean_head(h).float(), self.logvar_head(h).float()  # (B, latent) each; float32 under autocast too
 
@@ -74,7 +77,7 @@ class VariationalAutoencoder(Autoencoder):
         mean, logvar = self.posterior(x_in)
         z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)  # reparameterisation trick
         logits = self.decoder(z).float()
-        recon = bernoulli_nll(logits, x).mean()
+        recon = bernoulli_nll(logits, x.flatten(1)).mean()
         kl = gaussian_kl(mean, logvar).mean()
         reg = self.cfg.beta * kl
         return AutoencoderOutput(recon + reg, recon, reg, logits, z)
@@ -84,21 +87,21 @@ class VariationalAutoencoder(Autoencoder):
         """One-sample estimate of −ELBO per image (β = 1 whatever was trained): (B,)."""
         mean, logvar = self.posterior(x)
         z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
-        return bernoulli_nll(self.decoder(z), x) + gaussian_kl(mean, logvar)
+        return bernoulli_nll(self.decoder(z), x.flatten(1)) + gaussian_kl(mean, logvar)
 
     @torch.no_grad()
     def importance_sampled_nll(self, x: torch.Tensor, samples: int) -> torch.Tensor:
         """−log p(x) ≈ −log (1/K)·Σ_k p(x|z_k)·p(z_k)/q(z_k|x), z_k ~ q(z|x) (Burda et al., 2016): (B,)."""
         mean, logvar = self.posterior(x)
         z = mean + torch.exp(0.5 * logvar) * torch.randn(samples, *mean.shape, device=x.device)  # (K, B, latent)
-        log_px_z = -bernoulli_nll(self.decoder(z), x)  # (K, B)
+        log_px_z = -bernoulli_nll(self.decoder(z), x.flatten(1))  # (K, B)
         log_pz = -0.5 * (LOG_2PI + z.square()).sum(-1)
         log_qz = gaussian_log_density(z, mean, logvar)
         return -(torch.logsumexp(log_px_z + log_pz - log_qz, dim=0) - math.log(samples))
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """n new images in [0, 1]: decode z ~ N(0, I)."""
+        """n new images in [0, 1], (n, C, H, W): decode z ~ N(0, I)."""
         device = next(self.parameters()).device
         z = torch.randn(n, self.latent, generator=generator).to(device)
-        return torch.sigmoid(self.decoder(z))
+        return self.decode(z)

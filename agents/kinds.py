@@ -1,0 +1,93 @@
+"""Agent runs as registered kinds (`rlgen.kinds` entry points): `agent` for rlgen's REINFORCE, A2C and PPO on the
+one on-policy loop, and `sb3` for stable-baselines3's PPO and A2C through the bridge. Both evaluate and render the
+same way: on gymnasium's own environment, through an actor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from agents.algorithms import build_policy, load_policy
+from agents.config import AgentRunConfig, RL_CONFIGS, SB3_CONFIGS, SB3RunConfig
+from agents.evaluate import Actor, evaluate_actor, policy_actor, summarize
+from agents.loop import train_agent
+from agents.render import check_render_request, render_actor
+from agents.sb3_bridge import build_sb3_model, load_sb3_model, make_sb3_env, train_sb3
+from envs.make import make_vec_env
+from rlgen.errors import RlgenError
+from rlgen.registry import RunKind, require_model
+from rlgen.rundir import RunDir
+from rlgen.runstate import TrainResult
+
+
+class _ActorKind(RunKind):
+    """What agent kinds share: a trained run is an actor, judged and filmed on gymnasium's environment."""
+
+    def actor(self, run: RunDir, cfg: Any, device: torch.device, greedy: bool) -> Actor:
+        raise NotImplementedError
+
+    def evaluate(self, run: RunDir, cfg: Any, device: torch.device, *, episodes: int = 100, seed: int = 0,
+                 greedy: bool = True, nll_samples: int | None = None) -> dict[str, Any]:
+        require_model(run)
+        returns = evaluate_actor(self.actor(run, cfg, device, greedy), cfg.env, episodes, seed)
+        return {**summarize(returns), "seed": seed, "greedy": greedy, "env_id": cfg.env.id, "run_dir": str(run.path)}
+
+    def describe(self, report: dict[str, Any]) -> str:
+        return (f"{report['env_id']}: mean return {report['mean_return']:.2f} ± {report['std_return']:.2f} "
+                f"(min {report['min_return']:.0f}, max {report['max_return']:.0f}) over {report['episodes']} episodes")
+
+    def render(self, run: RunDir, cfg: Any, device: torch.device, out: Path | None, *, episodes: int, seed: int,
+               fps: int, human: bool) -> tuple[int, list[float]]:
+        check_render_request(out, human)
+        require_model(run)
+        return render_actor(self.actor(run, cfg, device, True), cfg.env, out, episodes, seed, fps, human)
+
+
+class AgentKind(_ActorKind):
+    name = "agent"
+    configs = dict(RL_CONFIGS)
+
+    def train(self, cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: bool = False) -> TrainResult:
+        return train_agent(cfg, run, quiet, resume)
+
+    def actor(self, run: RunDir, cfg: AgentRunConfig, device: torch.device, greedy: bool) -> Actor:
+        return policy_actor(load_policy(run, cfg, device), device, greedy)
+
+    def summary_model(self, cfg: AgentRunConfig, run: RunDir | None) -> tuple[nn.Module, Callable[[nn.Module], Any]]:
+        if run is not None:
+            obs_dim, n_actions = int(run.info["obs_dim"]), int(run.info["n_actions"])
+        else:
+            envs = make_vec_env(cfg.env.model_copy(update={"num_envs": 1}))
+            obs_dim, n_actions = envs.single_observation_space.shape[0], int(envs.single_action_space.n)
+            envs.close()
+        policy = build_policy(cfg, obs_dim, n_actions)
+        obs = torch.zeros(2, obs_dim)
+        return policy, lambda p: (p.logits(obs), p.value(obs))
+
+
+class SB3Kind(_ActorKind):
+    name = "sb3"
+    configs = dict(SB3_CONFIGS)
+
+    def train(self, cfg: SB3RunConfig, run: RunDir, quiet: bool = False, resume: bool = False) -> TrainResult:
+        if resume:
+            raise RlgenError(f"{run.path} is a stable-baselines3 run; --resume continues rlgen's own runs only")
+        return train_sb3(cfg, run, quiet)
+
+    def actor(self, run: RunDir, cfg: SB3RunConfig, device: torch.device, greedy: bool) -> Actor:
+        model = load_sb3_model(run, cfg, device)
+        return lambda obs: model.predict(obs, deterministic=greedy)[0]
+
+    def summary_model(self, cfg: SB3RunConfig, run: RunDir | None) -> tuple[nn.Module, Callable[[nn.Module], Any]]:
+        device = torch.device("cpu")
+        envs = make_sb3_env(cfg, device, num_envs=1)
+        policy = build_sb3_model(cfg, envs, device).policy
+        obs = torch.zeros(2, envs.observation_space.shape[0])
+        return policy, lambda p: p(obs)
+
+
+AGENT_KIND = AgentKind()
+SB3_KIND = SB3Kind()

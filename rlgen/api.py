@@ -1,0 +1,173 @@
+"""The Python API, for notebooks and scripts; the `rlgen` command line is a thin layer over it.
+
+    import rlgen
+    run = rlgen.train("configs/fashion_mlp.yaml", overrides={"train.epochs": 3})
+    run.evaluate()                       # {'test_accuracy': 0.87, …}
+    vae = rlgen.load("runs/vae")
+    images = vae.sample(n=16, out="samples.png")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from pydantic import BaseModel
+
+from rlgen.config import apply_overrides, load_config, validate
+from rlgen.device import resolve_device
+from rlgen.errors import RlgenError, TrainingInterrupted
+from rlgen.metrics import read_metrics
+from rlgen.outputs import check_output_path
+from rlgen.registry import RunKind, kind_of_algo, open_run, schemas
+from rlgen.rundir import RunDir, default_run_dir
+from rlgen.runstate import RunMeta, TrainResult
+
+Overrides = Mapping[str, Any] | list[str] | tuple[str, ...] | None
+IMAGE_SUFFIXES = (".png",)
+VIDEO_SUFFIXES = (".gif", ".mp4")
+
+
+def resolve_config(config: str | Path | BaseModel | Mapping[str, Any], overrides: Overrides = None) -> tuple[Any, str]:
+    """A validated config from a YAML path, a config object or a mapping, with overrides applied; and a name for
+    its default run directory."""
+    overrides = overrides if isinstance(overrides, Mapping) else list(overrides or [])
+    if isinstance(config, (str, Path)):
+        return load_config(Path(config), overrides, schemas()), Path(config).stem
+    data = config.model_dump(mode="json") if isinstance(config, BaseModel) else dict(config)
+    cfg = validate(apply_overrides(data, overrides), schemas(), "config")
+    return cfg, cfg.algo
+
+
+def train(config: str | Path | BaseModel | Mapping[str, Any], overrides: Overrides = None, *,
+          run_dir: str | Path | None = None, seed: int | None = None, device: str | None = None,
+          quiet: bool = False) -> "Run":
+    """Train the model a config describes (a YAML path, a config object or a mapping) in a new run directory and
+    return the finished run. `overrides`: {"train.epochs": 3} or ["train.epochs=3"]; `seed` and `device` override
+    the config's. Ctrl-C stops training with what was learned saved, and raises TrainingInterrupted (a
+    KeyboardInterrupt naming the run dir)."""
+    extra = {**({"seed": seed} if seed is not None else {}), **({"device": device} if device else {})}
+    cfg, name = resolve_config(config, overrides)
+    if extra:
+        cfg, _ = resolve_config(cfg, extra)
+    kind = kind_of_algo(cfg.algo)
+    source = str(config) if isinstance(config, (str, Path)) else None
+    run = RunDir.create(Path(run_dir) if run_dir else default_run_dir(Path(name), cfg.seed), cfg, kind.name, source)
+    handle = Run(run, cfg, kind)
+    handle.result = _train(kind, cfg, run, quiet, resume=False)
+    return handle
+
+
+def _train(kind: RunKind, cfg: Any, run: RunDir, quiet: bool, resume: bool) -> TrainResult:
+    try:
+        return kind.train(cfg, run, quiet=quiet, resume=resume)
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(run.path) from None
+
+
+def resume(path: str | Path, *, device: str | None = None, quiet: bool = False) -> "Run":
+    """Continue an interrupted run from its last checkpoint, with its saved config (`device` may differ)."""
+    handle = load(path)
+    if device:
+        handle.config.device = device
+    handle.result = _train(handle.kind, handle.config, handle.run, quiet, resume=True)
+    return handle
+
+
+def load(path: str | Path) -> "Run":
+    """Open a run directory (finished or not) to evaluate it, look at it or continue it."""
+    run, cfg, kind = open_run(Path(path))
+    return Run(run, cfg, kind)
+
+
+class Run:
+    """A run directory with its typed config and its kind; what can be done with it depends on the kind."""
+
+    def __init__(self, run: RunDir, config: Any, kind: RunKind):
+        self.run, self.config, self.kind = run, config, kind
+        self.result: TrainResult | None = None
+        """What training returned, when this handle trained the run."""
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r}, algo={self.config.algo!r}, kind={self.kind.name!r})"
+
+    @property
+    def path(self) -> Path:
+        return self.run.path
+
+    @property
+    def meta(self) -> RunMeta:
+        return self.run.meta
+
+    def metrics(self) -> list[dict[str, float]]:
+        """The rows of metrics.csv (one per iteration or epoch)."""
+        path = self.path / "metrics.csv"
+        if not path.is_file():
+            raise RlgenError(f"{self.path} has no metrics.csv yet")
+        return read_metrics(path)
+
+    def evaluate(self, *, episodes: int = 100, seed: int = 0, greedy: bool = True, nll_samples: int | None = None,
+                 device: str = "auto") -> dict[str, Any]:
+        """Test-set metrics (models trained on data) or returns over `episodes` greedy episodes (agents)."""
+        return self.kind.evaluate(self.run, self.config, resolve_device(device), episodes=episodes, seed=seed,
+                                  greedy=greedy, nll_samples=nll_samples)
+
+    def describe(self, report: dict[str, Any]) -> str:
+        return self.kind.describe(report)
+
+    def sample(self, n: int = 64, *, seed: int = 0, out: str | Path | None = None, device: str = "auto") -> torch.Tensor:
+        """n generated images (n, C, H, W) in [0, 1]; `out`: also write them as a PNG grid."""
+        return self.kind.sample(self.run, self.config, resolve_device(device), _checked(out, IMAGE_SUFFIXES), n=n,
+                                seed=seed)
+
+    def reconstruct(self, n: int = 10, *, seed: int = 0, out: str | Path | None = None,
+                    device: str = "auto") -> list[torch.Tensor]:
+        """Rows of images: n test images, then their reconstructions (denoisers: corrupted, then denoised)."""
+        return self.kind.reconstruct(self.run, self.config, resolve_device(device), _checked(out, IMAGE_SUFFIXES),
+                                     n=n, seed=seed)
+
+    def interpolate(self, steps: int = 10, pairs: int = 4, *, seed: int = 0, out: str | Path | None = None,
+                    device: str = "auto") -> list[torch.Tensor]:
+        """Rows of images, each a straight walk in latent space between two test images."""
+        return self.kind.interpolate(self.run, self.config, resolve_device(device), _checked(out, IMAGE_SUFFIXES),
+                                     steps=steps, pairs=pairs, seed=seed)
+
+    def render(self, out: str | Path | None = None, *, episodes: int = 1, seed: int = 0, fps: int = 50,
+               human: bool = False, device: str = "auto") -> tuple[int, list[float]]:
+        """Film the agent playing greedily into a GIF or MP4 (`out`) and/or a window; returns (frames, returns)."""
+        return self.kind.render(self.run, self.config, resolve_device(device), _checked(out, VIDEO_SUFFIXES),
+                                episodes=episodes, seed=seed, fps=fps, human=human)
+
+    def plot(self, out: str | Path, *, device: str = "auto") -> list[Path]:
+        """Training curves as a PNG, plus the pictures only this kind draws (a classifier's confusion matrix)."""
+        from rlgen.plot import plot_curves
+
+        out = _checked(out, IMAGE_SUFFIXES)
+        plot_curves(self.metrics(), self.meta, out)
+        return [out, *self.kind.extra_plots(self.run, self.config, resolve_device(device), out)]
+
+    def summary(self) -> str:
+        """A per-layer table of the model: output shapes and parameter counts."""
+        from rlgen.summary import summary_table
+
+        model, forward = self.kind.summary_model(self.config, self.run)
+        return summary_table(model, forward, f"{self.config.algo} — {self.path}")
+
+
+def _checked(out: str | Path | None, suffixes: tuple[str, ...]) -> Path | None:
+    if out is None:
+        return None
+    check_output_path(Path(out), suffixes)
+    return Path(out)
+
+
+def summary(config: str | Path | BaseModel | Mapping[str, Any], overrides: Overrides = None) -> str:
+    """The per-layer table of the model a config (or a run directory) builds, without training it."""
+    from rlgen.summary import summary_table
+
+    if isinstance(config, (str, Path)) and Path(config).is_dir():
+        return load(config).summary()
+    cfg, name = resolve_config(config, overrides)
+    model, forward = kind_of_algo(cfg.algo).summary_model(cfg, None)
+    return summary_table(model, forward, f"{cfg.algo} — {name}")

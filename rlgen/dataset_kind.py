@@ -1,0 +1,80 @@
+"""What every kind of run trained on a data set shares: build the model, load the splits, train with the one epoch
+trainer, load the trained model. A kind (autoencoders, classifiers) says only how its model is built and evaluated.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from rlgen.data import IMAGE_SHAPE, NUM_CLASSES, Split, Splits, load_splits
+from rlgen.device import resolve_device
+from rlgen.epochs import EpochModel, train_epochs
+from rlgen.optim import ParamGroup, TrainingOptimizer
+from rlgen.registry import RunKind, require_model
+from rlgen.rundir import RunDir
+from rlgen.runstate import TrainResult
+from rlgen.seeding import seed_everything
+
+
+class DatasetKind(RunKind):
+    """A kind whose runs train an EpochModel on Fashion-MNIST; configs have seed, device, data, optimizer, train."""
+
+    def build_model(self, cfg: Any, run: RunDir | None = None) -> EpochModel:
+        """The untrained model of `cfg` (`run`: the run it belongs to, when there is one)."""
+        raise NotImplementedError
+
+    def prepare_run(self, cfg: Any, run: RunDir) -> None:
+        """Before a new run's model is first built: record in the run what rebuilding it will need."""
+
+    def init_weights(self, cfg: Any, model: EpochModel) -> None:
+        """A new run's starting weights beyond the builder's initialisation (pretrained layers, say)."""
+
+    def param_groups(self, cfg: Any, model: EpochModel) -> nn.Module | list[ParamGroup]:
+        """What the optimizer trains (all of the model by default)."""
+        return model
+
+    def training_splits(self, cfg: Any, model: EpochModel, splits: Splits) -> tuple[Split, Split]:
+        """The (train, validation) splits as the model trains on them; a kind may transform them once here."""
+        return splits.train, splits.val
+
+    def train(self, cfg: Any, run: RunDir, quiet: bool = False, resume: bool = False) -> TrainResult:
+        device = resolve_device(cfg.device)
+        seed_everything(cfg.seed)
+        splits = load_splits(cfg.data, device, cfg.seed)
+        if not resume:
+            self.prepare_run(cfg, run)
+        model = self.build_model(cfg, run).to(device)
+        if not resume:
+            self.init_weights(cfg, model)
+        train, val = self.training_splits(cfg, model, splits)
+        per_epoch = math.ceil(len(train) / cfg.train.batch_size)
+        optimizer = TrainingOptimizer(self.param_groups(cfg, model), cfg.optimizer,
+                                      total_steps=cfg.train.epochs * per_epoch)
+        if not resume:
+            run.update_meta(info={"data_source": str(splits.source), **self.run_info(cfg, model)})
+        return train_epochs(model, optimizer, train, val, cfg.train, run, seed=cfg.seed, device=device,
+                            description=f"{cfg.algo} fashion-mnist", quiet=quiet, resume=resume)
+
+    def run_info(self, cfg: Any, model: EpochModel) -> dict[str, Any]:
+        return {}
+
+    def load_model(self, run: RunDir, cfg: Any, device: torch.device) -> EpochModel:
+        """The run's best weights in the model its config builds, in evaluation mode."""
+        require_model(run)
+        model = self.build_model(cfg, run).to(device)
+        run.load_weights(model, "model", device)
+        model.eval()
+        return model
+
+    def test_split(self, cfg: Any, device: torch.device) -> Split:
+        return load_splits(cfg.data, device, cfg.seed).test
+
+    def summary_model(self, cfg: Any, run: RunDir | None) -> tuple[nn.Module, Callable[[nn.Module], Any]]:
+        model = self.build_model(cfg, run)
+        images = torch.rand(2, *IMAGE_SHAPE)
+        labels = torch.arange(2) % NUM_CLASSES
+        return model, lambda m: m.losses(images, labels)
