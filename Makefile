@@ -9,7 +9,9 @@ FASHION_DIR := /usr/share/datasets/fashion-mnist
 DEMO_RUN ?= runs/demo/$(shell date +%Y%m%d-%H%M%S)
 PYTEST_ARGS ?=
 
-.PHONY: all install data demo test benchmark clean
+WHEEL_DIR := build/wheel-check
+
+.PHONY: all install data demo test wheel-check benchmark clean
 
 all: demo
 
@@ -39,6 +41,24 @@ demo: install
 
 test: install
 	SDL_VIDEODRIVER=dummy $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The packaging check CI runs after the tests: build a wheel, install it without -e into a fresh virtual environment
+# (torch first, as above) and train a tiny autoencoder and a tiny agent with the installed `rlgen`, away from the
+# source tree, so that a module or entry point missing from the wheel fails here.
+wheel-check: install
+	rm -rf $(WHEEL_DIR) && mkdir -p $(WHEEL_DIR)
+	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir $(WHEEL_DIR) .
+	$(PYTHON) -m venv $(WHEEL_DIR)/venv
+	$(WHEEL_DIR)/venv/bin/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(WHEEL_DIR)/venv/bin/python -m pip install --quiet $(WHEEL_DIR)/rlgen-*.whl
+	cd $(WHEEL_DIR) && venv/bin/rlgen train $(CURDIR)/configs/fashion_stacked_ae.yaml --run-dir ae --quiet \
+		--set data.limit=600 --set data.validation=100 --set train.epochs=1
+	cd $(WHEEL_DIR) && venv/bin/rlgen train $(CURDIR)/configs/cartpole_reinforce.yaml --run-dir agent --quiet \
+		--set train.total_steps=500 --set train.eval_episodes=2 --set train.target_return=null
+	cd $(WHEEL_DIR) && venv/bin/python -c "import rlgen; assert 'site-packages' in rlgen.__file__, rlgen.__file__; \
+		print('wheel check: rlgen', rlgen.__version__, 'from', rlgen.__file__); \
+		print(rlgen.load('ae').evaluate(device='cpu')); print(rlgen.load('agent').evaluate(episodes=2))"
+	rm -rf $(WHEEL_DIR)
 
 benchmark: install
 	$(BIN)/python benchmarks/reinforce_cartpole.py

@@ -8,8 +8,10 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from agents.config import EvalScheduleConfig
 from agents.policy import ActorCritic
 from envs.make import EnvConfig, make_vec_env
+from rlgen.runstate import RunState
 
 MAX_PARALLEL_EPISODES = 100
 Actor = Callable[[np.ndarray], np.ndarray]  # a batch of observations → a batch of actions
@@ -77,3 +79,23 @@ def summarize(returns: np.ndarray) -> dict[str, float | int]:
         "max_return": float(returns.max()),
         "episodes": int(returns.size),
     }
+
+
+def evaluation_due(state: RunState, schedule: EvalScheduleConfig) -> bool:
+    """Every `eval_every_steps` environment steps, and once more when the budget is spent."""
+    return state.progress - state.last_eval_at >= schedule.eval_every_steps or state.progress >= schedule.total_steps
+
+
+def record_evaluation(state: RunState, schedule: EvalScheduleConfig, returns: np.ndarray,
+                      metrics: dict[str, float]) -> bool:
+    """Take a periodic evaluation's returns into the metrics and the run state: the best score, and the run is solved
+    at the target return or done at the end of its budget. True when this is the best so far (save the weights)."""
+    state.last_eval_at = state.progress
+    metrics["eval/return_mean"] = float(returns.mean())
+    metrics["eval/return_std"] = float(returns.std())
+    best = state.record(metrics["eval/return_mean"], "max")
+    if schedule.target_return is not None and state.best_score >= schedule.target_return:
+        state.status = "solved"
+    elif state.progress >= schedule.total_steps:
+        state.status = "done"
+    return best

@@ -50,6 +50,9 @@ class AgentKind(_ActorKind):
     name = "agent"
     configs = dict(RL_CONFIGS)
 
+    def check(self, cfg: AgentRunConfig) -> None:
+        make_vec_env(cfg.env.model_copy(update={"num_envs": 1, "compile": False})).close()
+
     def train(self, cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: bool = False) -> TrainResult:
         return train_agent(cfg, run, quiet, resume)
 
@@ -72,6 +75,9 @@ class SB3Kind(_ActorKind):
     name = "sb3"
     configs = dict(SB3_CONFIGS)
 
+    def check(self, cfg: SB3RunConfig) -> None:
+        make_sb3_env(cfg, torch.device("cpu"), num_envs=1).close()
+
     def train(self, cfg: SB3RunConfig, run: RunDir, quiet: bool = False, resume: bool = False) -> TrainResult:
         if resume:
             raise RlgenError(f"{run.path} is a stable-baselines3 run; --resume continues rlgen's own runs only")
@@ -83,7 +89,7 @@ class SB3Kind(_ActorKind):
 
     def summary_model(self, cfg: SB3RunConfig, run: RunDir | None) -> tuple[nn.Module, Callable[[nn.Module], Any]]:
         device = torch.device("cpu")
-        envs = make_sb3_env(cfg, device, num_envs=1)
+        envs = make_sb3_env(cfg, device)
         policy = build_sb3_model(cfg, envs, device).policy
         obs = torch.zeros(2, envs.observation_space.shape[0])
         return policy, lambda p: p(obs)

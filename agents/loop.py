@@ -9,11 +9,10 @@ import math
 import time
 
 import numpy as np
-import torch
 
 from agents.algorithms import UPDATES, algo_section, build_policy
 from agents.config import AgentRunConfig
-from agents.evaluate import evaluate_policy
+from agents.evaluate import evaluate_policy, evaluation_due, record_evaluation
 from agents.rollout import RolloutCollector
 from envs.make import make_vec_env
 from rlgen.device import resolve_device
@@ -82,19 +81,11 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: b
                     "time/train_seconds": state.train_seconds,
                     "time/iteration": state.iteration,
                 })
-                budget_spent = state.progress >= tc.total_steps
-                if state.progress - state.last_eval_at >= tc.eval_every_steps or budget_spent:
+                if evaluation_due(state, tc):
                     returns = evaluate_policy(policy, cfg.env, tc.eval_episodes, cfg.seed + tc.eval_seed_offset,
                                               device)
-                    state.last_eval_at = state.progress
-                    metrics["eval/return_mean"] = float(returns.mean())
-                    metrics["eval/return_std"] = float(returns.std())
-                    if state.record(metrics["eval/return_mean"], "max"):
+                    if record_evaluation(state, tc, returns, metrics):
                         run.save_weights(policy, "model")
-                    if tc.target_return is not None and state.best_score >= tc.target_return:
-                        state.status = "solved"
-                    elif budget_spent:
-                        state.status = "done"
                     save()
                 logger.log(state.progress, metrics)
                 bar.update(min(state.progress, tc.total_steps),

@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import gymnasium as gym
-import numpy as np
 import torch
 
 from agents.policy import ActorCritic, gumbel_noise

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from agents.config import SB3RunConfig
-from agents.evaluate import evaluate_actor
+from agents.evaluate import evaluate_actor, evaluation_due, record_evaluation
 from rlgen.device import resolve_device
 from rlgen.metrics import MetricsLogger, ProgressBar
 from rlgen.rundir import RunDir
@@ -108,20 +108,13 @@ def train_sb3(cfg: SB3RunConfig, run: RunDir, quiet: bool = False) -> TrainResul
             recent = self.finished[-100:]
             metrics.update({"rollout/ep_return_mean_100": float(np.mean(recent)) if recent else math.nan,
                             "time/train_seconds": state.train_seconds, "time/iteration": state.iteration})
-            budget_spent = state.progress >= tc.total_steps
-            if state.progress - state.last_eval_at >= tc.eval_every_steps or budget_spent:
-                state.last_eval_at = state.progress
+            if evaluation_due(state, tc):
                 eval_started = time.perf_counter()
                 returns = evaluate_actor(lambda obs: self.model.predict(obs, deterministic=True)[0], cfg.env,
                                          tc.eval_episodes, cfg.seed + tc.eval_seed_offset)
                 eval_seconds += time.perf_counter() - eval_started
-                metrics.update({"eval/return_mean": float(returns.mean()), "eval/return_std": float(returns.std())})
-                if state.record(metrics["eval/return_mean"], "max"):
+                if record_evaluation(state, tc, returns, metrics):
                     run.save_weights(self.model.policy, "model")
-                if tc.target_return is not None and state.best_score >= tc.target_return:
-                    state.status = "solved"
-                elif budget_spent:
-                    state.status = "done"
                 save()
             logger.log(state.progress, metrics)
             last = metrics

@@ -20,7 +20,6 @@ this machine.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -36,13 +35,16 @@ sys.path.insert(0, str(ROOT))
 
 from rlgen.autoencoders.build import build_autoencoder  # noqa: E402
 from rlgen.autoencoders.config import VAERunConfig  # noqa: E402
-from rlgen.autoencoders.train import fit_epoch  # noqa: E402
+from rlgen.data import IMAGE_SHAPE, Split  # noqa: E402
 from rlgen.device import resolve_precision  # noqa: E402
+from rlgen.epochs import fit_epoch  # noqa: E402
 from rlgen.fashion_mnist import load_fashion_mnist  # noqa: E402
 from rlgen.optim import TrainingOptimizer  # noqa: E402
+from benchmarks.turns import take_turns  # noqa: E402
 
 BATCH = 128
-SIZES = [(784, 400), (400, 20), (400, 20), (20, 400), (400, 784)]  # fc1, mean, logvar, fc3, fc4
+PIXELS = int(np.prod(IMAGE_SHAPE))
+SIZES = [(PIXELS, 400), (400, 20), (400, 20), (20, 400), (400, PIXELS)]  # fc1, mean, logvar, fc3, fc4
 
 
 # ---- reference: the PyTorch examples' way -------------------------------------------------------------------------
@@ -50,13 +52,13 @@ class ItemDataset(Dataset):
     """One image at a time, converted from uint8 to a float tensor in [0, 1] (what ToTensor does)."""
 
     def __init__(self, images: torch.Tensor):
-        self.images = images.view(-1, 28, 28).numpy()
+        self.images = images.view(-1, *IMAGE_SHAPE[1:]).numpy()  # (N, H, W), as torchvision holds them
 
     def __len__(self) -> int:
         return len(self.images)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        return torch.from_numpy(self.images[i]).float().div(255).unsqueeze(0)  # (1, 28, 28)
+        return torch.from_numpy(self.images[i]).float().div(255).unsqueeze(0)  # (1, H, W)
 
 
 class PILItemDataset(ItemDataset):
@@ -66,18 +68,18 @@ class PILItemDataset(ItemDataset):
         from PIL import Image
 
         picture = Image.fromarray(self.images[i], mode="L")
-        pixels = torch.from_numpy(np.array(picture, np.uint8, copy=True)).view(28, 28, 1).permute(2, 0, 1)
+        pixels = torch.from_numpy(np.array(picture, np.uint8, copy=True)).view(*IMAGE_SHAPE[1:], 1).permute(2, 0, 1)
         return pixels.contiguous().float().div(255)
 
 
 class ExampleVAE(nn.Module):
     def __init__(self):
         super().__init__()
-        self.fc1 = nn.Linear(784, 400)
+        self.fc1 = nn.Linear(PIXELS, 400)
         self.fc21 = nn.Linear(400, 20)
         self.fc22 = nn.Linear(400, 20)
         self.fc3 = nn.Linear(20, 400)
-        self.fc4 = nn.Linear(400, 784)
+        self.fc4 = nn.Linear(400, PIXELS)
 
     def forward(self, x):
         h1 = F.relu(self.fc1(x))
@@ -91,8 +93,8 @@ def reference_epoch(model, optimizer, loader, device) -> float:
     for data in loader:
         data = data.to(device)
         optimizer.zero_grad()
-        recon, mu, logvar = model(data.view(-1, 784))
-        bce = F.binary_cross_entropy(recon, data.view(-1, 784), reduction="sum")
+        recon, mu, logvar = model(data.view(-1, PIXELS))
+        bce = F.binary_cross_entropy(recon, data.view(-1, PIXELS), reduction="sum")
         kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
         (bce + kld).backward()
         optimizer.step()
@@ -136,8 +138,8 @@ def main() -> None:
     device = torch.device(args.device)
     torch.manual_seed(0)
     data = load_fashion_mnist(validation=1)
-    images = torch.cat([data.train_x, data.val_x])  # all 60,000 training images, uint8 (N, 784)
-    on_device = images.to(device)
+    images = torch.cat([data.train_x, data.val_x])  # all 60,000 training images, uint8 (N, 1, 28, 28)
+    on_device = Split(images.to(device), torch.zeros(len(images), dtype=torch.int64, device=device))
 
     contenders = {}
     for name, dataset in (("examples", PILItemDataset(images)), ("lean items", ItemDataset(images))):
@@ -151,7 +153,7 @@ def main() -> None:
         label = f"rlgen {precision}" + (f" ({str(dtype).replace('torch.', '')})" if precision == "auto" else "")
 
         def run(model=model, optimizer=optimizer, generator=generator, dtype=dtype):
-            fit_epoch(model, optimizer, on_device, BATCH, generator, autocast_dtype=dtype)
+            fit_epoch(model.losses, optimizer, on_device, BATCH, generator, autocast_dtype=dtype)
             if device.type == "cuda":
                 torch.cuda.synchronize()
 
@@ -159,14 +161,7 @@ def main() -> None:
 
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{len(images):,} images, batch {BATCH}")
-    for epoch in contenders.values():  # one untimed round: first-epoch allocations and caches, for everyone alike
-        epoch()
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    for repeat in range(args.repeats):
-        for name, epoch in contenders.items():
-            times[name].append(timed(epoch))
-        print(f"  round {repeat + 1}: " + "   ".join(f"{n} {t[-1]:.2f} s" for n, t in times.items()), flush=True)
-    median = {name: statistics.median(t) for name, t in times.items()}
+    median = take_turns(contenders, args.repeats)
     print(f"{'contender':<22} {'median epoch s':>14} {'examples / this':>16} {'lean items / this':>18}")
     for name, seconds in median.items():
         print(f"{name:<22} {seconds:>14.2f} {median['examples'] / seconds:>15.2f}x "
@@ -178,10 +173,10 @@ def main() -> None:
     first = SIZES[0][0] * SIZES[0][1]  # backward: weight grads of every layer, input grads of all but the first
     epoch_flop = 2 * (macs + macs + macs - first) * len(images)
     achieved = epoch_flop / our_s / 1e9
-    small = matmul_gflops(device, BATCH, 784, 400)
+    small = matmul_gflops(device, BATCH, PIXELS, 400)
     large = matmul_gflops(device, 2048, 2048, 2048)
     print(f"{ours[-1]} achieved {achieved:.1f} GFLOP/s ({epoch_flop / 1e9:.0f} GFLOP per epoch); plain matmul on this "
-          f"machine: {small:.1f} GFLOP/s at 128x784 @ 784x400, {large:.1f} GFLOP/s at 2048^3 "
+          f"machine: {small:.1f} GFLOP/s at {BATCH}x{PIXELS} @ {PIXELS}x400, {large:.1f} GFLOP/s at 2048^3 "
           f"({100 * achieved / small:.0f}% of the same-shape matmul)")
 
 

@@ -28,12 +28,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agents.config import AGENT_CONFIGS  # noqa: E402
-from agents.loop import train_agent  # noqa: E402
 from envs.torch_cartpole import TorchCartPoleVectorEnv  # noqa: E402
-from rlgen.config import load_config  # noqa: E402
+from rlgen import api  # noqa: E402
 from rlgen.errors import RlgenError  # noqa: E402
-from rlgen.rundir import RunDir  # noqa: E402
 
 EVAL_EVERY = 10_000
 EVAL_EPISODES = 100
@@ -44,15 +41,11 @@ SB3 = "cartpole_sb3_ppo"  # stable-baselines3 PPO with the zoo's CartPole-v1 hyp
 
 def time_to_solve(config: str, seed: int, device: str, extra: list[str]) -> tuple[bool, int, float]:
     """Train a shipped config (rlgen's loop, or SB3 through rlgen's bridge: the same evaluation schedule code)."""
-    from agents.sb3_bridge import train_sb3
-
     overrides = [f"seed={seed}", f"device={device}", f"train.eval_every_steps={EVAL_EVERY}",
                  f"train.eval_episodes={EVAL_EPISODES}", f"train.target_return={TARGET}", *extra]
-    cfg = load_config(ROOT / "configs" / f"{config}.yaml", overrides, AGENT_CONFIGS)
-    train = train_sb3 if cfg.algo.startswith("sb3_") else train_agent
     with tempfile.TemporaryDirectory() as tmp:
-        result = train(cfg, RunDir.create(Path(tmp) / "run", cfg, {}), quiet=True)
-    return result.solved, result.env_steps, result.train_seconds
+        result = api.train(ROOT / "configs" / f"{config}.yaml", overrides, run_dir=Path(tmp) / "run", quiet=True).result
+    return result.solved, result.progress, result.train_seconds
 
 
 def throughput(num_envs: int, device: str, steps: int = 300, rounds: int = 5) -> tuple[dict[str, float], float]:

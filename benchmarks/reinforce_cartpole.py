@@ -21,11 +21,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agents.config import AGENT_CONFIGS  # noqa: E402
-from agents.evaluate import evaluate_run  # noqa: E402
-from agents.loop import train_agent  # noqa: E402
-from rlgen.config import load_config  # noqa: E402
-from rlgen.rundir import RunDir  # noqa: E402
+from rlgen import api  # noqa: E402
 
 
 def main() -> None:
@@ -41,16 +37,16 @@ def main() -> None:
     steps, seconds = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
-            cfg = load_config(Path(args.config), [f"seed={seed}", f"device={args.device}"], AGENT_CONFIGS)
-            run = RunDir.create(Path(tmp) / f"seed{seed}", cfg, {})
             started = time.perf_counter()
-            result = train_agent(cfg, run, quiet=True)
+            run = api.train(Path(args.config), [f"device={args.device}"], seed=seed, run_dir=Path(tmp) / f"seed{seed}",
+                            quiet=True)
+            result = run.result
             wall = time.perf_counter() - started
-            check = evaluate_run(run.path, episodes=100, seed=10**6, device_name=args.device)["mean_return"]
-            print(f"{seed:>4}  {str(result.solved):>6}  {result.env_steps:>10,}  {result.train_seconds:>8.2f}  "
-                  f"{wall:>7.2f}  {result.best_eval_return:>9.1f}  {check:>7.1f}", flush=True)
+            check = run.evaluate(episodes=100, seed=10**6, device=args.device)["mean_return"]
+            print(f"{seed:>4}  {str(result.solved):>6}  {result.progress:>10,}  {result.train_seconds:>8.2f}  "
+                  f"{wall:>7.2f}  {result.best_score:>9.1f}  {check:>7.1f}", flush=True)
             if result.solved:
-                steps.append(result.env_steps)
+                steps.append(result.progress)
                 seconds.append(result.train_seconds)
     if steps:
         print(f"solved {len(steps)}/{len(args.seeds)}; median {statistics.median(steps):,.0f} env steps, "

@@ -52,6 +52,7 @@ def train(config: str | Path | BaseModel | Mapping[str, Any], overrides: Overrid
     if extra:
         cfg, _ = resolve_config(cfg, extra)
     kind = kind_of_algo(cfg.algo)
+    kind.check(cfg)
     source = str(config) if isinstance(config, (str, Path)) else None
     run = RunDir.create(Path(run_dir) if run_dir else default_run_dir(Path(name), cfg.seed), cfg, kind.name, source)
     handle = Run(run, cfg, kind)

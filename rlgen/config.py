@@ -79,21 +79,40 @@ def _model_class(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+def _step(annotation: Any, part: str | int) -> Any:
+    """The annotation one step down an error location: a field of a model, an item of a list, or the member of a
+    tagged union (`{type: conv, …}`) that the tag names."""
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    origin = typing.get_origin(annotation)
+    if isinstance(part, int):
+        return typing.get_args(annotation)[0] if origin in (list, tuple) else None
+    members = typing.get_args(annotation) if origin in (typing.Union, types.UnionType) else (annotation,)
+    models = [m for m in map(_model_class, members) if m is not None]
+    for model in models:  # a union's tag
+        if any(typing.get_origin(f.annotation) is typing.Literal and part in typing.get_args(f.annotation)
+               for f in model.model_fields.values()) and len(models) > 1:
+            return model
+    for model in models:
+        if part in model.model_fields:
+            return model.model_fields[part].annotation
+    return None
+
+
 def _allowed_keys(root: type[BaseModel], loc: tuple) -> list[str]:
-    model: type[BaseModel] | None = root
+    annotation: Any = root
     for part in loc:
-        if model is None:
+        annotation = _step(annotation, part)
+        if annotation is None:
             return []
-        if isinstance(part, int):
-            continue
-        field = model.model_fields.get(part)
-        model = _model_class(field.annotation) if field is not None else None
+    model = _model_class(annotation)
     return list(model.model_fields) if model is not None else []
 
 
 def explain(error: ValidationError, root: type[BaseModel]) -> str:
-    """One line naming the first offending key and what is allowed there."""
-    first = error.errors()[0]
+    """One line naming the first offending key and what is allowed there (an unknown key first: a misspelt key also
+    leaves the intended one missing)."""
+    first = sorted(error.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
     loc = tuple(first["loc"])
     path = ".".join(str(p) for p in loc) or "<top level>"
     if first["type"] == "extra_forbidden":

@@ -26,8 +26,9 @@ class DataConfig(Strict):
 
     dir: str | None = None
     """Folder with the four Fashion-MNIST files; None searches $RLGEN_DATA_DIR, the cache and Debian's package."""
-    validation: int = Field(default=5000, ge=1)
-    """Training images held out (the last ones) as the validation split."""
+    validation: int = Field(default=5000, ge=0)
+    """Training images held out (the last ones) as the validation split. 0 trains on all of them; the best weights
+    and early stopping then follow the training metrics."""
     limit: int | None = Field(default=None, ge=2)
     """Keep only the first `limit` training and test images (quick experiments and tests)."""
     train_subset: int | None = Field(default=None, ge=1)

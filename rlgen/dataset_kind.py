@@ -27,6 +27,10 @@ class DatasetKind(RunKind):
         """The untrained model of `cfg` (`run`: the run it belongs to, when there is one)."""
         raise NotImplementedError
 
+    def check(self, cfg: Any) -> None:
+        with torch.random.fork_rng(devices=[]):  # building consumes random numbers; training builds it again
+            self.build_model(cfg, None)
+
     def prepare_run(self, cfg: Any, run: RunDir) -> None:
         """Before a new run's model is first built: record in the run what rebuilding it will need."""
 

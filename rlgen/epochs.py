@@ -122,17 +122,19 @@ def train_epochs(model: EpochModel, optimizer: TrainingOptimizer, train: Split, 
                  run: RunDir, *, seed: int, device: torch.device, description: str, quiet: bool = False,
                  resume: bool = False) -> TrainResult:
     """Train `model` for cfg.epochs on `train`, validating on `val` after every epoch; see the module's docstring.
-    The caller builds model, optimizer (over cfg.epochs × batches per epoch) and data, seeded."""
+    The caller builds model, optimizer (over cfg.epochs × batches per epoch) and data, seeded. With an empty `val`
+    the epoch's training metrics choose the best weights instead."""
     autocast_dtype = resolve_precision(cfg.precision, device)
     generator = torch.Generator().manual_seed(seed)  # the shuffling order
     per_epoch = math.ceil(len(train) / cfg.batch_size)
     metric, mode = model.monitor
+    judged_on = "val" if len(val) else "train"
     state = RunState()
     if resume:
         state, rng = run.load_checkpoint(model, optimizer)
         restore_rng(rng, device, {"shuffle": generator})
     else:
-        run.update_meta(unit="epochs", monitor=f"val/{metric}",
+        run.update_meta(unit="epochs", monitor=f"{judged_on}/{metric}",
                         info={"precision": str(autocast_dtype or torch.float32), "train_images": len(train)})
     logger = MetricsLogger(run.path, keep_until_step=state.progress if resume else None)
     last: dict[str, float] = {}
@@ -150,7 +152,7 @@ def train_epochs(model: EpochModel, optimizer: TrainingOptimizer, train: Split, 
                 train_losses = fit_epoch(model.losses, optimizer, train, cfg.batch_size, generator, autocast_dtype,
                                          tick)
                 elapsed = time.perf_counter() - started
-                scores = validate(model, val, cfg.eval_batch_size)
+                scores = validate(model, val, cfg.eval_batch_size) if len(val) else train_losses
                 state.progress, state.iteration = epoch, optimizer.steps_done
                 state.train_seconds += elapsed
                 state.last_eval_at = epoch
@@ -161,12 +163,13 @@ def train_epochs(model: EpochModel, optimizer: TrainingOptimizer, train: Split, 
                 elif epoch == cfg.epochs:
                     state.status = "done"
                 last = {f"train/{k}": v for k, v in train_losses.items()}
-                last.update({f"val/{k}": v for k, v in scores.items()})
+                if len(val):
+                    last.update({f"val/{k}": v for k, v in scores.items()})
                 last.update({"train/lr": optimizer.lr, "time/samples_per_s": len(train) / elapsed,
                              "time/epoch_seconds": elapsed, "time/train_seconds": state.train_seconds})
                 logger.log(epoch, last)
                 run.save_checkpoint(model, optimizer, state, capture_rng(device, {"shuffle": generator}))
-                bar.update(epoch * per_epoch, f"{status} | train {train_losses['loss']:.4f} | val {metric} "
+                bar.update(epoch * per_epoch, f"{status} | train {train_losses['loss']:.4f} | {judged_on} {metric} "
                            f"{scores[metric]:.4f} | {len(train) / elapsed:,.0f} samples/s")
     finally:
         logger.close()

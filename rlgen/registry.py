@@ -35,6 +35,10 @@ class RunKind:
     configs: dict[str, type[BaseModel]] = {}
     """algo name → config schema."""
 
+    def check(self, cfg: Any) -> None:
+        """Fail with one line on what the config alone makes impossible (a layer that does not fit, an unknown
+        environment), before a run directory is created."""
+
     def train(self, cfg: Any, run: RunDir, quiet: bool = False, resume: bool = False) -> TrainResult:
         raise NotImplementedError
 

@@ -121,6 +121,7 @@ def test_bad_config_exits_2_with_one_line(tmp_path):
 def test_unknown_env_id(tmp_path):
     result = invoke("train", CONFIG, "--set", "env.id=NoSuchEnv-v0", "--run-dir", tmp_path / "r", "--quiet")
     assert_one_line_error(result, 1, "NoSuchEnv-v0")
+    assert not (tmp_path / "r").exists()  # checked before the run dir is made
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU error")

@@ -164,3 +164,46 @@ def test_state_round_trip_through_a_checkpoint_continues_identically(tmp_path):
     o2.step(loss_of(m2))
     assert torch.equal(m1.weight, m2.weight)
     assert math.isclose(o1.lr, o2.lr)
+
+
+def test_max_norm_and_penalties_reach_conv_filters():
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Conv2d(2, 4, 3), nn.Flatten(), nn.Linear(4 * 4 * 4, 2))
+    with torch.no_grad():
+        m[0].weight.mul_(30)
+    opt = TrainingOptimizer(m, OptimizerConfig(name="sgd", lr=1e-3, max_norm=1.0, l2=0.1))
+    expected = 0.1 * (m[0].weight.square().sum() + m[2].weight.square().sum())
+    assert float(opt.penalty().detach()) == pytest.approx(float(expected.detach()))
+    opt.step(m(torch.randn(3, 2, 6, 6)).sum())
+    assert (m[0].weight.flatten(1).norm(dim=1) <= 1.0 + 1e-5).all()  # each filter: one unit's incoming weights
+
+
+def test_frozen_parameters_are_left_out():
+    from rlgen.errors import RlgenError
+
+    m = nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 1))
+    m[0].requires_grad_(False)
+    frozen = m[0].weight.detach().clone()
+    opt = TrainingOptimizer(m, OptimizerConfig(name="adam", lr=0.1, l2=0.5))
+    assert sum(len(g["params"]) for g in opt.optimizer.param_groups) == 2  # the second layer's weight and bias
+    assert float(opt.penalty().detach()) == pytest.approx(0.5 * float(m[1].weight.square().sum().detach()))
+    opt.step(m(torch.randn(5, 3)).sum())
+    assert torch.equal(m[0].weight, frozen)
+    with pytest.raises(RlgenError, match="every parameter of the model is frozen"):
+        TrainingOptimizer(m[0], OptimizerConfig())
+
+
+@pytest.mark.parametrize("schedule", ["linear", "exponential", "inverse_time"])
+def test_parameter_groups_keep_their_ratio_through_the_schedule(schedule):
+    from rlgen.optim import ParamGroup
+
+    lower, upper = nn.Linear(3, 3), nn.Linear(3, 1)
+    cfg = OptimizerConfig(name="sgd", lr=0.2, schedule=schedule, lr_final=0.01, decay=0.5)
+    opt = TrainingOptimizer([ParamGroup(lower, 0.1), ParamGroup(upper)], cfg, total_steps=4)
+    seen = []
+    for step in range(4):
+        opt.step(upper(lower(torch.randn(2, 3))).sum())
+        rates = [g["lr"] for g in opt.optimizer.param_groups]
+        assert rates[0] == pytest.approx(0.1 * rates[1]) and rates[1] == pytest.approx(scheduled_lr(cfg, step, step / 4))
+        seen.append(rates[1])
+    assert seen[-1] < seen[0]

@@ -80,6 +80,8 @@ class ClassifierKind(DatasetKind):
 @torch.no_grad()
 def cached_features(model: Classifier, split: Split, batch_size: int, autocast: torch.dtype | None) -> Split:
     """The frozen lower layers' outputs for a whole split, computed once (as float32), with its labels."""
+    if not len(split):
+        return split
     model.lower.eval()
     device_type = split.x.device.type
     parts = []
