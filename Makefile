@@ -61,6 +61,7 @@ wheel-check: install
 	rm -rf $(WHEEL_DIR)
 
 benchmark: install
+	$(BIN)/python benchmarks/classifier.py
 	$(BIN)/python benchmarks/reinforce_cartpole.py
 	$(BIN)/python benchmarks/cartpole.py
 	$(BIN)/python benchmarks/autoencoder.py

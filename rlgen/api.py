@@ -145,7 +145,7 @@ class Run:
         from rlgen.plot import plot_curves
 
         out = _checked(out, IMAGE_SUFFIXES)
-        plot_curves(self.metrics(), self.meta, out)
+        plot_curves(self.metrics(), self.meta, out, f"{self.config.algo} — {self.path.name}")
         return [out, *self.kind.extra_plots(self.run, self.config, resolve_device(device), out)]
 
     def summary(self) -> str:

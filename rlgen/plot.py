@@ -21,7 +21,7 @@ PANELS = [
 ]
 
 
-def plot_curves(rows: list[dict[str, float]], meta: RunMeta, out: Path) -> int:
+def plot_curves(rows: list[dict[str, float]], meta: RunMeta, out: Path, title: str) -> int:
     """Write the curves of a run's metrics rows to `out` (checked by the caller); returns the number of panels."""
     x_label = meta.unit or "step"
     panels = []
@@ -55,7 +55,7 @@ def plot_curves(rows: list[dict[str, float]], meta: RunMeta, out: Path) -> int:
         ax.legend(fontsize=8)
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
-    fig.suptitle(f"{meta.algo} ({meta.kind})")
+    fig.suptitle(title)
     fig.tight_layout()
     with atomic_output(out) as tmp:
         fig.savefig(tmp, dpi=100, format="png")

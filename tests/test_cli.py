@@ -103,10 +103,15 @@ def test_render_in_a_window(trained_run, monkeypatch):
 
 
 def test_version_and_help():
+    import subprocess
+    import sys
+
     assert __version__ in invoke("--version").output
-    for command in ("train", "evaluate", "render"):
+    for command in ("train", "evaluate", "render", "sample", "reconstruct", "interpolate", "plot", "summary"):
         result = invoke(command, "--help")
         assert result.exit_code == 0 and "Example" in result.output
+    module = subprocess.run([sys.executable, "-m", "rlgen", "--version"], capture_output=True, text=True)
+    assert module.returncode == 0 and __version__ in module.stdout
 
 
 def test_bad_config_exits_2_with_one_line(tmp_path):
