@@ -46,7 +46,7 @@ test: install
 # (torch first, as above) and train a tiny autoencoder and a tiny agent with the installed `rlgen`, away from the
 # source tree, so that a module or entry point missing from the wheel fails here.
 wheel-check: install
-	rm -rf $(WHEEL_DIR) && mkdir -p $(WHEEL_DIR)
+	rm -rf $(WHEEL_DIR) build/lib build/bdist.* && mkdir -p $(WHEEL_DIR)  # no stale build output in the wheel
 	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir $(WHEEL_DIR) .
 	$(PYTHON) -m venv $(WHEEL_DIR)/venv
 	$(WHEEL_DIR)/venv/bin/python -m pip install --quiet "$(TORCH_SPEC)"

@@ -52,16 +52,18 @@ class DatasetKind(RunKind):
         if not resume:
             self.prepare_run(cfg, run)
         model = self.build_model(cfg, run).to(device)
+        per_epoch = math.ceil(len(splits.train) / cfg.train.batch_size)
+        optimizer = TrainingOptimizer(self.param_groups(cfg, model), cfg.optimizer,
+                                      total_steps=cfg.train.epochs * per_epoch)
+        # the weights are in place before the training splits are made: a kind may compute features with them
+        resumed = run.load_checkpoint(model, optimizer) if resume else None
         if not resume:
             self.init_weights(cfg, model)
         train, val = self.training_splits(cfg, model, splits)
-        per_epoch = math.ceil(len(train) / cfg.train.batch_size)
-        optimizer = TrainingOptimizer(self.param_groups(cfg, model), cfg.optimizer,
-                                      total_steps=cfg.train.epochs * per_epoch)
         if not resume:
             run.update_meta(info={"data_source": str(splits.source), **self.run_info(cfg, model)})
         return train_epochs(model, optimizer, train, val, cfg.train, run, seed=cfg.seed, device=device,
-                            description=f"{cfg.algo} fashion-mnist", quiet=quiet, resume=resume)
+                            description=f"{cfg.algo} fashion-mnist", quiet=quiet, resumed=resumed)
 
     def run_info(self, cfg: Any, model: EpochModel) -> dict[str, Any]:
         return {}

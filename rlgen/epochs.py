@@ -120,18 +120,20 @@ def validate(model: EpochModel, split: Split, batch_size: int) -> dict[str, floa
 
 def train_epochs(model: EpochModel, optimizer: TrainingOptimizer, train: Split, val: Split, cfg: EpochTrainConfig,
                  run: RunDir, *, seed: int, device: torch.device, description: str, quiet: bool = False,
-                 resume: bool = False) -> TrainResult:
+                 resumed: tuple[RunState, dict[str, torch.Tensor]] | None = None) -> TrainResult:
     """Train `model` for cfg.epochs on `train`, validating on `val` after every epoch; see the module's docstring.
-    The caller builds model, optimizer (over cfg.epochs × batches per epoch) and data, seeded. With an empty `val`
-    the epoch's training metrics choose the best weights instead."""
+    The caller builds model, optimizer (over cfg.epochs × batches per epoch) and data, seeded; to continue a run it
+    loads the checkpoint into them first and passes the run state and RNG states it held as `resumed`. With an
+    empty `val` the epoch's training metrics choose the best weights instead."""
     autocast_dtype = resolve_precision(cfg.precision, device)
     generator = torch.Generator().manual_seed(seed)  # the shuffling order
     per_epoch = math.ceil(len(train) / cfg.batch_size)
     metric, mode = model.monitor
     judged_on = "val" if len(val) else "train"
+    resume = resumed is not None
     state = RunState()
-    if resume:
-        state, rng = run.load_checkpoint(model, optimizer)
+    if resumed is not None:
+        state, rng = resumed
         restore_rng(rng, device, {"shuffle": generator})
     else:
         run.update_meta(unit="epochs", monitor=f"{judged_on}/{metric}",

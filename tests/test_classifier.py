@@ -131,3 +131,26 @@ def test_without_a_validation_split_the_training_metrics_choose(tmp_path, encode
     assert run.result.monitor == "train/accuracy" and not any(k.startswith("val/") for k in rows[-1])
     assert run.result.best_score == max(row["train/accuracy"] for row in rows)
     assert run.meta.info["train_images"] == 300
+
+
+def test_resuming_a_cached_frozen_run_equals_an_uninterrupted_one(tmp_path, encoder_run, monkeypatch):
+    from rlgen.errors import TrainingInterrupted
+    from rlgen.metrics import MetricsLogger
+
+    overrides = TINY + pretrained(encoder_run) + ["train.epochs=3"]
+    api.train(CONFIGS / "fashion_mlp.yaml", overrides, run_dir=tmp_path / "whole", quiet=True)
+    original_log = MetricsLogger.log
+
+    def crash_at_epoch_two(self, step, metrics):
+        original_log(self, step, metrics)
+        if step == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(MetricsLogger, "log", crash_at_epoch_two)
+    with pytest.raises(TrainingInterrupted):
+        api.train(CONFIGS / "fashion_mlp.yaml", overrides, run_dir=tmp_path / "broken", quiet=True)
+    monkeypatch.setattr(MetricsLogger, "log", original_log)
+    api.resume(tmp_path / "broken", quiet=True)  # the cache is rebuilt from the checkpoint's frozen layers
+    for name in ("model.safetensors", "checkpoint.safetensors"):
+        a, b = load_file(tmp_path / "whole" / name), load_file(tmp_path / "broken" / name)
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
