@@ -36,11 +36,9 @@ sys.path.insert(0, str(ROOT))
 from rlgen.autoencoders.build import build_autoencoder  # noqa: E402
 from rlgen.autoencoders.config import VAERunConfig  # noqa: E402
 from rlgen.data import IMAGE_SHAPE, Split  # noqa: E402
-from rlgen.device import resolve_precision  # noqa: E402
-from rlgen.epochs import fit_epoch  # noqa: E402
 from rlgen.fashion_mnist import load_fashion_mnist  # noqa: E402
 from rlgen.optim import TrainingOptimizer  # noqa: E402
-from benchmarks.turns import take_turns  # noqa: E402
+from benchmarks.turns import print_ratios, rlgen_epochs, take_turns  # noqa: E402
 
 BATCH = 128
 PIXELS = int(np.prod(IMAGE_SHAPE))
@@ -108,7 +106,7 @@ def rlgen_setup(device, precision: str = "auto"):
         "optimizer": {"name": "adam", "lr": 1e-3}, "train": {"batch_size": BATCH, "precision": precision},
     })
     model = build_autoencoder(cfg).to(device)
-    return model, TrainingOptimizer(model, cfg.optimizer), resolve_precision(precision, device)
+    return model, TrainingOptimizer(model, cfg.optimizer)
 
 
 def timed(fn) -> float:
@@ -147,25 +145,12 @@ def main() -> None:
         ref_opt = torch.optim.Adam(ref_model.parameters(), lr=1e-3)
         loader = DataLoader(dataset, batch_size=BATCH, shuffle=True)
         contenders[name] = lambda m=ref_model, o=ref_opt, ld=loader: reference_epoch(m, o, ld, device)
-    for precision in ("fp32", "auto"):
-        model, optimizer, dtype = rlgen_setup(device, precision)
-        generator = torch.Generator().manual_seed(0)
-        label = f"rlgen {precision}" + (f" ({str(dtype).replace('torch.', '')})" if precision == "auto" else "")
-
-        def run(model=model, optimizer=optimizer, generator=generator, dtype=dtype):
-            fit_epoch(model.losses, optimizer, on_device, BATCH, generator, autocast_dtype=dtype)
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-
-        contenders[label] = run
+    contenders.update(rlgen_epochs(lambda precision: rlgen_setup(device, precision), on_device, BATCH, device))
 
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{len(images):,} images, batch {BATCH}")
     median = take_turns(contenders, args.repeats)
-    print(f"{'contender':<22} {'median epoch s':>14} {'examples / this':>16} {'lean items / this':>18}")
-    for name, seconds in median.items():
-        print(f"{name:<22} {seconds:>14.2f} {median['examples'] / seconds:>15.2f}x "
-              f"{median['lean items'] / seconds:>17.2f}x")
+    print_ratios(median, ("examples", "lean items"))
     ours = [name for name in median if name.startswith("rlgen")]
     our_s = median[ours[-1]]
 

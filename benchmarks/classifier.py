@@ -32,11 +32,9 @@ sys.path.insert(0, str(ROOT))
 from rlgen.classifiers.kind import KIND  # noqa: E402
 from rlgen.config import load_config  # noqa: E402
 from rlgen.data import IMAGE_SHAPE, NUM_CLASSES, Split  # noqa: E402
-from rlgen.device import resolve_precision  # noqa: E402
-from rlgen.epochs import fit_epoch  # noqa: E402
 from rlgen.fashion_mnist import load_fashion_mnist  # noqa: E402
 from rlgen.optim import TrainingOptimizer  # noqa: E402
-from benchmarks.turns import take_turns  # noqa: E402
+from benchmarks.turns import print_ratios, rlgen_epochs, take_turns  # noqa: E402
 from rlgen.registry import schemas  # noqa: E402
 
 
@@ -94,29 +92,17 @@ def main() -> None:
         loader = DataLoader(dataset, batch_size=args.batch, shuffle=True)
         contenders[name] = lambda m=model, o=optimizer, ld=loader: plain_epoch(m, o, ld, device)
     split = Split(images.to(device), labels.to(device))
-    for precision in ("fp32", "auto"):
+
+    def build(precision: str):
         cfg = load_config(ROOT / "configs" / "fashion_mlp.yaml", ["optimizer.schedule=constant",
                                                                   f"train.precision={precision}"], schemas())
         model = KIND.build_model(cfg).to(device)
-        optimizer = TrainingOptimizer(model, cfg.optimizer)
-        dtype = resolve_precision(precision, device)
-        generator = torch.Generator().manual_seed(0)
-        label = f"rlgen {precision}" + (f" ({str(dtype).replace('torch.', '')})" if precision == "auto" else "")
+        return model, TrainingOptimizer(model, cfg.optimizer)
 
-        def run(model=model, optimizer=optimizer, generator=generator, dtype=dtype):
-            fit_epoch(model.losses, optimizer, split, args.batch, generator, autocast_dtype=dtype)
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-
-        contenders[label] = run
-
+    contenders.update(rlgen_epochs(build, split, args.batch, device))
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, {len(images):,} images, "
           f"batch {args.batch}")
-    median = take_turns(contenders, args.repeats)
-    print(f"{'contender':<22} {'median epoch s':>14} {'dataset items / this':>21} {'tensor dataset / this':>22}")
-    for name, seconds in median.items():
-        print(f"{name:<22} {seconds:>14.2f} {median['dataset items'] / seconds:>20.2f}x "
-              f"{median['tensor dataset'] / seconds:>21.2f}x")
+    print_ratios(take_turns(contenders, args.repeats), ("dataset items", "tensor dataset"))
 
 
 if __name__ == "__main__":

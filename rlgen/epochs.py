@@ -143,7 +143,9 @@ def train_epochs(model: EpochModel, optimizer: TrainingOptimizer, train: Split, 
     model.train()
     try:
         with ProgressBar(cfg.epochs * per_epoch, description, quiet) as bar:
-            if not resume:
+            if resume:
+                bar.update(state.progress * per_epoch, f"resumed at epoch {state.progress} ({state.status})")
+            else:
                 _pretrain(model, optimizer.cfg, train, cfg, generator, autocast_dtype, bar)
             while state.progress < cfg.epochs and not state.finished:
                 epoch = state.progress + 1
