@@ -34,7 +34,7 @@ class DatasetKind(RunKind):
     def prepare_run(self, cfg: Any, run: RunDir) -> None:
         """Before a new run's model is first built: record in the run what rebuilding it will need."""
 
-    def init_weights(self, cfg: Any, model: EpochModel) -> None:
+    def init_weights(self, cfg: Any, model: EpochModel, run: RunDir) -> None:
         """A new run's starting weights beyond the builder's initialisation (pretrained layers, say)."""
 
     def param_groups(self, cfg: Any, model: EpochModel) -> nn.Module | list[ParamGroup]:
@@ -58,7 +58,7 @@ class DatasetKind(RunKind):
         # the weights are in place before the training splits are made: a kind may compute features with them
         resumed = run.load_checkpoint(model, optimizer) if resume else None
         if not resume:
-            self.init_weights(cfg, model)
+            self.init_weights(cfg, model, run)
         train, val = self.training_splits(cfg, model, splits)
         if not resume:
             run.update_meta(info={"data_source": str(splits.source), **self.run_info(cfg, model)})

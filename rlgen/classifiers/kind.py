@@ -35,9 +35,9 @@ class ClassifierKind(DatasetKind):
         freeze = cfg.pretrained is not None and cfg.pretrained.freeze
         return Classifier(cfg.model, IMAGE_SHAPE, NUM_CLASSES, lower, freeze)
 
-    def init_weights(self, cfg: ClassifierRunConfig, model: Classifier) -> None:
+    def init_weights(self, cfg: ClassifierRunConfig, model: Classifier, run: RunDir) -> None:
         if cfg.pretrained is not None:
-            load_lower(model.lower, describe_source(cfg.pretrained.run), cfg.pretrained.module)
+            load_lower(model.lower, run.info["pretrained"], cfg.pretrained.module)
 
     def param_groups(self, cfg: ClassifierRunConfig, model: Classifier):
         if cfg.pretrained is None or cfg.pretrained.freeze:
