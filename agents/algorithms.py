@@ -10,6 +10,7 @@ from agents.policy import ActorCritic
 from agents.ppo import PPO
 from agents.reinforce import Reinforce
 from agents.update import Update
+from envs.make import EnvConfig, make_vec_env
 from rlgen.rundir import RunDir
 
 UPDATES: dict[str, type[Update]] = {"reinforce": Reinforce, "a2c": A2C, "ppo": PPO}  # where the algorithms differ
@@ -25,10 +26,19 @@ def build_policy(cfg: AgentRunConfig, obs_dim: int, n_actions: int) -> ActorCrit
     return ActorCritic(obs_dim, n_actions, cfg.policy, cfg.value if critic else None)
 
 
+def env_shapes(env: EnvConfig) -> tuple[int, int]:
+    """Observation size and number of actions of the config's environment (one copy, built and closed)."""
+    envs = make_vec_env(env.model_copy(update={"num_envs": 1, "compile": False}))
+    try:
+        return int(envs.single_observation_space.shape[0]), int(envs.single_action_space.n)
+    finally:
+        envs.close()
+
+
 def load_policy(run: RunDir, cfg: AgentRunConfig, device: torch.device, name: str = "model") -> ActorCritic:
-    """Rebuild the policy from the run's config and the shapes in its meta.json, then load its weights."""
-    info = run.info
-    policy = build_policy(cfg, int(info["obs_dim"]), int(info["n_actions"])).to(device)
+    """Rebuild the policy from the run's config, shaped by its environment (not by what meta.json claims), then
+    load its weights (checked by name, shape and dtype)."""
+    policy = build_policy(cfg, *env_shapes(cfg.env)).to(device)
     run.load_weights(policy, name, device)
     policy.eval()
     return policy

@@ -10,13 +10,12 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from agents.algorithms import build_policy, load_policy
+from agents.algorithms import build_policy, env_shapes, load_policy
 from agents.config import AgentRunConfig, RL_CONFIGS, SB3_CONFIGS, SB3RunConfig
 from agents.evaluate import Actor, evaluate_actor, policy_actor, summarize
 from agents.loop import train_agent
 from agents.render import check_render_request, render_actor
 from agents.sb3_bridge import build_sb3_model, load_sb3_model, make_sb3_env, train_sb3
-from envs.make import make_vec_env
 from rlgen.errors import RlgenError
 from rlgen.registry import RunKind, require_model
 from rlgen.rundir import RunDir
@@ -51,7 +50,7 @@ class AgentKind(_ActorKind):
     configs = dict(RL_CONFIGS)
 
     def check(self, cfg: AgentRunConfig) -> None:
-        make_vec_env(cfg.env.model_copy(update={"num_envs": 1, "compile": False})).close()
+        env_shapes(cfg.env)
 
     def train(self, cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: bool = False) -> TrainResult:
         return train_agent(cfg, run, quiet, resume)
@@ -60,12 +59,7 @@ class AgentKind(_ActorKind):
         return policy_actor(load_policy(run, cfg, device), device, greedy)
 
     def summary_model(self, cfg: AgentRunConfig, run: RunDir | None) -> tuple[nn.Module, Callable[[nn.Module], Any]]:
-        if run is not None:
-            obs_dim, n_actions = int(run.info["obs_dim"]), int(run.info["n_actions"])
-        else:
-            envs = make_vec_env(cfg.env.model_copy(update={"num_envs": 1}))
-            obs_dim, n_actions = envs.single_observation_space.shape[0], int(envs.single_action_space.n)
-            envs.close()
+        obs_dim, n_actions = env_shapes(cfg.env)
         policy = build_policy(cfg, obs_dim, n_actions)
         obs = torch.zeros(2, obs_dim)
         return policy, lambda p: (p.logits(obs), p.value(obs))

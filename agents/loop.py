@@ -43,7 +43,7 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: b
     state = RunState()
     if resume:
         state, rng = run.load_checkpoint(policy, optimizer)
-        restore_rng(rng, device)
+        restore_rng(rng, device, source=str(run.path / "checkpoint.safetensors"))
     else:
         run.update_meta(unit="env steps", monitor="eval/return_mean",
                         info={"env_id": cfg.env.id, "obs_dim": obs_dim, "n_actions": n_actions})

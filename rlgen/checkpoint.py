@@ -54,14 +54,42 @@ def _flatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
     raise TypeError(f"cannot store {type(obj).__name__} in a checkpoint")
 
 
+MAX_DEPTH = 32  # rlgen's own states nest 6 deep; anything far deeper is damage or an attack
+
+
+def json_depth(text: str) -> int:
+    """How deep the brackets of a JSON text nest (outside strings), measured without parsing it."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            escaped, in_string = (False, in_string) if escaped else (char == "\\", char != '"')
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
 def _unflatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
-    if isinstance(obj, dict) and "__tensor__" in obj:
+    if isinstance(obj, dict) and set(obj) == {"__tensor__"}:
         return tensors[obj["__tensor__"]]
-    if isinstance(obj, dict) and "__dict__" in obj:
-        return {k: _unflatten(v, tensors) for k, v in obj["__dict__"]}
+    if isinstance(obj, dict) and set(obj) == {"__dict__"}:
+        return {_key(k): _unflatten(v, tensors) for k, v in obj["__dict__"]}
     if isinstance(obj, list):
         return [_unflatten(v, tensors) for v in obj]
+    if isinstance(obj, dict):
+        raise ValueError("a JSON object that is neither a tensor reference nor a stored dict")
     return obj
+
+
+def _key(key: Any) -> Any:
+    if not isinstance(key, (str, int)) or isinstance(key, bool):
+        raise ValueError(f"a dict key of type {type(key).__name__}")
+    return key
 
 
 def save_state(path: Path, state: Any) -> None:
@@ -75,7 +103,10 @@ def load_state(path: Path, device: torch.device | str = "cpu") -> Any:
     tensors, metadata = load_tensors(path, device)
     if "skeleton" not in metadata:
         raise RlgenError(f"{path} holds tensors but no state skeleton; it was not written by rlgen")
+    skeleton = metadata["skeleton"]
+    if json_depth(skeleton) > MAX_DEPTH:
+        raise RlgenError(f"{path} has a damaged state skeleton (nested deeper than {MAX_DEPTH})")
     try:
-        return _unflatten(json.loads(metadata["skeleton"]), tensors)
+        return _unflatten(json.loads(skeleton), tensors)
     except (json.JSONDecodeError, KeyError, TypeError, ValueError):
         raise RlgenError(f"{path} has a damaged state skeleton") from None

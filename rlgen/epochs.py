@@ -134,7 +134,7 @@ def train_epochs(model: EpochModel, optimizer: TrainingOptimizer, train: Split, 
     state = RunState()
     if resumed is not None:
         state, rng = resumed
-        restore_rng(rng, device, {"shuffle": generator})
+        restore_rng(rng, device, {"shuffle": generator}, str(run.path / "checkpoint.safetensors"))
     else:
         run.update_meta(unit="epochs", monitor=f"{judged_on}/{metric}",
                         info={"precision": str(autocast_dtype or torch.float32), "train_images": len(train)})

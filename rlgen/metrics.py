@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from rlgen.atomic import atomic_write_text
+from rlgen.errors import RlgenError
 
 
 class MetricsLogger:
@@ -24,10 +25,9 @@ class MetricsLogger:
         self.columns: list[str] = ["step"]
         self.rows: list[dict[str, float]] = []
         if keep_until_step is not None and self.csv_path.exists():
-            with self.csv_path.open(newline="") as f:
-                reader = csv.DictReader(f)
-                self.columns = list(reader.fieldnames or ["step"])
-                self.rows = [row for row in reader if float(row["step"]) <= keep_until_step]
+            rows = read_metrics(self.csv_path)
+            self.columns = list(dict.fromkeys(k for row in [{"step": 0.0}, *rows] for k in row))
+            self.rows = [{**row, "step": int(row["step"])} for row in rows if row["step"] <= keep_until_step]
             self._rewrite()
         self.writer = None
         if tensorboard:
@@ -63,9 +63,19 @@ class MetricsLogger:
 
 
 def read_metrics(path: Path) -> list[dict[str, float]]:
-    """Rows of a metrics.csv with empty cells left out."""
-    with Path(path).open(newline="") as f:
-        return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(f)]
+    """Rows of a metrics.csv with empty cells left out; a file that is not such a table is one clear error."""
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            if not reader.fieldnames or reader.fieldnames[0] != "step":
+                raise ValueError("no step column")
+            rows = [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in reader]
+    except (OSError, UnicodeDecodeError, csv.Error, ValueError, TypeError):
+        raise RlgenError(f"{path} is damaged (not rlgen's metrics table)") from None
+    if any("step" not in row for row in rows):
+        raise RlgenError(f"{path} is damaged (a row without its step)")
+    return rows
 
 
 class ProgressBar:

@@ -15,6 +15,7 @@ from torch import nn
 
 from rlgen.errors import RlgenError
 from rlgen.nets import penalized_weights
+from rlgen.optim_state import check_optimizer_state
 from rlgen.schema import Strict
 
 OptimizerName = Literal["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "nadam"]
@@ -185,6 +186,14 @@ class TrainingOptimizer:
     def state_dict(self) -> dict[str, Any]:
         return {"optimizer": self.optimizer.state_dict(), "steps_done": self.steps_done}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any], source: str = "optimizer state") -> None:
+        """Load a saved state after checking every tensor in it against what this optimizer holds (see
+        `rlgen.optim_state`): a file can never hand a fused kernel a buffer of the wrong shape."""
+        if not isinstance(state, dict) or set(state) != {"optimizer", "steps_done"}:
+            raise RlgenError(f"{source}: not a training optimizer's state")
+        steps = state["steps_done"]
+        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+            raise RlgenError(f"{source}: steps_done is {steps!r}, not a count")
+        check_optimizer_state(self.optimizer, state["optimizer"], source)
         self.optimizer.load_state_dict(state["optimizer"])
-        self.steps_done = int(state["steps_done"])
+        self.steps_done = steps

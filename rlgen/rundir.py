@@ -22,7 +22,7 @@ from torch import nn
 
 from rlgen import __version__
 from rlgen.atomic import atomic_write_text
-from rlgen.checkpoint import load_state, load_tensors, save_state, save_tensors
+from rlgen.checkpoint import MAX_DEPTH, json_depth, load_state, load_tensors, save_state, save_tensors
 from rlgen.config import dump_config, read_yaml_mapping, validate
 from rlgen.errors import RlgenError
 from rlgen.runstate import RunMeta, RunState, TrainResult
@@ -75,9 +75,12 @@ class RunDir:
     def meta(self) -> RunMeta:
         source = self.path / "meta.json"
         try:
-            return RunMeta.model_validate(json.loads(source.read_text()))
+            text = source.read_text(encoding="utf-8")
+            if json_depth(text) > MAX_DEPTH:
+                raise RlgenError(f"{source} is damaged (nested deeper than {MAX_DEPTH})")
+            return RunMeta.model_validate(json.loads(text))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            raise RlgenError(f"{source} is damaged (not JSON)") from None
+            raise RlgenError(f"{source} is damaged (not UTF-8 JSON)") from None
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "<top level>"
@@ -137,9 +140,8 @@ class RunDir:
         checkpoint = load_state(path, "cpu")
         if not isinstance(checkpoint, dict) or not {"model", "optimizer", "state", "rng"} <= set(checkpoint):
             raise RlgenError(f"{path} is not an rlgen training checkpoint")
+        if not isinstance(checkpoint["model"], dict):
+            raise RlgenError(f"{path} holds no model weights")
         load_module_state(module, checkpoint["model"], str(path))
-        try:
-            optimizer.load_state_dict(checkpoint["optimizer"])
-        except (KeyError, ValueError, RuntimeError, TypeError):
-            raise RlgenError(f"{path} holds optimizer state that does not fit the config's optimizer") from None
+        optimizer.load_state_dict(checkpoint["optimizer"], str(path))
         return RunState.from_dict(checkpoint["state"], str(path)), checkpoint["rng"]

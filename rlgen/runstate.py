@@ -6,12 +6,12 @@ returns. Written once here, so that resume, sweeps and data-parallel runs are so
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from rlgen.errors import RlgenError
 
@@ -55,17 +55,33 @@ class RunState:
 
     @classmethod
     def from_dict(cls, data: Any, source: str) -> "RunState":
-        names = {f.name for f in fields(cls)}
-        if not isinstance(data, dict) or not names <= set(data):
-            raise RlgenError(f"{source} holds no complete run state (it was not written by this rlgen version)")
+        """A run state read from a file, checked field by field (types, ranges, known status)."""
         try:
-            return cls(progress=int(data["progress"]), iteration=int(data["iteration"]),
-                       train_seconds=float(data["train_seconds"]),
-                       best_score=None if data["best_score"] is None else float(data["best_score"]),
-                       since_best=int(data["since_best"]), last_eval_at=int(data["last_eval_at"]),
-                       status=str(data["status"]))
-        except (TypeError, ValueError):
-            raise RlgenError(f"{source} has a damaged run state") from None
+            return cls(**_RunStateSchema.model_validate(data).model_dump())
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "run state"
+            raise RlgenError(f"{source} has a damaged run state ({where}: {first['msg']})") from None
+
+
+class _RunStateSchema(BaseModel):
+    """What a stored RunState must look like (the dataclass itself stays plain: the loops update it every step)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+    progress: int = Field(ge=0)
+    iteration: int = Field(ge=0)
+    train_seconds: float = Field(ge=0)
+    best_score: float | None
+    since_best: int = Field(ge=0)
+    last_eval_at: int = Field(ge=0)
+    status: Literal["running", "done", "solved", "stopped early"]
+
+    @model_validator(mode="after")
+    def _evaluated_within_progress(self) -> "_RunStateSchema":
+        if self.last_eval_at > self.progress:
+            raise ValueError("last_eval_at is beyond progress")
+        return self
 
 
 # -- RNG states ------------------------------------------------------------------------------------------------------
@@ -79,14 +95,29 @@ def capture_rng(device: torch.device, generators: dict[str, torch.Generator] | N
     return state
 
 
-def restore_rng(state: dict[str, torch.Tensor], device: torch.device,
-                generators: dict[str, torch.Generator] | None = None) -> None:
+def restore_rng(state: Any, device: torch.device, generators: dict[str, torch.Generator] | None = None,
+                source: str = "checkpoint") -> None:
+    """Set the generators from `capture_rng`'s states, each checked first (a uint8 state of the generator's size)."""
+    wanted = {"torch": torch.get_rng_state()}
+    if device.type == "cuda" and isinstance(state, dict) and "cuda" in state:  # a CPU run resumed on a GPU has none
+        wanted["cuda"] = torch.cuda.get_rng_state(device)
+    for name, generator in (generators or {}).items():
+        wanted[name] = generator.get_state()
+    if not isinstance(state, dict):
+        raise RlgenError(f"{source} holds no RNG states")
+    for name, current in wanted.items():
+        saved = state.get(name)
+        if not isinstance(saved, torch.Tensor) or saved.dtype != torch.uint8 or saved.shape != current.shape:
+            got = f"{saved.dtype} {tuple(saved.shape)}" if isinstance(saved, torch.Tensor) else repr(saved)[:40]
+            raise RlgenError(f"{source}: RNG state {name!r} is {got}, not a generator state")
     torch.set_rng_state(state["torch"])
-    if device.type == "cuda" and "cuda" in state:
+    if "cuda" in wanted:
         torch.cuda.set_rng_state(state["cuda"], device)
     for name, generator in (generators or {}).items():
-        if name in state:
+        try:
             generator.set_state(state[name])
+        except RuntimeError:
+            raise RlgenError(f"{source}: RNG state {name!r} is not a valid generator state") from None
 
 
 # -- meta.json -------------------------------------------------------------------------------------------------------
