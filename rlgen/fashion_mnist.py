@@ -8,8 +8,8 @@ decompressed bytes do (Debian re-compresses the files); it is also checked for i
 
 from __future__ import annotations
 
-import gzip
 import hashlib
+import math
 import os
 import struct
 import urllib.error
@@ -67,10 +67,47 @@ def parse_idx(raw: bytes, path: Path, expected_magic: int | None = None) -> np.n
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 
 
+MAX_IDX_BYTES = 256 * 2**20  # Fashion-MNIST's largest file holds 47 MB; nothing rlgen reads is larger
+
+
+def _gunzip_bounded(stored: bytes, path: Path) -> bytes:
+    """Decompress a gzipped IDX file no further than the size its own header implies (plus one byte, to notice
+    more): a file that would inflate past it (a "gzip bomb") is refused instead of filling the memory."""
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # gzip framing
+    pending, raw = stored, b""
+
+    def more(upto: int) -> bytes:
+        nonlocal pending, raw
+        if upto > len(raw):
+            raw += inflater.decompress(pending, upto - len(raw))
+            pending = inflater.unconsumed_tail
+        return raw
+
+    try:
+        if len(more(4)) < 4:
+            return raw  # too short to be IDX: parse_idx names the problem
+        header = 4 + 4 * raw[3]
+        if len(more(header)) < header:
+            return raw
+        size = header + math.prod(struct.unpack(f">{raw[3]}I", raw[4:header]))
+        if size > MAX_IDX_BYTES:
+            raise RlgenError(f"{path} claims {size:,} bytes of data, more than any IDX file rlgen reads; {HOW_TO_GET}")
+        more(size + 1)
+    except zlib.error:
+        raise RlgenError(f"{path} is truncated or not valid gzip; {HOW_TO_GET}") from None
+    if len(raw) > size:
+        raise RlgenError(f"{path} decompresses past the {size:,} bytes its IDX header implies; {HOW_TO_GET}")
+    if not inflater.eof:
+        raise RlgenError(f"{path} is truncated or not valid gzip; {HOW_TO_GET}")
+    return raw
+
+
 def _file_bytes(path: Path) -> tuple[bytes, bytes]:
     """(bytes on disk, IDX bytes): the same unless the name ends in .gz."""
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_IDX_BYTES:
+            raise RlgenError(f"{path} is larger than any IDX file rlgen reads; {HOW_TO_GET}")
         stored = path.read_bytes()
     except FileNotFoundError:
         raise RlgenError(f"{path} is missing; {HOW_TO_GET}") from None
@@ -78,10 +115,7 @@ def _file_bytes(path: Path) -> tuple[bytes, bytes]:
         raise RlgenError(f"{path} cannot be read ({exc.strerror}); {HOW_TO_GET}") from None
     if path.suffix != ".gz":
         return stored, stored
-    try:
-        return stored, gzip.decompress(stored)
-    except (OSError, EOFError, zlib.error):
-        raise RlgenError(f"{path} is truncated or not valid gzip; {HOW_TO_GET}") from None
+    return stored, _gunzip_bounded(stored, path)
 
 
 def read_idx(path: Path, expected_magic: int | None = None) -> np.ndarray:
@@ -151,8 +185,8 @@ def download(target: Path, base_url: str | None = None, quiet: bool = False) -> 
         digest = hashlib.md5(data).hexdigest()
         if digest != spec.gz_md5:
             try:
-                ok = hashlib.md5(gzip.decompress(data)).hexdigest() == spec.raw_md5
-            except (OSError, EOFError, zlib.error):
+                ok = hashlib.md5(_gunzip_bounded(data, Path(url))).hexdigest() == spec.raw_md5
+            except RlgenError:
                 ok = False
             if not ok:
                 raise RlgenError(f"downloaded {url} has the wrong checksum {digest}; nothing was saved")

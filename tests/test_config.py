@@ -80,3 +80,14 @@ def test_bad_override_syntax():
         apply_overrides({}, ["optimizer.lr"])
     with pytest.raises(ConfigError, match="is a value, not a section"):
         apply_overrides({"seed": 1}, ["seed.x=2"])
+
+
+def test_yaml_aliases_duplicate_keys_and_deep_nesting_are_refused(tmp_path):
+    bomb = "algo: reinforce\nenv:\n  kwargs:\n    a: &a [x, x, x, x, x, x, x, x, x]\n    b: &b [*a, *a, *a, *a, *a, *a, *a, *a]\n"
+    assert "aliases (*name) are not allowed" in error_for(tmp_path, bomb)
+    assert "duplicate key 'lr'" in error_for(tmp_path, "algo: reinforce\noptimizer:\n  lr: 0.1\n  lr: 0.2\n")
+    assert "at line 4" in error_for(tmp_path, "algo: reinforce\noptimizer:\n  lr: 0.1\n  lr: 0.2\n")
+    deep = "[" * 5000 + "]" * 5000
+    assert "nested deeper than 50" in error_for(tmp_path, "algo: reinforce\n", [f"env.kwargs={{a: {deep}}}"])
+    assert "nested deeper than 50" in error_for(tmp_path, "algo: reinforce\nenv:\n  kwargs:\n" + "".join(
+        "  " * (i + 2) + f"k{i}:\n" for i in range(300)))

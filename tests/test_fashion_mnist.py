@@ -117,3 +117,22 @@ def test_download_checks_and_saves_the_files(tmp_path):
 def test_unreachable_server_is_one_clear_error(tmp_path):
     with pytest.raises(RlgenError, match="cannot download"):
         fm.download(tmp_path, "http://127.0.0.1:9/", quiet=True)
+
+
+def test_a_gzip_bomb_stops_at_the_size_its_header_implies(tmp_path, images):
+    """A small .gz that inflates far past the size its IDX header claims is refused without inflating it all."""
+    import tracemalloc
+
+    path = tmp_path / "x-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(idx_bytes(images, 2051) + bytes(200_000_000), compresslevel=9))
+    assert path.stat().st_size < 1_000_000
+    tracemalloc.start()
+    with pytest.raises(RlgenError, match="decompresses past the 3,936 bytes its IDX header implies"):
+        fm.read_idx(path, 2051)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 20_000_000  # it stopped early: 200 MB were never inflated
+    huge = tmp_path / "y-idx3-ubyte.gz"
+    huge.write_bytes(gzip.compress(struct.pack(">IIII", 2051, 10**6, 1000, 1000)))
+    with pytest.raises(RlgenError, match="claims 1,000,000,000,016 bytes"):
+        fm.read_idx(huge, 2051)
