@@ -52,7 +52,8 @@ def train(config: str | Path | BaseModel | Mapping[str, Any], overrides: Overrid
     if extra:
         cfg, _ = resolve_config(cfg, extra)
     kind = kind_of_algo(cfg.algo)
-    kind.check(cfg)
+    resolve_device(cfg.device)
+    kind.check(cfg)  # what the config alone makes impossible fails before the run dir exists
     source = str(config) if isinstance(config, (str, Path)) else None
     run = RunDir.create(Path(run_dir) if run_dir else default_run_dir(Path(name), cfg.seed), cfg, kind.name, source)
     handle = Run(run, cfg, kind)
@@ -61,17 +62,32 @@ def train(config: str | Path | BaseModel | Mapping[str, Any], overrides: Overrid
 
 
 def _train(kind: RunKind, cfg: Any, run: RunDir, quiet: bool, resume: bool) -> TrainResult:
+    """Train while holding the run's lock. A new run that fails or is stopped before it learnt anything is removed
+    again, so that the same command can simply be run again."""
+    def learnt() -> bool:
+        return run.has("checkpoint") and run.state().progress > 0
+
     try:
         return kind.train(cfg, run, quiet=quiet, resume=resume)
     except KeyboardInterrupt:
-        raise TrainingInterrupted(run.path) from None
+        saved = resume or learnt()
+        if not saved:
+            run.discard()
+        raise TrainingInterrupted(run.path, saved) from None
+    except RlgenError:
+        if not resume and not learnt() and not (run.path / "metrics.csv").is_file():
+            run.discard()
+        raise
+    finally:
+        run.unlock()
 
 
 def resume(path: str | Path, *, device: str | None = None, quiet: bool = False) -> "Run":
     """Continue an interrupted run from its last checkpoint, with its saved config (`device` may differ)."""
     handle = load(path)
     if device:
-        handle.config.device = device
+        handle.config = resolve_config(handle.config, {"device": device})[0]
+    handle.run.lock()
     handle.result = _train(handle.kind, handle.config, handle.run, quiet, resume=True)
     return handle
 

@@ -81,7 +81,9 @@ def train(config: Path | None, overrides: tuple[str, ...], run_dir: Path | None,
         else:
             run = api.train(config, list(overrides), run_dir=run_dir, seed=seed, device=device, quiet=quiet)
     except TrainingInterrupted as exc:
-        raise Interrupted(f"interrupted; what was learned so far is saved in {exc.run_dir}") from None
+        if exc.saved:
+            raise Interrupted(f"interrupted; what was learned so far is saved in {exc.run_dir}") from None
+        raise Interrupted(f"interrupted before anything was learned; nothing was kept in {exc.run_dir}") from None
     click.echo(f"{run.result}\nrun dir: {run.path}")
 
 

@@ -20,8 +20,9 @@ class Interrupted(RlgenError):
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C during training, raised by the Python API once what was learned is saved in `run_dir`."""
+    """Ctrl-C during training, raised by the Python API once what was learned is saved in `run_dir` (`saved`), or
+    once a new run that had learnt nothing yet is removed again."""
 
-    def __init__(self, run_dir):
+    def __init__(self, run_dir, saved: bool = True):
         super().__init__(str(run_dir))
-        self.run_dir = run_dir
+        self.run_dir, self.saved = run_dir, saved

@@ -12,6 +12,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping
@@ -34,22 +36,35 @@ def default_run_dir(config_path: Path, seed: int) -> Path:
     return Path("runs") / Path(config_path).stem / f"{stamp}-seed{seed}"
 
 
+LOCK = ".lock"
+OWN_FILES = ("config.yaml", "meta.json", "metrics.csv", "model.safetensors", "checkpoint.safetensors", LOCK)
+
+
 class RunDir:
     def __init__(self, path: Path):
         self.path = Path(path)
+        self.created_dir = False  # this process made the directory (so `discard` may remove it)
+        self._lock_file: Any = None
 
     # -- creating and opening --------------------------------------------------------------------------------------
     @classmethod
     def create(cls, path: Path, config: BaseModel, kind: str, config_source: str | None = None) -> "RunDir":
-        """Start a new run; an existing non-empty directory is never reused (nothing is overwritten)."""
+        """Start a new run, as its only writer (see `lock`); an existing non-empty directory is never reused
+        (nothing is overwritten), and of two processes creating one run dir at once, one is refused."""
         path = Path(path)
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise RlgenError(f"run dir {path} already exists and is not empty; choose another --run-dir")
+        if path.exists() and not path.is_dir():
+            raise RlgenError(f"run dir {path} already exists and is not a directory; choose another --run-dir")
+        existed = path.exists()
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise RlgenError(f"cannot create run dir {path}: {exc.strerror}") from None
         run = cls(path)
+        run.created_dir = not existed
+        run.lock(clean=False)
+        if any(p.name != LOCK for p in path.iterdir()):
+            run.unlock()
+            raise RlgenError(f"run dir {path} already exists and is not empty; choose another --run-dir")
         atomic_write_text(path / "config.yaml", dump_config(config))
         meta = RunMeta(rlgen_version=__version__, created=datetime.now().isoformat(timespec="seconds"), kind=kind,
                        algo=getattr(config, "algo"), config_source=config_source)
@@ -69,6 +84,50 @@ class RunDir:
         run.meta  # validates meta.json early
         config = validate(read_yaml_mapping(path / "config.yaml"), schemas, str(path / "config.yaml"))
         return run, config
+
+    # -- one writer at a time ---------------------------------------------------------------------------------------
+    def lock(self, clean: bool = True) -> None:
+        """Become the run's only writer: an exclusive lock on RUN_DIR/.lock, which the operating system releases when
+        this process ends, however it ends, so a crash never leaves the run locked. A second writer (another
+        `train` or `--resume` of the same run) is refused with one line. `clean`: remove the temporary files a
+        killed writer left behind (only the lock holder may: a live writer's file is never touched)."""
+        import fcntl  # POSIX; rlgen's supported platforms are Linux and macOS
+
+        try:
+            handle = open(self.path / LOCK, "a+", encoding="utf-8")
+        except OSError as exc:
+            raise RlgenError(f"cannot lock run dir {self.path}: {exc.strerror}") from None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read(20).strip()
+            handle.close()
+            raise RlgenError(f"{self.path} is in use by another rlgen process{f' (pid {holder})' if holder else ''};"
+                             f" wait for it to finish or choose another --run-dir") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._lock_file = handle
+        if clean:
+            for stale in self.path.glob(".*.tmp*"):  # atomic_output's names: .<stem>.<random>.tmp<suffix>
+                stale.unlink(missing_ok=True)
+
+    def unlock(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()  # closing releases the lock
+            self._lock_file = None
+
+    def discard(self) -> None:
+        """Remove a run that never got going: the files rlgen writes, TensorBoard's folder, and the directory itself
+        when this process made it (and nothing else is in it)."""
+        for name in OWN_FILES:
+            (self.path / name).unlink(missing_ok=True)
+        shutil.rmtree(self.path / "tb", ignore_errors=True)
+        self.unlock()
+        if self.created_dir and not any(self.path.iterdir()):
+            self.path.rmdir()
 
     # -- metadata ---------------------------------------------------------------------------------------------------
     @property
