@@ -16,11 +16,18 @@ from agents.evaluate import evaluate_policy, evaluation_due, record_evaluation
 from agents.rollout import RolloutCollector
 from envs.make import make_vec_env
 from rlgen.device import resolve_device
+from rlgen.divergence import Diverged, check_finite
 from rlgen.metrics import MetricsLogger, ProgressBar
 from rlgen.optim import TrainingOptimizer
 from rlgen.rundir import RunDir
 from rlgen.runstate import RunState, TrainResult, capture_rng, restore_rng
 from rlgen.seeding import seed_everything
+
+
+def _kept(run: RunDir, state: RunState) -> str:
+    if not run.has("checkpoint"):
+        return "No weights were saved yet."
+    return f"The weights and checkpoint of {state.last_eval_at:,} env steps are kept in {run.path}."
 
 
 def _mean(values: list[float]) -> float:
@@ -54,6 +61,7 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: b
     logger = MetricsLogger(run.path, keep_until_step=state.progress if resume else None)
     recent: list[float] = []  # returns of the last 100 finished training episodes
     metrics: dict[str, float] = {}
+    diverged = False
 
     def save() -> None:
         run.save_checkpoint(policy, optimizer, state, capture_rng(device))
@@ -66,7 +74,12 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: b
                 started = time.perf_counter()
                 rollout = collector.collect(rollout_steps)
                 stats = update.update(rollout)
+                last_loss = metrics.get("train/loss")
                 metrics = {k: float(v) for k, v in stats.items()}  # one host sync per iteration
+                check_finite(metrics["train/loss"], policy.parameters(), last_finite=last_loss,
+                             where=f"iteration {state.iteration + 1} ({state.progress + rollout.num_steps:,} env steps)",
+                             lr=("optimizer.lr", cfg.optimizer.lr),
+                             clip=("optimizer.max_grad_norm", cfg.optimizer.max_grad_norm), kept=_kept(run, state))
                 elapsed = time.perf_counter() - started
                 state.train_seconds += elapsed
                 state.progress += rollout.num_steps
@@ -92,10 +105,14 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: b
                            f"it {state.iteration} | return {metrics['rollout/ep_return_mean_100']:.1f} | best eval "
                            f"{state.best_score if state.best_score is not None else math.nan:.1f} | "
                            f"{metrics['time/steps_per_s']:,.0f} steps/s")
-    finally:  # also on Ctrl-C or an error: keep what was learned
-        if not run.has("model"):  # never evaluated: keep the latest weights, so that the run can be evaluated
-            run.save_weights(policy, "model")
-        save()
+    except Diverged:
+        diverged = True
+        raise
+    finally:  # also on Ctrl-C or an error: keep what was learned (never non-finite weights)
+        if not diverged:
+            if not run.has("model"):  # never evaluated: keep the latest weights, so that the run can be evaluated
+                run.save_weights(policy, "model")
+            save()
         logger.close()
         envs.close()
     return run.result(state, metrics)

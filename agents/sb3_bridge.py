@@ -16,6 +16,7 @@ import torch
 from agents.config import SB3RunConfig
 from agents.evaluate import evaluate_actor, evaluation_due, record_evaluation
 from rlgen.device import resolve_device
+from rlgen.divergence import Diverged, check_finite
 from rlgen.metrics import MetricsLogger, ProgressBar
 from rlgen.rundir import RunDir
 from rlgen.runstate import RunState, TrainResult, capture_rng
@@ -105,6 +106,13 @@ def train_sb3(cfg: SB3RunConfig, run: RunDir, quiet: bool = False) -> TrainResul
             state.progress = self.num_timesteps
             state.train_seconds = time.perf_counter() - started - eval_seconds
             metrics = {k: float(v) for k, v in self.model.logger.name_to_value.items() if k.startswith("train/")}
+            loss = metrics.get("train/loss", metrics.get("train/policy_loss", 0.0))
+            kept = (f"The weights and checkpoint of {state.last_eval_at:,} env steps are kept in {run.path}."
+                    if run.has("checkpoint") else "No weights were saved yet.")
+            check_finite(loss, self.model.policy.parameters(), where=f"rollout {state.iteration} "
+                         f"({state.progress:,} env steps)", last_finite=last.get("train/loss"),
+                         lr=("sb3.learning_rate", cfg.sb3.learning_rate),
+                         clip=("sb3.max_grad_norm", cfg.sb3.max_grad_norm), kept=kept)
             recent = self.finished[-100:]
             metrics.update({"rollout/ep_return_mean_100": float(np.mean(recent)) if recent else math.nan,
                             "time/train_seconds": state.train_seconds, "time/iteration": state.iteration})
@@ -122,13 +130,18 @@ def train_sb3(cfg: SB3RunConfig, run: RunDir, quiet: bool = False) -> TrainResul
             self.bar.update(min(state.progress, tc.total_steps), f"it {state.iteration} | return "
                             f"{metrics['rollout/ep_return_mean_100']:.1f} | best eval {best:.1f}")
 
+    diverged = False
     with ProgressBar(tc.total_steps, f"{cfg.algo} {cfg.env.id}", quiet) as bar:
         try:
             model.learn(total_timesteps=tc.total_steps, callback=Schedule(bar))
+        except Diverged:
+            diverged = True
+            raise
         finally:
-            if not run.has("model"):
-                run.save_weights(model.policy, "model")
-            state.progress = model.num_timesteps
-            save()
+            if not diverged:  # never a non-finite weight in a file
+                if not run.has("model"):
+                    run.save_weights(model.policy, "model")
+                state.progress = model.num_timesteps
+                save()
             logger.close()
     return run.result(state, last)

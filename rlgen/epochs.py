@@ -19,6 +19,7 @@ from torch import nn
 
 from rlgen.data import Split, to_inputs
 from rlgen.device import resolve_precision
+from rlgen.divergence import check_finite
 from rlgen.metrics import MetricsLogger, ProgressBar
 from rlgen.optim import TrainingOptimizer
 from rlgen.rundir import RunDir
@@ -157,6 +158,10 @@ def train_epochs(model: EpochModel, optimizer: TrainingOptimizer, train: Split, 
                                          tick)
                 elapsed = time.perf_counter() - started
                 scores = validate(model, val, cfg.eval_batch_size) if len(val) else train_losses
+                check_finite(train_losses["loss"] + scores["loss"], model.parameters(), where=f"epoch {epoch}",
+                             last_finite=last.get("train/loss"), lr=("optimizer.lr", optimizer.cfg.lr),
+                             clip=("optimizer.max_grad_norm", optimizer.cfg.max_grad_norm),
+                             kept=_kept(run, state.progress))
                 state.progress, state.iteration = epoch, optimizer.steps_done
                 state.train_seconds += elapsed
                 state.last_eval_at = epoch
@@ -178,6 +183,12 @@ def train_epochs(model: EpochModel, optimizer: TrainingOptimizer, train: Split, 
     finally:
         logger.close()
     return run.result(state, last)
+
+
+def _kept(run: RunDir, epochs: int) -> str:
+    if not epochs:
+        return "No weights were saved yet."
+    return f"The weights and checkpoint of epoch {epochs} are kept in {run.path}."
 
 
 def _pretrain(model: EpochModel, optimizer_cfg, train: Split, cfg: EpochTrainConfig, generator: torch.Generator,
