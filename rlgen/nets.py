@@ -97,6 +97,16 @@ def init_layer(layer: nn.Module, init: str, activation: str, gain: float | None 
         nn.init.zeros_(layer.bias)
 
 
+class FeatureBatchNorm(nn.BatchNorm1d):
+    """Batch norm of the last dim over every sample, whatever the leading dims: a rollout's (T, N, H) features are
+    T·N samples of H features (plain BatchNorm1d would take N for the features of a 3-D input)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 2:
+            return super().forward(x)
+        return super().forward(x.reshape(-1, x.shape[-1])).reshape(x.shape)
+
+
 class TiedLinear(nn.Module):
     """A linear layer whose weight is the transpose of another layer's (tied autoencoders), with its own bias.
 
@@ -143,7 +153,7 @@ def build_mlp(spec: MLPConfig, in_features: int, out_features: int, tie_to: nn.S
                 init_layer(linear, spec.init, spec.activation, spec.gain)
         layers: list[nn.Module] = [linear]
         if norm:
-            layers.append(nn.BatchNorm1d(size))
+            layers.append(FeatureBatchNorm(size))
         if not is_output:
             layers.append(ACTIVATIONS[spec.activation]())
             if spec.dropout > 0:

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from rlgen.nets import ACTIVATIONS, MLPConfig, build_mlp, count_parameters, init_layer
+from rlgen.nets import ACTIVATIONS, FeatureBatchNorm, MLPConfig, build_mlp, count_parameters, init_layer
 
 
 def test_parameter_count_matches_textbook():
@@ -15,7 +15,7 @@ def test_parameter_count_matches_textbook():
 def test_layer_order_with_batch_norm_and_dropout():
     net = build_mlp(MLPConfig(hidden=[8], activation="elu", batch_norm=True, dropout=0.2), 4, 2)
     kinds = [[type(m) for m in block] for block in net]  # one block per linear layer
-    assert kinds == [[nn.Linear, nn.BatchNorm1d, nn.ELU, nn.Dropout], [nn.Linear]]
+    assert kinds == [[nn.Linear, FeatureBatchNorm, nn.ELU, nn.Dropout], [nn.Linear]]
     assert net[0][0].bias is None  # batch norm's shift makes the bias redundant
 
 
@@ -86,3 +86,27 @@ def test_tied_mlp_must_mirror_sizes():
     encoder = build_mlp(MLPConfig(hidden=[300]), 784, 150)
     with pytest.raises(ValueError, match="mirror"):
         build_mlp(MLPConfig(hidden=[200]), 150, 784, tie_to=encoder)
+
+
+def test_batch_norm_normalises_over_samples_whatever_the_leading_dims():
+    torch.manual_seed(0)
+    net = build_mlp(MLPConfig(hidden=[16], batch_norm=True), 4, 2)  # width 16, rollouts of 5 × 7 copies
+    rollout = torch.randn(5, 7, 4) * 3 + 1
+    net.train()
+    batched, flat = net(rollout), net(rollout.reshape(35, 4))
+    assert torch.allclose(batched, flat.reshape(5, 7, 2), atol=1e-6)
+    hidden = net[0][:2](rollout)  # linear → batch norm, (T, N, H)
+    assert torch.allclose(hidden.mean((0, 1)), torch.zeros(16), atol=1e-5)  # per feature, over all T·N samples
+    net.eval()
+    assert torch.allclose(net(rollout), net(rollout.reshape(35, 4)).reshape(5, 7, 2), atol=1e-6)
+
+
+@pytest.mark.parametrize("algo", ["cartpole_reinforce", "cartpole_ppo"])
+def test_policies_with_batch_norm_train_with_any_number_of_copies(tmp_path, tiny_agent_overrides, algo):
+    from rlgen import api
+    from tests.conftest import CONFIGS
+
+    overrides = tiny_agent_overrides + ["env.num_envs=3", "policy.batch_norm=true", "value.batch_norm=true",
+                                        "device=cpu"]
+    run = api.train(CONFIGS / f"{algo}.yaml", overrides, run_dir=tmp_path / "run", quiet=True)
+    assert run.result.progress >= 600 and run.evaluate(episodes=2, device="cpu")["mean_return"] > 0
