@@ -17,9 +17,9 @@ class A2CConfig(Strict):
     """Discount factor."""
     gae_lambda: float = Field(default=1.0, ge=0.0, le=1.0)
     """GAE λ: 1 gives Monte Carlo returns bootstrapped at the rollout's end, 0 one-step TD."""
-    value_coef: float = Field(default=0.5, ge=0.0)
+    value_coef: float = Field(default=0.5, ge=0.0, le=1e3)
     """Weight of the critic's squared error."""
-    entropy_coef: float = Field(default=0.0, ge=0.0)
+    entropy_coef: float = Field(default=0.0, ge=0.0, le=1e3)
     """Weight of the entropy bonus."""
     normalize_advantages: bool = False
     """Normalise advantages over the rollout."""

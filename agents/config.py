@@ -12,19 +12,19 @@ from agents.reinforce import ReinforceConfig
 from envs.make import EnvConfig
 from rlgen.nets import MLPConfig
 from rlgen.optim import OptimizerConfig
-from rlgen.schema import RunBase, Strict
+from rlgen.schema import RunBase, Strict, Widths
 
 
 class EvalScheduleConfig(Strict):
     """Budget and evaluation schedule, the same for every agent (rlgen's and stable-baselines3's)."""
 
-    total_steps: int = Field(default=300_000, ge=1)
+    total_steps: int = Field(default=300_000, ge=1, le=10**12)
     """Environment steps (real transitions) to train for at most."""
-    eval_every_steps: int = Field(default=10_000, ge=1)
+    eval_every_steps: int = Field(default=10_000, ge=1, le=10**12)
     """Evaluate greedily after at least this many environment steps since the last evaluation."""
-    eval_episodes: int = Field(default=100, ge=1)
+    eval_episodes: int = Field(default=100, ge=1, le=10**6)
     """Episodes per periodic evaluation (on gymnasium's own env)."""
-    eval_seed_offset: int = 10_000
+    eval_seed_offset: int = Field(default=10_000, ge=0, le=2**31)
     """Evaluation episode k resets with seed + eval_seed_offset + k, away from the training envs' seeds."""
     target_return: float | None = 475.0
     """Stop once a periodic evaluation's mean return reaches this (None: train the whole budget)."""
@@ -36,7 +36,7 @@ class AgentTrainConfig(EvalScheduleConfig):
     rollout: Literal["episodes", "steps"] = "episodes"
     """episodes: each iteration plays one fresh episode per env copy; steps: `rollout_steps` steps per copy, with
     episodes carrying on between iterations."""
-    rollout_steps: int = Field(default=128, ge=1)
+    rollout_steps: int = Field(default=128, ge=1, le=10**6)
     """Steps per env copy per iteration when `rollout` is steps."""
 
 
@@ -70,24 +70,24 @@ class PPORunConfig(AgentRunConfig):
 class SB3Config(Strict):
     """stable-baselines3 hyperparameters (defaults: rl-baselines3-zoo's PPO for CartPole-v1)."""
 
-    n_steps: int = Field(default=32, ge=1)
+    n_steps: int = Field(default=32, ge=1, le=10**6)
     """Steps per env copy per rollout."""
-    batch_size: int = Field(default=256, ge=1)
+    batch_size: int = Field(default=256, ge=1, le=10**7)
     """PPO: minibatch size."""
-    n_epochs: int = Field(default=20, ge=1)
+    n_epochs: int = Field(default=20, ge=1, le=10**4)
     """PPO: passes over each rollout."""
     gamma: float = Field(default=0.98, ge=0.0, le=1.0)
     gae_lambda: float = Field(default=0.8, ge=0.0, le=1.0)
-    ent_coef: float = Field(default=0.0, ge=0.0)
-    vf_coef: float = Field(default=0.5, ge=0.0)
-    learning_rate: float = Field(default=1e-3, gt=0.0)
+    ent_coef: float = Field(default=0.0, ge=0.0, le=1e3)
+    vf_coef: float = Field(default=0.5, ge=0.0, le=1e3)
+    learning_rate: float = Field(default=1e-3, gt=0.0, le=1e6)
     lr_schedule: Literal["constant", "linear"] = "linear"
     """linear: decays to 0 over total_steps, as the zoo's `lin_` schedules."""
-    clip_range: float = Field(default=0.2, gt=0.0)
+    clip_range: float = Field(default=0.2, gt=0.0, le=1e3)
     """PPO: clip range ε."""
     clip_schedule: Literal["constant", "linear"] = "linear"
-    max_grad_norm: float = Field(default=0.5, gt=0.0)
-    net_arch: list[int] = Field(default_factory=lambda: [64, 64])
+    max_grad_norm: float = Field(default=0.5, gt=0.0, le=1e9)
+    net_arch: Widths = Field(default_factory=lambda: [64, 64])
     """Hidden layers of SB3's MlpPolicy (policy and value networks alike)."""
 
 

@@ -17,6 +17,7 @@ from agents.loop import train_agent
 from agents.render import check_render_request, render_actor
 from agents.sb3_bridge import build_sb3_model, load_sb3_model, make_sb3_env, train_sb3
 from rlgen.errors import RlgenError
+from rlgen.nets import check_size
 from rlgen.registry import RunKind, require_model
 from rlgen.rundir import RunDir
 from rlgen.runstate import TrainResult
@@ -50,7 +51,8 @@ class AgentKind(_ActorKind):
     configs = dict(RL_CONFIGS)
 
     def check(self, cfg: AgentRunConfig) -> None:
-        env_shapes(cfg.env)
+        shapes = env_shapes(cfg.env)
+        check_size(lambda: build_policy(cfg, *shapes), "the policy")
 
     def train(self, cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: bool = False) -> TrainResult:
         return train_agent(cfg, run, quiet, resume)

@@ -16,21 +16,21 @@ from rlgen.schema import Strict
 class PPOConfig(Strict):
     gamma: float = Field(default=0.99, ge=0.0, le=1.0)
     gae_lambda: float = Field(default=0.95, ge=0.0, le=1.0)
-    clip_range: float = Field(default=0.2, gt=0.0)
+    clip_range: float = Field(default=0.2, gt=0.0, le=1e3)
     """ε of the clipped surrogate: the ratio π/π_old is kept within [1 − ε, 1 + ε]."""
-    clip_range_vf: float | None = Field(default=None, gt=0.0)
+    clip_range_vf: float | None = Field(default=None, gt=0.0, le=1e3)
     """Clip the new value prediction to within this of the old one (None: unclipped value loss)."""
     anneal_clip_range: bool = False
     """Decay ε linearly to 0 over training, like the learning rate's linear schedule."""
-    value_coef: float = Field(default=0.5, ge=0.0)
-    entropy_coef: float = Field(default=0.0, ge=0.0)
-    epochs: int = Field(default=10, ge=1)
+    value_coef: float = Field(default=0.5, ge=0.0, le=1e3)
+    entropy_coef: float = Field(default=0.0, ge=0.0, le=1e3)
+    epochs: int = Field(default=10, ge=1, le=100_000)
     """Passes over each rollout."""
-    minibatches: int = Field(default=4, ge=1)
+    minibatches: int = Field(default=4, ge=1, le=10**6)
     """Minibatches per pass (the rollout's T·N samples split evenly)."""
     normalize_advantages: bool = True
     """Normalise advantages within each minibatch."""
-    target_kl: float | None = Field(default=None, gt=0.0)
+    target_kl: float | None = Field(default=None, gt=0.0, le=1e3)
     """Stop the epochs early once the approximate KL to the old policy passes 1.5 × this (None: never)."""
 
 

@@ -24,9 +24,9 @@ class ReinforceConfig(Strict):
     """Normalise the advantages to zero mean and unit variance over the iteration."""
     baseline: bool = False
     """Learn V(s) (the `value` network) and subtract it from the returns."""
-    value_coef: float = Field(default=0.5, ge=0.0)
+    value_coef: float = Field(default=0.5, ge=0.0, le=1e3)
     """Weight of the baseline's squared error in the loss."""
-    entropy_coef: float = Field(default=0.0, ge=0.0)
+    entropy_coef: float = Field(default=0.0, ge=0.0, le=1e3)
     """Weight of the entropy bonus (0 is plain REINFORCE)."""
 
 

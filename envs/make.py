@@ -35,6 +35,9 @@ class EnvConfig(Strict):
     def _compile_needs_torch(self) -> EnvConfig:
         if self.compile and self.backend != "torch":
             raise ValueError("env.compile needs env.backend torch (gymnasium's envs run in numpy)")
+        steps = self.kwargs.get("max_episode_steps")
+        if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= 10**9):
+            raise ValueError(f"env.kwargs.max_episode_steps must be a whole number from 1 (got {steps!r})")
         return self
 
 

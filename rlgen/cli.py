@@ -14,6 +14,7 @@ from rlgen.errors import Interrupted, RlgenError, TrainingInterrupted
 RUN_DIR = click.Path(path_type=Path, file_okay=False)
 PNG = click.Path(path_type=Path, dir_okay=False)
 DEVICE_HELP = "auto (CUDA when present), cpu, cuda or cuda:N."
+SEED = click.IntRange(0, 2**32 - 1)
 
 
 class RlgenGroup(click.Group):
@@ -51,7 +52,7 @@ def main() -> None:
 @click.option("--run-dir", type=RUN_DIR, help="Where to write the run (default: runs/<config>/<time>-seed<N>).")
 @click.option("--resume", type=RUN_DIR, help="Continue an interrupted run from its last checkpoint (not SB3 runs).")
 @click.option("--device", help=DEVICE_HELP)
-@click.option("--seed", type=click.IntRange(min=0), help="Override the config's seed.")
+@click.option("--seed", type=SEED, help="Override the config's seed.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train(config: Path | None, overrides: tuple[str, ...], run_dir: Path | None, resume: Path | None,
           device: str | None, seed: int | None, quiet: bool):
@@ -89,12 +90,12 @@ def train(config: Path | None, overrides: tuple[str, ...], run_dir: Path | None,
 
 @main.command()
 @click.argument("run_dir", type=RUN_DIR)
-@click.option("--episodes", default=100, show_default=True, type=click.IntRange(min=1), help="Agents: episodes.")
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
+@click.option("--episodes", default=100, show_default=True, type=click.IntRange(1, 10**6), help="Agents: episodes.")
+@click.option("--seed", default=0, show_default=True, type=SEED,
               help="Agents: episode k resets with seed+k. Autoencoders: seeds the sampling.")
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 @click.option("--sample", is_flag=True, help="Agents: sample actions instead of taking the most likely one.")
-@click.option("--nll-samples", type=click.IntRange(min=1), help="VAE: importance samples per image for the NLL.")
+@click.option("--nll-samples", type=click.IntRange(1, 10**6), help="VAE: importance samples per image for the NLL.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def evaluate(run_dir: Path, episodes: int, seed: int, device: str, sample: bool, nll_samples: int | None, as_json: bool):
     """Evaluate a trained run: a classifier's test accuracy (per class too), an autoencoder's test losses, or an
@@ -116,8 +117,8 @@ def evaluate(run_dir: Path, episodes: int, seed: int, device: str, sample: bool,
 @main.command()
 @click.argument("run_dir", type=RUN_DIR)
 @click.option("--out", type=click.Path(path_type=Path), help="FILE.gif or FILE.mp4 to write.")
-@click.option("--episodes", default=1, show_default=True, type=click.IntRange(min=1))
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--episodes", default=1, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("--fps", default=50, show_default=True, type=click.IntRange(min=1, max=240))
 @click.option("--human", is_flag=True, help="Also play in a window (needs a display).")
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
@@ -144,7 +145,7 @@ def render(run_dir: Path, out: Path | None, episodes: int, seed: int, fps: int, 
 @click.argument("run_dir", type=RUN_DIR)
 @click.option("--out", type=PNG, required=True, help="FILE.png to write.")
 @click.option("--n", default=64, show_default=True, type=click.IntRange(min=1, max=4096), help="Number of images.")
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 def sample(run_dir: Path, out: Path, n: int, seed: int, device: str):
     """Generate new images with a VAE run: decode z ~ N(0, I) into a PNG grid.
@@ -163,7 +164,7 @@ def sample(run_dir: Path, out: Path, n: int, seed: int, device: str):
 @click.argument("run_dir", type=RUN_DIR)
 @click.option("--out", type=PNG, required=True, help="FILE.png to write.")
 @click.option("--n", default=10, show_default=True, type=click.IntRange(min=1, max=100), help="Test images.")
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Which test images.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Which test images.")
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 def reconstruct(run_dir: Path, out: Path, n: int, seed: int, device: str):
     """Test images above their reconstructions (denoisers: clean, corrupted, denoised).
@@ -183,7 +184,7 @@ def reconstruct(run_dir: Path, out: Path, n: int, seed: int, device: str):
 @click.option("--out", type=PNG, required=True, help="FILE.png to write.")
 @click.option("--steps", default=10, show_default=True, type=click.IntRange(min=2, max=100), help="Points per walk.")
 @click.option("--pairs", default=4, show_default=True, type=click.IntRange(min=1, max=50), help="Walks (rows).")
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Which test images.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Which test images.")
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 def interpolate(run_dir: Path, out: Path, steps: int, pairs: int, seed: int, device: str):
     """A walk in latent space between pairs of test images (each row: start, decoded walk, end).

@@ -52,6 +52,8 @@ def parse_yaml(text: str) -> Any:
     loader = StrictLoader(text)
     try:
         return loader.get_single_data()
+    except (ValueError, OverflowError) as exc:  # a number YAML reads but Python will not hold (5,000 digits)
+        raise yaml.MarkedYAMLError(problem=str(exc).split(";")[0]) from None
     finally:
         loader.dispose()
 
@@ -180,7 +182,7 @@ def explain(error: ValidationError, root: type[BaseModel]) -> str:
 def validate(data: Mapping[str, Any], schemas: Mapping[str, type[BaseModel]], source: str) -> BaseModel:
     """Pick the schema by the `algo` key and validate the whole mapping against it."""
     algo = data.get("algo")
-    if algo not in schemas:
+    if not isinstance(algo, str) or algo not in schemas:
         raise ConfigError(f"{source}: algo: must be one of {', '.join(sorted(schemas))} (got {algo!r})")
     schema = schemas[algo]
     try:

@@ -26,12 +26,12 @@ class DataConfig(Strict):
 
     dir: str | None = None
     """Folder with the four Fashion-MNIST files; None searches $RLGEN_DATA_DIR, the cache and Debian's package."""
-    validation: int = Field(default=5000, ge=0)
+    validation: int = Field(default=5000, ge=0, le=10**7)
     """Training images held out (the last ones) as the validation split. 0 trains on all of them; the best weights
     and early stopping then follow the training metrics."""
-    limit: int | None = Field(default=None, ge=2)
+    limit: int | None = Field(default=None, ge=2, le=10**9)
     """Keep only the first `limit` training and test images (quick experiments and tests)."""
-    train_subset: int | None = Field(default=None, ge=1)
+    train_subset: int | None = Field(default=None, ge=1, le=10**9)
     """Train on a random subset of this many of the remaining training images, drawn with the run's seed (studies
     of few labels); validation and test splits are unchanged. None: all of them."""
 

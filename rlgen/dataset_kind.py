@@ -13,6 +13,7 @@ from torch import nn
 from rlgen.data import IMAGE_SHAPE, NUM_CLASSES, Split, Splits, load_splits
 from rlgen.device import resolve_device
 from rlgen.epochs import EpochModel, train_epochs
+from rlgen.nets import check_size
 from rlgen.optim import ParamGroup, TrainingOptimizer
 from rlgen.registry import RunKind, require_model
 from rlgen.rundir import RunDir
@@ -28,8 +29,7 @@ class DatasetKind(RunKind):
         raise NotImplementedError
 
     def check(self, cfg: Any) -> None:
-        with torch.random.fork_rng(devices=[]):  # building consumes random numbers; training builds it again
-            self.build_model(cfg, None)
+        check_size(lambda: self.build_model(cfg, None), f"the {cfg.algo} model")
 
     def prepare_run(self, cfg: Any, run: RunDir) -> None:
         """Before a new run's model is first built: record in the run what rebuilding it will need."""

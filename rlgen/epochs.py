@@ -30,12 +30,12 @@ Losses = dict[str, torch.Tensor]  # named scalar batch means; "loss" is what the
 
 
 class EpochTrainConfig(Strict):
-    epochs: int = Field(default=10, ge=1)
+    epochs: int = Field(default=10, ge=1, le=100_000)
     """Passes over the training split (after any pretraining phases)."""
-    batch_size: int = Field(default=128, ge=1)
-    patience: int | None = Field(default=None, ge=1)
+    batch_size: int = Field(default=128, ge=1, le=10**7)
+    patience: int | None = Field(default=None, ge=1, le=10**6)
     """Stop after this many epochs without a better validation score (None: never stop early)."""
-    eval_batch_size: int = Field(default=1000, ge=1)
+    eval_batch_size: int = Field(default=1000, ge=1, le=10**7)
     """Batch size of validation and evaluation passes (no gradients, so it can be large)."""
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     """Matrix multiplies of training steps in bfloat16 (weights, optimizer state, losses and sampling stay float32)

@@ -154,6 +154,9 @@ def _load_checked(path: Path, spec: IdxFile) -> np.ndarray:
 def locate(data_dir: Path | None = None) -> Path | None:
     """The first candidate folder that holds all four files (checked when loaded), or None. An explicit `data_dir`
     holding only some of them is an error rather than a reason to look elsewhere."""
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise RlgenError(f"data folder {data_dir} does not exist; name a folder with the four Fashion-MNIST files, or "
+                         f"leave data.dir unset to search for them")
     if data_dir is not None:
         present = [spec.name for spec in FILES.values() if _file_in(Path(data_dir), spec)]
         if present and len(present) < len(FILES):

@@ -25,17 +25,17 @@ from torch import nn
 
 from rlgen.errors import ConfigError
 from rlgen.nets import ACTIVATIONS, Activation, Init, init_layer
-from rlgen.schema import Strict
+from rlgen.schema import Strict, Width
 
 Shape = tuple[int, ...]
 
 
 class ConvLayer(Strict):
     type: Literal["conv"]
-    channels: int = Field(ge=1)
+    channels: int = Field(ge=1, le=4096)
     """Output channels (filters)."""
-    kernel: int = Field(default=3, ge=1)
-    stride: int = Field(default=1, ge=1)
+    kernel: int = Field(default=3, ge=1, le=1024)
+    stride: int = Field(default=1, ge=1, le=1024)
     padding: int | Literal["same"] = 0
     """Zero padding on each side; "same" keeps height and width (stride 1 only)."""
     batch_norm: bool = False
@@ -54,14 +54,14 @@ class ConvLayer(Strict):
 
 class PoolLayer(Strict):
     type: Literal["max_pool", "avg_pool"]
-    kernel: int = Field(default=2, ge=1)
-    stride: int | None = Field(default=None, ge=1)
+    kernel: int = Field(default=2, ge=1, le=1024)
+    stride: int | None = Field(default=None, ge=1, le=1024)
     """None: the kernel size (non-overlapping windows)."""
 
 
 class DenseLayer(Strict):
     type: Literal["dense"]
-    units: int = Field(ge=1)
+    units: Width
     batch_norm: bool = False
     """Batch norm between the linear map and its activation (the linear map then has no bias)."""
     activation: Activation | None = None

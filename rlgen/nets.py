@@ -14,7 +14,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from rlgen.schema import Strict
+from rlgen.schema import Strict, Widths
 
 Activation = Literal["relu", "elu", "leaky_relu", "selu", "tanh", "sigmoid", "identity"]
 Init = Literal["he_normal", "he_uniform", "xavier_normal", "xavier_uniform", "lecun_normal", "orthogonal", "default"]
@@ -33,16 +33,16 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 class MLPConfig(Strict):
     """Spec of a multilayer perceptron; input and output sizes come from the model that asks for it."""
 
-    hidden: list[int] = Field(default_factory=lambda: [64, 64])
+    hidden: Widths = Field(default_factory=lambda: [64, 64])
     """Sizes of the hidden layers, in order; [] gives a single linear layer."""
     activation: Activation = "tanh"
     """Non-linearity after each hidden layer."""
     init: Init = "orthogonal"
     """Weight initialisation of hidden layers: he_* (variance 2/fan_in), xavier_* (2/(fan_in+fan_out)),
     lecun_normal (1/fan_in, for SELU), orthogonal (with `gain`), or torch's default."""
-    gain: float | None = Field(default=None, gt=0)
+    gain: float | None = Field(default=None, gt=0, le=1e3)
     """Gain for orthogonal/xavier init of hidden layers; None uses the activation's recommended gain."""
-    output_gain: float | None = Field(default=None, gt=0)
+    output_gain: float | None = Field(default=None, gt=0, le=1e3)
     """Gain for the output layer's init (e.g. 0.01 for a policy head); None uses `gain`'s rule."""
     batch_norm: bool = False
     """Batch norm between each hidden linear layer and its activation (Ioffe & Szegedy, 2015)."""
@@ -163,6 +163,21 @@ def build_mlp(spec: MLPConfig, in_features: int, out_features: int, tie_to: nn.S
         blocks.append(nn.Sequential(*layers))
         width = size
     return nn.Sequential(*blocks)
+
+
+MAX_PARAMETERS = 500_000_000  # 2 GB of float32 weights, 6 GB with Adam's moments: more than this machine class trains
+
+
+def check_size(build, what: str) -> None:
+    """Build a model on the meta device (shapes only, no memory) and refuse one too large to train."""
+    from rlgen.errors import ConfigError
+
+    with torch.device("meta"):
+        model = build()
+    count = sum(p.numel() for p in model.parameters())
+    if count > MAX_PARAMETERS:
+        raise ConfigError(f"{what} would have {count:,} parameters, more than rlgen trains ({MAX_PARAMETERS:,}); "
+                          f"make its layers smaller")
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = True) -> int:

@@ -27,7 +27,7 @@ class OptimizerConfig(Strict):
 
     name: OptimizerName = "adam"
     """sgd | momentum (heavy ball) | nesterov | adagrad | rmsprop | adam | adamw | nadam."""
-    lr: float = Field(default=1e-3, gt=0)
+    lr: float = Field(default=1e-3, gt=0, le=1e6)
     """Initial learning rate lr0."""
     momentum: float = Field(default=0.9, ge=0, lt=1)
     """Momentum for momentum/nesterov, and rmsprop's optional momentum when `rmsprop_momentum` is set."""
@@ -37,27 +37,27 @@ class OptimizerConfig(Strict):
     """RMSProp's decay of the squared-gradient average."""
     betas: tuple[float, float] = (0.9, 0.999)
     """Adam-family decay rates of the first and second moments."""
-    eps: float = Field(default=1e-8, gt=0)
+    eps: float = Field(default=1e-8, gt=0, le=1.0)
     """Denominator term of the adaptive methods."""
-    weight_decay: float = Field(default=0.0, ge=0)
+    weight_decay: float = Field(default=0.0, ge=0, le=1e3)
     """AdamW's decoupled weight decay (ignored by the others; use `l2` for a loss penalty)."""
     schedule: Schedule = "constant"
     """constant | linear (lr0 → lr_final over the run) | exponential lr0·decay^(t/decay_steps) |
     inverse_time lr0 / (1 + decay·t/decay_steps); t counts optimizer steps."""
-    lr_final: float = Field(default=0.0, ge=0)
+    lr_final: float = Field(default=0.0, ge=0, le=1e6)
     """End learning rate of the linear schedule."""
-    decay: float = Field(default=0.1, gt=0)
+    decay: float = Field(default=0.1, gt=0, le=1e6)
     """Decay factor of the exponential and inverse-time schedules."""
-    decay_steps: int = Field(default=1, ge=1)
+    decay_steps: int = Field(default=1, ge=1, le=10**12)
     """Steps over which `decay` applies once."""
-    max_grad_norm: float | None = Field(default=None, gt=0)
+    max_grad_norm: float | None = Field(default=None, gt=0, le=1e9)
     """Clip the global gradient norm to this value before each step (None disables)."""
-    max_norm: float | None = Field(default=None, gt=0)
+    max_norm: float | None = Field(default=None, gt=0, le=1e9)
     """Max-norm constraint: after each step, rescale each unit's incoming weights (a weight row, or a conv filter)
     to norm ≤ this."""
-    l1: float = Field(default=0.0, ge=0)
+    l1: float = Field(default=0.0, ge=0, le=1e3)
     """Adds l1·Σ|w| over linear and conv weights (biases excluded) to the loss."""
-    l2: float = Field(default=0.0, ge=0)
+    l2: float = Field(default=0.0, ge=0, le=1e3)
     """Adds l2·Σw² over linear and conv weights (biases excluded) to the loss."""
 
     @model_validator(mode="after")

@@ -92,7 +92,7 @@ def test_atomic_write_leaves_old_file_when_interrupted(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(RlgenError, match="cannot write .*model.safetensors: disk full"):
         atomic_write_bytes(target, b"new contents")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]  # no temporary file left behind

@@ -10,15 +10,15 @@ from rlgen.data import DataConfig
 from rlgen.epochs import EpochTrainConfig
 from rlgen.nets import Activation, Init, MLPConfig
 from rlgen.optim import OptimizerConfig
-from rlgen.schema import RunBase, Strict
+from rlgen.schema import RunBase, Strict, Width, Widths
 
 
 class AutoencoderNetConfig(Strict):
     """Encoder pixels → hidden… → latent; the decoder mirrors it (latent → reversed hidden… → pixel logits)."""
 
-    hidden: list[int] = Field(default_factory=lambda: [300])
+    hidden: Widths = Field(default_factory=lambda: [300])
     """Hidden layer sizes of the encoder, outermost first."""
-    latent: int = Field(default=150, ge=1)
+    latent: Width = 150
     """Size of the coding (stacked, denoising) or of the latent Gaussian (VAE)."""
     activation: Activation = "elu"
     init: Init = "he_normal"
@@ -41,7 +41,7 @@ class StackedConfig(Strict):
     """Decoder layers use the transposed encoder weights (with their own biases)."""
     loss: Literal["mse", "bce"] = "mse"
     """Reconstruction loss per pixel: squared error of sigmoid outputs, or binary cross-entropy of the logits."""
-    layerwise_epochs: int = Field(default=0, ge=0)
+    layerwise_epochs: int = Field(default=0, ge=0, le=100_000)
     """Greedy layer-wise pretraining: train one shallow autoencoder per layer for this many epochs each, stack them,
     then fine-tune for train.epochs (0: train the whole stack from the start)."""
 
@@ -49,14 +49,14 @@ class StackedConfig(Strict):
 class DenoisingConfig(StackedConfig):
     noise: Literal["gaussian", "dropout"] = "gaussian"
     """Corruption during training: add N(0, noise_std²) to each pixel, or zero each pixel with prob. dropout_rate."""
-    noise_std: float = Field(default=0.3, gt=0)
+    noise_std: float = Field(default=0.3, gt=0, le=1e3)
     dropout_rate: float = Field(default=0.3, gt=0, lt=1)
 
 
 class VAEConfig(Strict):
-    beta: float = Field(default=1.0, ge=0.0)
+    beta: float = Field(default=1.0, ge=0.0, le=1e3)
     """Weight of the KL term (Higgins et al., 2017); 1 is the ELBO."""
-    nll_samples: int = Field(default=100, ge=1)
+    nll_samples: int = Field(default=100, ge=1, le=10**6)
     """Importance samples per test image for the negative log-likelihood estimate (Burda et al., 2016)."""
 
 

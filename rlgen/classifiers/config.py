@@ -25,7 +25,7 @@ class PretrainedConfig(Strict):
     cache: bool = True
     """With frozen layers: compute their outputs for the training and validation images once, so that each epoch
     runs only the layers above them."""
-    lr_scale: float = Field(default=1.0, gt=0.0)
+    lr_scale: float = Field(default=1.0, gt=0.0, le=1e3)
     """Fine-tuning (freeze false): the pretrained layers' learning rate relative to the others'."""
 
 
