@@ -31,7 +31,7 @@ def make_sb3_env(cfg: SB3RunConfig, device: torch.device, num_envs: int | None =
         from envs.sb3_vec_env import TorchCartPoleSB3VecEnv
 
         check_torch_backend(cfg.env)
-        return TorchCartPoleSB3VecEnv(n, device, seed=cfg.seed, compile=cfg.env.compile)
+        return TorchCartPoleSB3VecEnv(n, device, seed=cfg.seed, compile=cfg.env.compile, **cfg.env.kwargs)
     from stable_baselines3.common.env_util import make_vec_env
 
     from envs.make import make_env

@@ -35,6 +35,9 @@ class EnvConfig(Strict):
     def _compile_needs_torch(self) -> EnvConfig:
         if self.compile and self.backend != "torch":
             raise ValueError("env.compile needs env.backend torch (gymnasium's envs run in numpy)")
+        if self.backend == "torch" and set(self.kwargs) - {"max_episode_steps"}:
+            raise ValueError(f"env.backend torch takes only max_episode_steps in env.kwargs (got "
+                             f"{', '.join(map(str, self.kwargs))})")
         steps = self.kwargs.get("max_episode_steps")
         if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= 10**9):
             raise ValueError(f"env.kwargs.max_episode_steps must be a whole number from 1 (got {steps!r})")
@@ -85,7 +88,7 @@ def make_vec_env(cfg: EnvConfig, num_envs: int | None = None, device: torch.devi
         check_torch_backend(cfg)
         from envs.torch_cartpole import TorchCartPoleVectorEnv
 
-        return TorchCartPoleVectorEnv(num_envs or cfg.num_envs, device, compile=cfg.compile)
+        return TorchCartPoleVectorEnv(num_envs or cfg.num_envs, device, compile=cfg.compile, **cfg.kwargs)
     spec = _spec(cfg.id)
     mode = cfg.vectorization
     if mode == "vector_entry_point" and spec.vector_entry_point is None:

@@ -47,18 +47,27 @@ def train(config: str | Path | BaseModel | Mapping[str, Any], overrides: Overrid
     return the finished run. `overrides`: {"train.epochs": 3} or ["train.epochs=3"]; `seed` and `device` override
     the config's. Ctrl-C stops training with what was learned saved, and raises TrainingInterrupted (a
     KeyboardInterrupt naming the run dir)."""
+    cfg, name, kind = check(config, overrides, seed=seed, device=device)
+    source = str(config) if isinstance(config, (str, Path)) else None
+    run = RunDir.create(Path(run_dir) if run_dir else default_run_dir(Path(name), cfg.seed), cfg, kind.name, source)
+    handle = Run(run, cfg, kind)
+    handle.result = _train(kind, cfg, run, quiet, resume=False)
+    return handle
+
+
+def check(config: str | Path | BaseModel | Mapping[str, Any], overrides: Overrides = None, *,
+          seed: int | None = None, device: str | None = None) -> tuple[Any, str, RunKind]:
+    """Everything `train` checks before it creates a run directory: the config against its schema, the device, and
+    what the config alone makes impossible (a layer that does not fit, an unknown environment, a model too large to
+    hold). Returns the config, a name for its default run directory, and its kind."""
     extra = {**({"seed": seed} if seed is not None else {}), **({"device": device} if device else {})}
     cfg, name = resolve_config(config, overrides)
     if extra:
         cfg, _ = resolve_config(cfg, extra)
     kind = kind_of_algo(cfg.algo)
     resolve_device(cfg.device)
-    kind.check(cfg)  # what the config alone makes impossible fails before the run dir exists
-    source = str(config) if isinstance(config, (str, Path)) else None
-    run = RunDir.create(Path(run_dir) if run_dir else default_run_dir(Path(name), cfg.seed), cfg, kind.name, source)
-    handle = Run(run, cfg, kind)
-    handle.result = _train(kind, cfg, run, quiet, resume=False)
-    return handle
+    kind.check(cfg)
+    return cfg, name, kind
 
 
 def _train(kind: RunKind, cfg: Any, run: RunDir, quiet: bool, resume: bool) -> TrainResult:

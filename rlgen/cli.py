@@ -17,14 +17,33 @@ DEVICE_HELP = "auto (CUDA when present), cpu, cuda or cuda:N."
 SEED = click.IntRange(0, 2**32 - 1)
 
 
+def one_line(message: str) -> str:
+    """A message as a single printable line: control characters (a newline in a user's key, say) are escaped."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in message)
+
+
 class RlgenGroup(click.Group):
-    """Turns rlgen's own errors into one line on stderr and a non-zero exit code, without a traceback."""
+    """Turns rlgen's own errors, and click's usage errors, into one line on stderr and a non-zero exit code, without
+    a traceback."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.Exit as exc:  # --help, --version
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:  # a bad option value, a missing argument, an unknown command
+            where = f"{exc.ctx.command_path}: " if getattr(exc, "ctx", None) is not None else ""
+            click.echo(one_line(f"rlgen: error: {where}{exc.format_message()} (see --help)"), err=True)
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            click.echo("rlgen: interrupted", err=True)
+            sys.exit(130)
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except RlgenError as exc:
-            click.echo(f"rlgen: error: {exc}", err=True)
+            click.echo(one_line(f"rlgen: error: {exc}"), err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("rlgen: interrupted", err=True)
@@ -54,8 +73,10 @@ def main() -> None:
 @click.option("--device", help=DEVICE_HELP)
 @click.option("--seed", type=SEED, help="Override the config's seed.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--check", "check_only", is_flag=True,
+              help="Only check the config (schema, device, environment, model size); train nothing.")
 def train(config: Path | None, overrides: tuple[str, ...], run_dir: Path | None, resume: Path | None,
-          device: str | None, seed: int | None, quiet: bool):
+          device: str | None, seed: int | None, quiet: bool, check_only: bool):
     """Train the model a YAML CONFIG describes; the run directory gets config, weights, metrics.
 
     \b
@@ -65,8 +86,16 @@ def train(config: Path | None, overrides: tuple[str, ...], run_dir: Path | None,
       rlgen train configs/fashion_cnn.yaml --set train.epochs=3
       rlgen train configs/fashion_vae.yaml --set model.hidden=[500,500]
       rlgen train --resume runs/fashion_vae/<run>
+      rlgen train configs/fashion_cnn.yaml --set model.layers=[{type: flatten}] --check
     """
     from rlgen import api
+
+    if check_only:
+        if config is None or resume is not None:
+            raise RlgenError("--check takes a CONFIG file (and --set, --seed, --device)")
+        cfg, _, kind = api.check(config, list(overrides), seed=seed, device=device)
+        click.echo(f"{config}: a valid {cfg.algo} config (kind {kind.name}); nothing was trained")
+        return
 
     if resume is not None:
         if config is not None or overrides or run_dir is not None or seed is not None:
