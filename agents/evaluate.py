@@ -26,8 +26,10 @@ def policy_actor(policy: ActorCritic, device: torch.device, greedy: bool = True)
 
 def evaluation_env(env: EnvConfig) -> EnvConfig:
     """The environment evaluations run on: gymnasium's own env of the same id and keyword arguments (a torch-backend
-    run is judged on gymnasium's CartPole), one copy per episode in a sync vector env."""
-    return EnvConfig(id=env.id, kwargs=env.kwargs, vectorization="sync")
+    run is judged on gymnasium's CartPole), one copy per episode, batched in numpy where gymnasium has a vector
+    version of the env (CartPole: ~40× faster than a sync vector env of single envs), else in a sync vector env."""
+    batched = "vector_entry_point" if not env.id.startswith("rlgen/") else "sync"
+    return EnvConfig(id=env.id, kwargs=env.kwargs, vectorization=batched)
 
 
 def evaluate_policy(policy: ActorCritic, env: EnvConfig, episodes: int, seed: int, device: torch.device,
@@ -42,8 +44,9 @@ def evaluate_policy(policy: ActorCritic, env: EnvConfig, episodes: int, seed: in
 
 
 def evaluate_actor(act: Actor, env: EnvConfig, episodes: int, seed: int) -> np.ndarray:
-    """Returns of `episodes` episodes, episode k starting from `env.reset(seed=seed + k)`; `act` maps a batch of
-    observations to a batch of actions (any agent: rlgen's, stable-baselines3's, a hand-written rule).
+    """Returns of `episodes` episodes, played up to 100 at a time from a vector env reset with `seed` (then
+    seed + 100, …); `act` maps a batch of observations to a batch of actions (any agent: rlgen's,
+    stable-baselines3's, a hand-written rule).
 
     Uses gymnasium's own env (`evaluation_env`, with its TimeLimit); each copy plays one episode and is ignored after
     it ends."""

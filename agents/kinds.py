@@ -54,7 +54,8 @@ class AgentKind(_ActorKind):
         shapes = env_shapes(cfg.env)
         check_size(lambda: build_policy(cfg, *shapes), "the policy")
 
-    def train(self, cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: bool = False) -> TrainResult:
+    def train(self, cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: bool = False,
+              threads=None) -> TrainResult:
         return train_agent(cfg, run, quiet, resume)
 
     def actor(self, run: RunDir, cfg: AgentRunConfig, device: torch.device, greedy: bool) -> Actor:
@@ -74,7 +75,8 @@ class SB3Kind(_ActorKind):
     def check(self, cfg: SB3RunConfig) -> None:
         make_sb3_env(cfg, torch.device("cpu"), num_envs=1).close()
 
-    def train(self, cfg: SB3RunConfig, run: RunDir, quiet: bool = False, resume: bool = False) -> TrainResult:
+    def train(self, cfg: SB3RunConfig, run: RunDir, quiet: bool = False, resume: bool = False,
+              threads=None) -> TrainResult:
         if resume:
             raise RlgenError(f"{run.path} is a stable-baselines3 run; --resume continues rlgen's own runs only")
         return train_sb3(cfg, run, quiet)

@@ -37,6 +37,7 @@ def _mean(values: list[float]) -> float:
 def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: bool = False) -> TrainResult:
     """Train to the config's budget or target. `resume`: continue from the run's checkpoint (weights, optimizer
     state, run state, RNG) instead of starting; episodes start afresh, because environment state is not saved."""
+    started_at = time.perf_counter()
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
     envs = make_vec_env(cfg.env, device=device)
@@ -62,6 +63,7 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: b
     recent: list[float] = []  # returns of the last 100 finished training episodes
     metrics: dict[str, float] = {}
     diverged = False
+    timings = {"set-up": 0.0, "training": 0.0, "evaluations": 0.0}
 
     def save() -> None:
         run.save_checkpoint(policy, optimizer, state, capture_rng(device))
@@ -70,6 +72,7 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: b
         with ProgressBar(tc.total_steps, f"{cfg.algo} {cfg.env.id}", quiet) as bar:
             if resume:
                 bar.update(min(state.progress, tc.total_steps), f"resumed at {state.progress:,} steps")
+            timings["set-up"] = time.perf_counter() - started_at
             while not state.finished:
                 started = time.perf_counter()
                 rollout = collector.collect(rollout_steps)
@@ -82,6 +85,7 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: b
                              clip=("optimizer.max_grad_norm", cfg.optimizer.max_grad_norm), kept=_kept(run, state))
                 elapsed = time.perf_counter() - started
                 state.train_seconds += elapsed
+                timings["training"] += elapsed
                 state.progress += rollout.num_steps
                 state.iteration += 1
                 recent = (recent + rollout.ep_returns)[-100:]
@@ -95,8 +99,10 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: b
                     "time/iteration": state.iteration,
                 })
                 if evaluation_due(state, tc):
+                    eval_started = time.perf_counter()
                     returns = evaluate_policy(policy, cfg.env, tc.eval_episodes, cfg.seed + tc.eval_seed_offset,
                                               device)
+                    timings["evaluations"] += time.perf_counter() - eval_started
                     if record_evaluation(state, tc, returns, metrics):
                         run.save_weights(policy, "model")
                     save()
@@ -115,4 +121,4 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: b
             save()
         logger.close()
         envs.close()
-    return run.result(state, metrics)
+    return run.result(state, metrics, timings)

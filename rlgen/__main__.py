@@ -1,5 +1,5 @@
 """`python -m rlgen …` is the `rlgen` command (and what `torchrun -m rlgen` starts)."""
 
-from rlgen.cli import main
+from rlgen.cli import entry
 
-main()
+entry()

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -23,6 +24,7 @@ from rlgen.outputs import check_output_path
 from rlgen.registry import RunKind, kind_of_algo, open_run, schemas
 from rlgen.rundir import RunDir, default_run_dir
 from rlgen.runstate import RunMeta, TrainResult
+from rlgen.threads import ThreadPolicy
 
 Overrides = Mapping[str, Any] | list[str] | tuple[str, ...] | None
 IMAGE_SUFFIXES = (".png",)
@@ -42,16 +44,20 @@ def resolve_config(config: str | Path | BaseModel | Mapping[str, Any], overrides
 
 def train(config: str | Path | BaseModel | Mapping[str, Any], overrides: Overrides = None, *,
           run_dir: str | Path | None = None, seed: int | None = None, device: str | None = None,
-          quiet: bool = False) -> "Run":
+          threads: int | None = None, quiet: bool = False) -> "Run":
     """Train the model a config describes (a YAML path, a config object or a mapping) in a new run directory and
     return the finished run. `overrides`: {"train.epochs": 3} or ["train.epochs=3"]; `seed` and `device` override
-    the config's. Ctrl-C stops training with what was learned saved, and raises TrainingInterrupted (a
+    the config's. `threads` fixes the thread count (default: OMP_NUM_THREADS, else the kind of run chooses; see
+    rlgen.threads). Ctrl-C stops training with what was learned saved, and raises TrainingInterrupted (a
     KeyboardInterrupt naming the run dir)."""
+    started = time.perf_counter()
     cfg, name, kind = check(config, overrides, seed=seed, device=device)
+    checked = time.perf_counter() - started
     source = str(config) if isinstance(config, (str, Path)) else None
     run = RunDir.create(Path(run_dir) if run_dir else default_run_dir(Path(name), cfg.seed), cfg, kind.name, source)
     handle = Run(run, cfg, kind)
-    handle.result = _train(kind, cfg, run, quiet, resume=False)
+    handle.result = _train(kind, cfg, run, quiet, resume=False, threads=threads)
+    handle.result.timings = {"checks": checked, **handle.result.timings}
     return handle
 
 
@@ -70,14 +76,21 @@ def check(config: str | Path | BaseModel | Mapping[str, Any], overrides: Overrid
     return cfg, name, kind
 
 
-def _train(kind: RunKind, cfg: Any, run: RunDir, quiet: bool, resume: bool) -> TrainResult:
-    """Train while holding the run's lock. A new run that fails or is stopped before it learnt anything is removed
-    again, so that the same command can simply be run again."""
+def _train(kind: RunKind, cfg: Any, run: RunDir, quiet: bool, resume: bool, threads: int | None) -> TrainResult:
+    """Train while holding the run's lock, with the thread count chosen on purpose (recorded in meta.json). A new
+    run that fails or is stopped before it learnt anything is removed again, so that the same command can simply be
+    run again."""
     def learnt() -> bool:
         return run.has("checkpoint") and run.state().progress > 0
 
+    started = time.perf_counter()
     try:
-        return kind.train(cfg, run, quiet=quiet, resume=resume)
+        policy = ThreadPolicy(threads, kind.adaptive_threads)
+        run.update_meta(info=policy.describe())
+        result = kind.train(cfg, run, quiet=quiet, resume=resume, threads=policy)
+        total = time.perf_counter() - started
+        result.timings["data, saving and the rest"] = total - sum(result.timings.values())
+        return result
     except KeyboardInterrupt:
         saved = resume or learnt()
         if not saved:
@@ -91,13 +104,13 @@ def _train(kind: RunKind, cfg: Any, run: RunDir, quiet: bool, resume: bool) -> T
         run.unlock()
 
 
-def resume(path: str | Path, *, device: str | None = None, quiet: bool = False) -> "Run":
+def resume(path: str | Path, *, device: str | None = None, threads: int | None = None, quiet: bool = False) -> "Run":
     """Continue an interrupted run from its last checkpoint, with its saved config (`device` may differ)."""
     handle = load(path)
     if device:
         handle.config = resolve_config(handle.config, {"device": device})[0]
     handle.run.lock()
-    handle.result = _train(handle.kind, handle.config, handle.run, quiet, resume=True)
+    handle.result = _train(handle.kind, handle.config, handle.run, quiet, resume=True, threads=threads)
     return handle
 
 

@@ -19,6 +19,7 @@ from rlgen.registry import RunKind, require_model
 from rlgen.rundir import RunDir
 from rlgen.runstate import TrainResult
 from rlgen.seeding import seed_everything
+from rlgen.threads import ThreadPolicy
 
 
 class DatasetKind(RunKind):
@@ -45,7 +46,10 @@ class DatasetKind(RunKind):
         """The (train, validation) splits as the model trains on them; a kind may transform them once here."""
         return splits.train, splits.val
 
-    def train(self, cfg: Any, run: RunDir, quiet: bool = False, resume: bool = False) -> TrainResult:
+    adaptive_threads = True
+
+    def train(self, cfg: Any, run: RunDir, quiet: bool = False, resume: bool = False,
+              threads: ThreadPolicy | None = None) -> TrainResult:
         device = resolve_device(cfg.device)
         seed_everything(cfg.seed)
         splits = load_splits(cfg.data, device, cfg.seed)
@@ -63,7 +67,7 @@ class DatasetKind(RunKind):
         if not resume:
             run.update_meta(info={"data_source": str(splits.source), **self.run_info(cfg, model)})
         return train_epochs(model, optimizer, train, val, cfg.train, run, seed=cfg.seed, device=device,
-                            description=f"{cfg.algo} fashion-mnist", quiet=quiet, resumed=resumed)
+                            description=f"{cfg.algo} fashion-mnist", quiet=quiet, resumed=resumed, threads=threads)
 
     def run_info(self, cfg: Any, model: EpochModel) -> dict[str, Any]:
         return {}

@@ -25,6 +25,7 @@ from rlgen.optim import TrainingOptimizer
 from rlgen.rundir import RunDir
 from rlgen.runstate import Mode, RunState, TrainResult, capture_rng, restore_rng
 from rlgen.schema import Strict
+from rlgen.threads import ThreadPolicy
 
 Losses = dict[str, torch.Tensor]  # named scalar batch means; "loss" is what the optimizer minimises
 
@@ -121,13 +122,15 @@ def validate(model: EpochModel, split: Split, batch_size: int) -> dict[str, floa
 
 def train_epochs(model: EpochModel, optimizer: TrainingOptimizer, train: Split, val: Split, cfg: EpochTrainConfig,
                  run: RunDir, *, seed: int, device: torch.device, description: str, quiet: bool = False,
-                 resumed: tuple[RunState, dict[str, torch.Tensor]] | None = None) -> TrainResult:
+                 resumed: tuple[RunState, dict[str, torch.Tensor]] | None = None,
+                 threads: ThreadPolicy | None = None) -> TrainResult:
     """Train `model` for cfg.epochs on `train`, validating on `val` after every epoch; see the module's docstring.
     The caller builds model, optimizer (over cfg.epochs × batches per epoch) and data, seeded; to continue a run it
     loads the checkpoint into them first and passes the run state and RNG states it held as `resumed`. With an
     empty `val` the epoch's training metrics choose the best weights instead."""
     autocast_dtype = resolve_precision(cfg.precision, device)
     generator = torch.Generator().manual_seed(seed)  # the shuffling order
+    timings = {"training": 0.0, "validation": 0.0}
     per_epoch = math.ceil(len(train) / cfg.batch_size)
     metric, mode = model.monitor
     judged_on = "val" if len(val) else "train"
@@ -153,11 +156,14 @@ def train_epochs(model: EpochModel, optimizer: TrainingOptimizer, train: Split, 
                 status = f"epoch {epoch}/{cfg.epochs}"
                 done_before = state.progress * per_epoch
                 tick = lambda i: bar.update(done_before + i + 1, status) if i % 50 == 0 else None  # noqa: E731
+                thread_count = threads.update() if threads is not None else torch.get_num_threads()
                 started = time.perf_counter()
                 train_losses = fit_epoch(model.losses, optimizer, train, cfg.batch_size, generator, autocast_dtype,
                                          tick)
                 elapsed = time.perf_counter() - started
                 scores = validate(model, val, cfg.eval_batch_size) if len(val) else train_losses
+                timings["training"] += elapsed
+                timings["validation"] += time.perf_counter() - started - elapsed
                 check_finite(train_losses["loss"] + scores["loss"], model.parameters(), where=f"epoch {epoch}",
                              last_finite=last.get("train/loss"), lr=("optimizer.lr", optimizer.cfg.lr),
                              clip=("optimizer.max_grad_norm", optimizer.cfg.max_grad_norm),
@@ -175,14 +181,15 @@ def train_epochs(model: EpochModel, optimizer: TrainingOptimizer, train: Split, 
                 if len(val):
                     last.update({f"val/{k}": v for k, v in scores.items()})
                 last.update({"train/lr": optimizer.lr, "time/samples_per_s": len(train) / elapsed,
-                             "time/epoch_seconds": elapsed, "time/train_seconds": state.train_seconds})
+                             "time/epoch_seconds": elapsed, "time/train_seconds": state.train_seconds,
+                             "time/threads": thread_count})
                 logger.log(epoch, last)
                 run.save_checkpoint(model, optimizer, state, capture_rng(device, {"shuffle": generator}))
                 bar.update(epoch * per_epoch, f"{status} | train {train_losses['loss']:.4f} | {judged_on} {metric} "
                            f"{scores[metric]:.4f} | {len(train) / elapsed:,.0f} samples/s")
     finally:
         logger.close()
-    return run.result(state, last)
+    return run.result(state, last, timings)
 
 
 def _kept(run: RunDir, epochs: int) -> str:

@@ -22,6 +22,7 @@ from torch import nn
 from rlgen.errors import RlgenError
 from rlgen.rundir import RunDir
 from rlgen.runstate import TrainResult
+from rlgen.threads import ThreadPolicy
 
 ENTRY_POINT_GROUP = "rlgen.kinds"
 
@@ -34,12 +35,17 @@ class RunKind:
     name: str = ""
     configs: dict[str, type[BaseModel]] = {}
     """algo name → config schema."""
+    adaptive_threads = False
+    """True: train with as many threads as other processes leave cores free (large matrix multiplies gain from
+    them); False: one thread (see rlgen.threads)."""
 
     def check(self, cfg: Any) -> None:
         """Fail with one line on what the config alone makes impossible (a layer that does not fit, an unknown
         environment), before a run directory is created."""
 
-    def train(self, cfg: Any, run: RunDir, quiet: bool = False, resume: bool = False) -> TrainResult:
+    def train(self, cfg: Any, run: RunDir, quiet: bool = False, resume: bool = False,
+              threads: ThreadPolicy | None = None) -> TrainResult:
+        """Train (or continue) a run; `threads` is the process's thread policy, set up by the caller."""
         raise NotImplementedError
 
     def evaluate(self, run: RunDir, cfg: Any, device: torch.device, *, episodes: int = 100, seed: int = 0,

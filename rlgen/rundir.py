@@ -159,11 +159,12 @@ class RunDir:
     def info(self) -> dict[str, Any]:
         return self.meta.info
 
-    def result(self, state: RunState, last_metrics: dict[str, float]) -> TrainResult:
-        """What a training call returns, from the run's state and its last logged metrics."""
+    def result(self, state: RunState, last_metrics: dict[str, float],
+               timings: dict[str, float] | None = None) -> TrainResult:
+        """What a training call returns, from the run's state, its last logged metrics and the loop's timings."""
         meta = self.meta
         return TrainResult(self.path, meta.kind, meta.algo, state.status, state.progress, meta.unit, state.iteration,
-                           state.train_seconds, meta.monitor, state.best_score, dict(last_metrics))
+                           state.train_seconds, meta.monitor, state.best_score, dict(last_metrics), dict(timings or {}))
 
     def state(self) -> RunState:
         return RunState.from_dict(self.meta.state, str(self.path / "meta.json")) if self.meta.state else RunState()

@@ -158,6 +158,8 @@ class TrainResult:
     monitor: str
     best_score: float | None
     last_metrics: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    """Wall seconds of this call by phase (training, evaluations, …; `describe_timings` shows them)."""
 
     @property
     def solved(self) -> bool:
@@ -167,3 +169,6 @@ class TrainResult:
         best = "none yet" if self.best_score is None or math.isinf(self.best_score) else f"{self.best_score:.5g}"
         return (f"{self.status}: {self.progress:,} {self.unit}, {self.train_seconds:.1f} s training, "
                 f"best {self.monitor} {best}")
+
+    def describe_timings(self) -> str:
+        return ", ".join(f"{name} {seconds:.2f} s" for name, seconds in self.timings.items())

@@ -194,7 +194,7 @@ def test_ctrl_c_keeps_what_was_learned(tmp_path):
     import time
 
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "rlgen.cli", "train", CONFIG, "--run-dir", str(run), "--quiet", "--device", "cpu",
+    cmd = [sys.executable, "-m", "rlgen", "train", CONFIG, "--run-dir", str(run), "--quiet", "--device", "cpu",
            "--set", "train.total_steps=10000000", "--set", "train.target_return=null",
            "--set", "train.eval_every_steps=500", "--set", "train.eval_episodes=2"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
