@@ -9,6 +9,7 @@ import math
 import time
 
 import numpy as np
+import torch
 
 from agents.algorithms import UPDATES, algo_section, build_policy
 from agents.config import AgentRunConfig
@@ -17,6 +18,7 @@ from agents.rollout import RolloutCollector
 from envs.make import make_vec_env
 from rlgen.device import resolve_device
 from rlgen.divergence import Diverged, check_finite
+from rlgen.errors import RlgenError
 from rlgen.metrics import MetricsLogger, ProgressBar
 from rlgen.optim import TrainingOptimizer
 from rlgen.rundir import RunDir
@@ -28,6 +30,12 @@ def _kept(run: RunDir, state: RunState) -> str:
     if not run.has("checkpoint"):
         return "No weights were saved yet."
     return f"The weights and checkpoint of {state.last_eval_at:,} env steps are kept in {run.path}."
+
+
+def _returns_list(saved, where: str) -> list[float]:
+    if not isinstance(saved, torch.Tensor) or saved.dim() != 1 or len(saved) > 100 or not saved.is_floating_point():
+        raise RlgenError(f"{where}: recent_returns is not a list of up to 100 returns")
+    return saved.tolist()
 
 
 def _mean(values: list[float]) -> float:
@@ -50,23 +58,33 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: b
 
     state = RunState()
     if resume:
-        state, rng = run.load_checkpoint(policy, optimizer)
-        restore_rng(rng, device, source=str(run.path / "checkpoint.safetensors"))
+        state, saved_rng, loop_state = run.load_checkpoint(policy, optimizer)
+        restore_rng(saved_rng, device, source=str(run.path / "checkpoint.safetensors"))
     else:
         run.update_meta(unit="env steps", monitor="eval/return_mean",
                         info={"env_id": cfg.env.id, "obs_dim": obs_dim, "n_actions": n_actions})
     # the linear schedule runs over the step budget, however many updates that takes
     optimizer.follow(lambda: state.progress / tc.total_steps)
-    # a resumed run's first episodes come from another seed than the original run's first episodes
+    # a resumed run continues the torch CartPole's very episodes; gymnasium's envs cannot be saved, so there it starts
+    # fresh episodes, from another seed than the original run's first ones
     collector = RolloutCollector(envs, policy, device, cfg.seed + state.iteration)
-    logger = MetricsLogger(run.path, keep_until_step=state.progress if resume else None)
+    collected = None  # the collector's state after the last finished iteration: what a checkpoint holds
     recent: list[float] = []  # returns of the last 100 finished training episodes
+    if resume and loop_state.get("collector") is not None:
+        where = f"{run.path / 'checkpoint.safetensors'}: collector state"
+        collector.load_state_dict(loop_state["collector"], where)
+        collected = loop_state["collector"]
+        recent = _returns_list(loop_state.get("recent_returns"), where)
+    logger = MetricsLogger(run.path, keep_until_step=state.progress if resume else None)
     metrics: dict[str, float] = {}
     diverged = False
     timings = {"set-up": 0.0, "training": 0.0, "evaluations": 0.0}
 
+    rng = capture_rng(device)  # the RNG states as of the last finished iteration, like `collected`
+
     def save() -> None:
-        run.save_checkpoint(policy, optimizer, state, capture_rng(device))
+        loop = {"collector": collected, "recent_returns": torch.tensor(recent, dtype=torch.float64)}
+        run.save_checkpoint(policy, optimizer, state, rng, loop if collected is not None else None)
 
     try:
         with ProgressBar(tc.total_steps, f"{cfg.algo} {cfg.env.id}", quiet) as bar:
@@ -77,18 +95,21 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: b
                 started = time.perf_counter()
                 rollout = collector.collect(rollout_steps)
                 stats = update.update(rollout)
+                # the iteration is done: counters, collector and RNG states move together, at once, so that a
+                # checkpoint (at an evaluation, or on Ctrl-C during the next rollout) pairs them with these weights
+                elapsed = time.perf_counter() - started
+                state.train_seconds += elapsed
+                state.progress += rollout.num_steps
+                state.iteration += 1
+                collected, rng = collector.state_dict(), capture_rng(device)
+                recent = (recent + rollout.ep_returns)[-100:]
+                timings["training"] += elapsed
                 last_loss = metrics.get("train/loss")
                 metrics = {k: float(v) for k, v in stats.items()}  # one host sync per iteration
                 check_finite(metrics["train/loss"], policy.parameters(), last_finite=last_loss,
-                             where=f"iteration {state.iteration + 1} ({state.progress + rollout.num_steps:,} env steps)",
+                             where=f"iteration {state.iteration} ({state.progress:,} env steps)",
                              lr=("optimizer.lr", cfg.optimizer.lr),
                              clip=("optimizer.max_grad_norm", cfg.optimizer.max_grad_norm), kept=_kept(run, state))
-                elapsed = time.perf_counter() - started
-                state.train_seconds += elapsed
-                timings["training"] += elapsed
-                state.progress += rollout.num_steps
-                state.iteration += 1
-                recent = (recent + rollout.ep_returns)[-100:]
                 metrics.update({
                     "rollout/ep_return_mean": _mean(rollout.ep_returns),
                     "rollout/ep_len_mean": _mean(rollout.ep_lengths),

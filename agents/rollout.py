@@ -13,11 +13,14 @@ gymnasium env, actions go to numpy and results come back at the env boundary onl
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import gymnasium as gym
 import torch
 
 from agents.policy import ActorCritic, gumbel_noise
+from rlgen.checkpoint import check_like
+from rlgen.errors import RlgenError
 
 TORCH_ENV_CHECK_EVERY = 8  # episode mode with a torch env: ask the device whether all copies finished every 8 steps
 
@@ -89,6 +92,39 @@ class RolloutCollector:
         self._after_done = torch.zeros(n, dtype=torch.bool, device=device)  # next step of this copy is a reset step
         self._running = (torch.zeros(n, device=device), torch.zeros(n, dtype=torch.int64, device=device))
         self._noise = GumbelNoise((n, int(envs.single_action_space.n)), device)
+
+    def state_dict(self) -> dict[str, torch.Tensor] | None:
+        """Where collection stands (the torch env's own state, the last observation, episode bookkeeping, the Gumbel
+        noise not yet used), copied; None for gymnasium's envs, whose state cannot be saved."""
+        if not self.torch_env or self._obs is None:
+            return None
+        return {**{f"env.{k}": v for k, v in self.envs.get_state().items()}, "obs": self._obs.clone(),
+                "after_done": self._after_done.clone(), "running_return": self._running[0].clone(),
+                "running_length": self._running[1].clone(), "noise": self._noise._chunk.clone(),
+                "noise_used": torch.tensor(self._noise._next)}
+
+    def load_state_dict(self, saved: Any, what: str = "collector state") -> None:
+        """Continue from `state_dict`'s copy (checked against this collector's shapes first)."""
+        if not self.torch_env:
+            raise RlgenError(f"{what}: only the torch CartPole's state can be restored")
+        if not isinstance(saved, dict) or not isinstance(saved.get("noise"), torch.Tensor):
+            raise RlgenError(f"{what} is damaged")
+        n, actions = self.num_envs, int(self.envs.single_action_space.n)
+        current = {"obs": torch.zeros(n, self.envs.single_observation_space.shape[0]),
+                   "after_done": torch.zeros(n, dtype=torch.bool), "running_return": torch.zeros(n),
+                   "running_length": torch.zeros(n, dtype=torch.int64),
+                   "noise": torch.zeros(len(saved["noise"]), n, actions), "noise_used": torch.tensor(0)}
+        env = {k[4:]: v for k, v in saved.items() if k.startswith("env.")}
+        check_like({k: v for k, v in saved.items() if not k.startswith("env.")}, current, what)
+        used = int(saved["noise_used"])
+        if not 0 <= used <= len(saved["noise"]):
+            raise RlgenError(f"{what}: noise_used {used} is outside the saved noise")
+        self.envs.set_state(env, what)
+        to = lambda t: t.to(self.device)  # noqa: E731
+        self._obs, self._after_done = to(saved["obs"]), to(saved["after_done"])
+        self._running = (to(saved["running_return"]), to(saved["running_length"]))
+        self._noise._chunk, self._noise._next = to(saved["noise"]), used
+        self._seed = None  # the env's generator continues where it was
 
     def _reset(self) -> None:
         obs, _ = self.envs.reset(seed=self._seed)

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from gymnasium.vector.vector_env import AutoresetMode
 
+from rlgen.checkpoint import check_like
 from rlgen.errors import RlgenError
 
 GRAVITY, MASSCART, MASSPOLE, LENGTH, FORCE_MAG, TAU = 9.8, 1.0, 0.1, 0.5, 10.0, 0.02
@@ -139,6 +140,23 @@ class TorchCartPoleVectorEnv(gym.vector.VectorEnv):
             self._starts = self._uniform_states(4, self.num_envs)
             self._starts_age = 0
         return self._starts
+
+    def get_state(self) -> dict[str, torch.Tensor]:
+        """Everything the next steps depend on (state, step counts, done flags, start states, the generator), copied,
+        so that a resumed run continues these very episodes."""
+        return {"state": self.state.clone(), "steps": self.steps.clone(), "done": self._done.clone(),
+                "starts": self._starts.clone(), "starts_age": torch.tensor(self._starts_age),
+                "generator": self.generator.get_state()}
+
+    def set_state(self, saved: Any, what: str = "environment state") -> None:
+        saved = check_like(saved, self.get_state(), what)
+        age = int(saved["starts_age"])
+        if not 0 <= age <= self._starts_window:
+            raise RlgenError(f"{what}: starts_age {age} is outside 0..{self._starts_window}")
+        self.generator.set_state(saved["generator"])
+        self.state, self.steps = saved["state"].to(self.device), saved["steps"].to(self.device)
+        self._done, self._starts = saved["done"].to(self.device), saved["starts"].to(self.device)
+        self._starts_age = age
 
     def observations(self) -> torch.Tensor:
         return self.state.T.float()  # (N, 4)

@@ -110,3 +110,16 @@ def load_state(path: Path, device: torch.device | str = "cpu") -> Any:
         return _unflatten(json.loads(skeleton), tensors)
     except (json.JSONDecodeError, KeyError, TypeError, ValueError):
         raise RlgenError(f"{path} has a damaged state skeleton") from None
+
+
+def check_like(saved: Any, current: dict[str, torch.Tensor], what: str) -> dict[str, torch.Tensor]:
+    """`saved` as a dict of tensors with exactly `current`'s names, shapes and dtypes, or one RlgenError naming the
+    first difference (state read from a file is checked before anything uses it)."""
+    if not isinstance(saved, dict) or set(saved) != set(current):
+        raise RlgenError(f"{what} does not hold {', '.join(sorted(current))}")
+    for name, tensor in current.items():
+        value = saved[name]
+        if not isinstance(value, torch.Tensor) or value.shape != tensor.shape or value.dtype != tensor.dtype:
+            got = f"{value.dtype} {tuple(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__
+            raise RlgenError(f"{what}: {name} is {got}, needs {tensor.dtype} {tuple(tensor.shape)}")
+    return saved

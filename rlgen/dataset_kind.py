@@ -60,7 +60,7 @@ class DatasetKind(RunKind):
         optimizer = TrainingOptimizer(self.param_groups(cfg, model), cfg.optimizer,
                                       total_steps=cfg.train.epochs * per_epoch)
         # the weights are in place before the training splits are made: a kind may compute features with them
-        resumed = run.load_checkpoint(model, optimizer) if resume else None
+        resumed = run.load_checkpoint(model, optimizer)[:2] if resume else None
         if not resume:
             self.init_weights(cfg, model, run)
         train, val = self.training_splits(cfg, model, splits)

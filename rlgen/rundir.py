@@ -184,24 +184,28 @@ class RunDir:
         return (self.path / f"{name}.safetensors").is_file()
 
     def save_checkpoint(self, module: nn.Module, optimizer: Any, state: RunState,
-                        rng: dict[str, torch.Tensor]) -> None:
+                        rng: dict[str, torch.Tensor], loop: dict[str, Any] | None = None) -> None:
         """The whole training state in one file, written atomically, then mirrored in meta.json: a crash can never
-        pair weights of one step with counters of another."""
+        pair weights of one step with counters of another. `loop`: what else the loop needs to continue exactly
+        (the agents' environment and collector state)."""
         checkpoint = {"model": module_state(module), "optimizer": optimizer.state_dict(), "state": state.as_dict(),
-                      "rng": rng}
+                      "rng": rng, "loop": loop or {}}
         save_state(self.path / "checkpoint.safetensors", checkpoint)
         self.update_meta(state=state.as_dict())
 
-    def load_checkpoint(self, module: nn.Module, optimizer: Any) -> tuple[RunState, dict[str, torch.Tensor]]:
-        """Load weights and optimizer state in place; returns the run state and the RNG states to restore."""
+    def load_checkpoint(self, module: nn.Module, optimizer: Any) -> tuple[RunState, dict[str, Any], dict[str, Any]]:
+        """Load weights and optimizer state in place; returns the run state, the RNG states to restore and the loop's
+        own state (each to be checked by whoever uses it)."""
         path = self.path / "checkpoint.safetensors"
         if not path.is_file():
             raise RlgenError(f"{self.path} has no checkpoint to resume from (training stopped before its first save)")
         checkpoint = load_state(path, "cpu")
-        if not isinstance(checkpoint, dict) or not {"model", "optimizer", "state", "rng"} <= set(checkpoint):
+        if not isinstance(checkpoint, dict) or set(checkpoint) != {"model", "optimizer", "state", "rng", "loop"}:
             raise RlgenError(f"{path} is not an rlgen training checkpoint")
+        if not isinstance(checkpoint["loop"], dict):
+            raise RlgenError(f"{path} has a damaged loop state")
         if not isinstance(checkpoint["model"], dict):
             raise RlgenError(f"{path} holds no model weights")
         load_module_state(module, checkpoint["model"], str(path))
         optimizer.load_state_dict(checkpoint["optimizer"], str(path))
-        return RunState.from_dict(checkpoint["state"], str(path)), checkpoint["rng"]
+        return RunState.from_dict(checkpoint["state"], str(path)), checkpoint["rng"], checkpoint["loop"]

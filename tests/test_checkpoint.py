@@ -41,7 +41,8 @@ def test_run_dir_weights_round_trip(tmp_path):
         assert torch.equal(a, b), k  # includes batch norm's running statistics
     again = ActorCritic(4, 2, MLPConfig(hidden=[16, 16], batch_norm=True), MLPConfig(hidden=[8]))
     opt2 = TrainingOptimizer(again, OptimizerConfig(name="adam", lr=0.01))
-    state, saved_rng = run.load_checkpoint(again, opt2)
+    state, saved_rng, loop = run.load_checkpoint(again, opt2)
+    assert loop == {}
     assert state == RunState(progress=3, best_score=1.5) and torch.equal(saved_rng["torch"], rng)
     assert run.state() == state  # mirrored in meta.json
     assert all(torch.equal(a, b) for a, b in zip(policy.state_dict().values(), again.state_dict().values()))

@@ -1,5 +1,6 @@
 """The on-policy loop with each rollout mode and REINFORCE option, on tiny budgets, through the Python API."""
 
+import math
 import shutil
 
 import pytest
@@ -126,3 +127,32 @@ def test_resume_needs_a_checkpoint(tmp_path):
     RunDir.create(tmp_path / "empty", cfg, "agent")
     with pytest.raises(RlgenError, match="no checkpoint to resume from"):
         api.resume(tmp_path / "empty", quiet=True)
+
+
+@pytest.mark.parametrize("config", ["cartpole_reinforce", "cartpole_ppo", "cartpole_a2c"])
+def test_a_resumed_torch_cartpole_run_equals_the_uninterrupted_one(tmp_path, monkeypatch, config):
+    """The torch CartPole's state, the collector's and the RNG states are in the checkpoint: on the CPU an
+    interrupted and resumed run ends bit for bit where the uninterrupted one does (whole-episode and step rollouts)."""
+    overrides = ["device=cpu", "env.backend=torch", "env.num_envs=8", "train.total_steps=3000",
+                 "train.eval_every_steps=700", "train.eval_episodes=2", "train.target_return=null"]
+    whole = api.train(CONFIGS / f"{config}.yaml", overrides, run_dir=tmp_path / "whole", quiet=True)
+    original_log, logged = MetricsLogger.log, []
+
+    def crash_at_the_fifth_iteration(self, step, metrics):
+        original_log(self, step, metrics)
+        logged.append(step)
+        if len(logged) == 5:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(MetricsLogger, "log", crash_at_the_fifth_iteration)
+    with pytest.raises(TrainingInterrupted):
+        api.train(CONFIGS / f"{config}.yaml", overrides, run_dir=tmp_path / "broken", quiet=True)
+    monkeypatch.setattr(MetricsLogger, "log", original_log)
+    resumed = api.resume(tmp_path / "broken", quiet=True)
+    assert resumed.result.progress == whole.result.progress and resumed.result.iterations == whole.result.iterations
+    for name in ("model.safetensors", "checkpoint.safetensors"):
+        a, b = load_file(tmp_path / "whole" / name), load_file(tmp_path / "broken" / name)
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+    drop = lambda rows: [{k: None if math.isnan(v) else v for k, v in r.items() if not k.startswith("time/")}  # noqa: E731
+                         for r in rows]
+    assert drop(whole.metrics()) == drop(resumed.metrics())

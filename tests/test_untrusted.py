@@ -113,3 +113,44 @@ def test_the_policy_is_shaped_by_its_environment_not_by_meta_json(runs, tmp_path
     (run / "meta.json").write_text(json.dumps(meta))
     after = invoke("evaluate", run, "--episodes", 3, "--json")
     assert after.exit_code == 0 and json.loads(after.stdout)["mean_return"] == before["mean_return"]
+
+
+@pytest.mark.parametrize("change, needle", [
+    (lambda s: s["loop"]["collector"].__setitem__("obs", torch.zeros(3, 4)), "collector state: obs is torch.float32 (3, 4)"),
+    (lambda s: s["loop"]["collector"].__setitem__("env.generator", torch.zeros(7)), "generator is torch.float32 (7,)"),
+    (lambda s: s["loop"]["collector"].__setitem__("noise_used", torch.tensor(999)), "noise_used 999"),
+    (lambda s: s["loop"].__setitem__("recent_returns", torch.zeros(500)), "recent_returns is not a list"),
+])
+def test_a_damaged_environment_state_is_one_line(runs, tmp_path, change, needle):
+    run = copy(runs, "agent", tmp_path)
+
+    def damage(state):
+        change(state)
+        state["state"].update(progress=0, last_eval_at=0, status="running")
+
+    tamper(run, damage)
+    assert_one_line_error(invoke("train", "--resume", run, "--quiet"), 1, needle)
+
+
+def test_kill_9_during_training_leaves_a_run_that_resumes(tmp_path):
+    import signal
+    import time
+
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "rlgen", "train", str(CONFIGS / "cartpole_reinforce.yaml"), "--run-dir", str(run),
+           "--quiet", "--device", "cpu", "--set", "train.total_steps=100000000", "--set", "train.target_return=null",
+           "--set", "train.eval_every_steps=500", "--set", "train.eval_episodes=2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and not ((run / "checkpoint.safetensors").exists() and
+                                          json.loads((run / "meta.json").read_text())["state"].get("progress", 0) > 2000):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert invoke("evaluate", run, "--episodes", 2).exit_code == 0
+    meta = json.loads((run / "meta.json").read_text())
+    meta_config = (run / "config.yaml").read_text().replace("total_steps: 100000000", "total_steps: 3000")
+    (run / "config.yaml").write_text(meta_config)  # a smaller budget, so that the resumed run ends soon
+    result = invoke("train", "--resume", run, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert json.loads((run / "meta.json").read_text())["state"]["progress"] >= meta["state"]["progress"]
