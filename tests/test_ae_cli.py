@@ -102,3 +102,19 @@ def test_kind_mismatches(runs, tmp_path):
 def test_data_fetch_prints_location():
     result = invoke("data", "fetch")
     assert result.exit_code == 0 and "fashion-mnist" in result.stdout and "checksums good" in result.stdout
+
+
+def test_unwritable_outputs_and_a_full_disk_are_one_line(runs, tmp_path, monkeypatch):
+    import errno
+    import os
+
+    assert_one_line_error(invoke("sample", runs["vae"], "--out", "/proc/x.png"), 1, "cannot write /proc/x.png")
+    keep = tmp_path / "keep.png"
+    keep.write_bytes(b"precious")
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    assert_one_line_error(invoke("sample", runs["vae"], "--out", keep), 1, "No space left on device")
+    assert keep.read_bytes() == b"precious" and [p.name for p in tmp_path.iterdir()] == ["keep.png"]

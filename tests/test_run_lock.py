@@ -106,3 +106,21 @@ def test_two_processes_training_into_one_new_run_dir(tmp_path):
     winner = next(seed for seed, (code, _) in zip((1, 2), outcomes) if code == 0)
     assert api.load(run_dir).config.seed == winner  # config and weights of one and the same run
     assert api.load(run_dir).evaluate(device="cpu")["images"] == 600
+
+
+def test_a_full_disk_during_training_is_one_line(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    real_fsync, calls = os.fsync, []
+
+    def full_after_a_while(fd):
+        calls.append(fd)
+        if len(calls) > 3:  # config.yaml, meta.json … then the disk is full
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", full_after_a_while)
+    result = invoke("train", CONFIGS / "fashion_stacked_ae.yaml", "--run-dir", tmp_path / "r", "--quiet",
+                    *[arg for k, v in TINY_AE.items() for arg in ("--set", f"{k}={v}")])
+    assert_one_line_error(result, 1, "No space left on device")
