@@ -65,6 +65,7 @@ benchmark: install
 	$(BIN)/python benchmarks/reinforce_cartpole.py
 	$(BIN)/python benchmarks/cartpole.py
 	$(BIN)/python benchmarks/autoencoder.py
+	$(BIN)/python benchmarks/contention.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -130,7 +130,7 @@ def main() -> None:
     parser.add_argument("--skip-sb3", action="store_true", help="only rlgen's agents and the throughput test")
     parser.add_argument("--throughput-only", action="store_true", help="only the raw environment throughput")
     args = parser.parse_args()
-    print(f"device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"device {args.device}, torch {torch.__version__}; training threads: rlgen's choice (one for agents)")
     if not args.throughput_only:
         time_to_solve_table(args)
 
@@ -138,7 +138,8 @@ def main() -> None:
     compiled_note = ""
     if "torch compiled" in rates:
         compiled_note = f" (torch compiled: first step compiled in {compile_seconds:.1f} s)"
-    print(f"\nthroughput, {args.envs} envs, random actions, median of 5 turns{compiled_note}")
+    print(f"\nthroughput, {args.envs} envs, random actions, {torch.get_num_threads()} threads, median of 5 turns"
+          f"{compiled_note}")
     print(f"{'env':<38} {'steps/s':>12} {'/ gymnasium':>12}")
     labels = {"torch eager": f"rlgen torch CartPole ({args.device})",
               "torch compiled": f"rlgen torch CartPole ({args.device}, compiled)",

@@ -32,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"config {Path(args.config).name}, device {args.device}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads")
+          "threads: rlgen's choice (one for agents)")
     print(f"{'seed':>4}  {'solved':>6}  {'env steps':>10}  {'train s':>8}  {'wall s':>7}  {'best eval':>9}  {'re-eval':>7}")
     steps, seconds = [], []
     with tempfile.TemporaryDirectory() as tmp:
