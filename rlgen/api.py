@@ -83,7 +83,7 @@ def _train(kind: RunKind, cfg: Any, run: RunDir, quiet: bool, resume: bool, thre
     def learnt() -> bool:
         return run.has("checkpoint") and run.state().progress > 0
 
-    started = time.perf_counter()
+    started, previous_threads = time.perf_counter(), torch.get_num_threads()
     try:
         policy = ThreadPolicy(threads, kind.adaptive_threads)
         run.update_meta(info=policy.describe())
@@ -102,6 +102,7 @@ def _train(kind: RunKind, cfg: Any, run: RunDir, quiet: bool, resume: bool, thre
         raise
     finally:
         run.unlock()
+        torch.set_num_threads(previous_threads)  # a notebook's own torch work keeps its thread count
 
 
 def resume(path: str | Path, *, device: str | None = None, threads: int | None = None, quiet: bool = False) -> "Run":

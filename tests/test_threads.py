@@ -71,3 +71,9 @@ def test_the_choice_is_recorded(tmp_path, tiny_agent_overrides):
                                                           "train.epochs": 1}, run_dir=tmp_path / "b", quiet=True,
                       threads=2)
     assert model.meta.info["threads"] == 2 and model.metrics()[-1]["time/threads"] == 2
+
+
+def test_the_callers_thread_count_is_restored(tmp_path, tiny_agent_overrides):
+    torch.set_num_threads(2)
+    api.train(CONFIGS / "cartpole_a2c.yaml", tiny_agent_overrides, run_dir=tmp_path / "a", quiet=True)
+    assert torch.get_num_threads() == 2
