@@ -202,7 +202,12 @@ def test_ctrl_c_keeps_what_was_learned(tmp_path):
     while not (run / "checkpoint.safetensors").exists() and time.time() < deadline:
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    try:
+        out, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:  # say where it stood, for the next person
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"no exit 120 s after SIGINT; stderr: {err[-2000:]}") from None
     assert proc.returncode == 130, err
     assert err.strip().splitlines() == [f"rlgen: error: interrupted; what was learned so far is saved in {run}"]
     meta = json.loads((run / "meta.json").read_text())
