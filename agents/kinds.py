@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from agents.algorithms import build_policy, env_shapes, load_policy
-from agents.config import AgentRunConfig, RL_CONFIGS, SB3_CONFIGS, SB3RunConfig
+from agents.config import RL_CONFIGS, SB3_CONFIGS, AgentRunConfig, SB3RunConfig
 from agents.evaluate import Actor, evaluate_actor, policy_actor, summarize
 from agents.loop import train_agent
 from agents.render import check_render_request, render_actor

@@ -15,6 +15,8 @@ import torch
 
 from agents.config import SB3RunConfig
 from agents.evaluate import evaluate_actor, evaluation_due, record_evaluation
+from envs.make import check_torch_backend, make_env
+from envs.sb3_vec_env import TorchCartPoleSB3VecEnv
 from rlgen.device import resolve_device
 from rlgen.divergence import Diverged, check_finite
 from rlgen.metrics import MetricsLogger, ProgressBar
@@ -27,14 +29,9 @@ def make_sb3_env(cfg: SB3RunConfig, device: torch.device, num_envs: int | None =
     """SB3 vector env: rlgen's torch CartPole through the adapter, or gymnasium's env in SB3's DummyVecEnv."""
     n = num_envs or cfg.env.num_envs
     if cfg.env.backend == "torch":
-        from envs.make import check_torch_backend
-        from envs.sb3_vec_env import TorchCartPoleSB3VecEnv
-
         check_torch_backend(cfg.env)
         return TorchCartPoleSB3VecEnv(n, device, seed=cfg.seed, compile=cfg.env.compile, **cfg.env.kwargs)
-    from stable_baselines3.common.env_util import make_vec_env
-
-    from envs.make import make_env
+    from stable_baselines3.common.env_util import make_vec_env  # stable-baselines3 is imported only when used
 
     make_env(cfg.env.id, **cfg.env.kwargs)  # the same checks (known id, discrete actions) and one-line errors
     return make_vec_env(cfg.env.id, n_envs=n, seed=cfg.seed, env_kwargs=cfg.env.kwargs)

@@ -21,9 +21,11 @@ from rlgen.device import resolve_device
 from rlgen.errors import RlgenError, TrainingInterrupted
 from rlgen.metrics import read_metrics
 from rlgen.outputs import check_output_path
+from rlgen.plot import plot_curves
 from rlgen.registry import RunKind, kind_of_algo, open_run, schemas
 from rlgen.rundir import RunDir, default_run_dir
 from rlgen.runstate import RunMeta, TrainResult
+from rlgen.summary import summary_table
 from rlgen.threads import ThreadPolicy
 
 Overrides = Mapping[str, Any] | list[str] | tuple[str, ...] | None
@@ -181,16 +183,12 @@ class Run:
 
     def plot(self, out: str | Path, *, device: str = "auto") -> list[Path]:
         """Training curves as a PNG, plus the pictures only this kind draws (a classifier's confusion matrix)."""
-        from rlgen.plot import plot_curves
-
         out = _checked(out, IMAGE_SUFFIXES)
         plot_curves(self.metrics(), self.meta, out, f"{self.config.algo} — {self.path.name}")
         return [out, *self.kind.extra_plots(self.run, self.config, resolve_device(device), out)]
 
     def summary(self) -> str:
         """A per-layer table of the model: output shapes and parameter counts."""
-        from rlgen.summary import summary_table
-
         model, forward = self.kind.summary_model(self.config, self.run)
         return summary_table(model, forward, f"{self.config.algo} — {self.path}")
 
@@ -204,8 +202,6 @@ def _checked(out: str | Path | None, suffixes: tuple[str, ...]) -> Path | None:
 
 def summary(config: str | Path | BaseModel | Mapping[str, Any], overrides: Overrides = None) -> str:
     """The per-layer table of the model a config (or a run directory) builds, without training it."""
-    from rlgen.summary import summary_table
-
     if isinstance(config, (str, Path)) and Path(config).is_dir():
         return load(config).summary()
     cfg, name = resolve_config(config, overrides)

@@ -12,7 +12,6 @@ from pydantic import BaseModel, ValidationError
 
 from rlgen.errors import ConfigError
 
-
 MAX_YAML_DEPTH = 50  # rlgen's configs nest 4 deep
 MAX_CONFIG_BYTES = 1_000_000
 

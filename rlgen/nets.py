@@ -14,6 +14,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
+from rlgen.errors import ConfigError
 from rlgen.schema import Strict, Widths
 
 Activation = Literal["relu", "elu", "leaky_relu", "selu", "tanh", "sigmoid", "identity"]
@@ -170,8 +171,6 @@ MAX_PARAMETERS = 500_000_000  # 2 GB of float32 weights, 6 GB with Adam's moment
 
 def check_size(build, what: str) -> None:
     """Build a model on the meta device (shapes only, no memory) and refuse one too large to train."""
-    from rlgen.errors import ConfigError
-
     with torch.device("meta"):
         model = build()
     count = sum(p.numel() for p in model.parameters())

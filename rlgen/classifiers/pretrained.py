@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from rlgen.dataset_kind import DatasetKind
 from rlgen.errors import ConfigError
 from rlgen.registry import kinds, open_run, require_model
 from rlgen.rundir import RunDir
@@ -16,8 +17,6 @@ from rlgen.rundir import RunDir
 
 def describe_source(path: str) -> dict[str, Any]:
     """What rebuilding the pretrained layers needs: the source run's kind, algo and resolved config."""
-    from rlgen.dataset_kind import DatasetKind
-
     run, cfg, kind = open_run(Path(path))
     if not isinstance(kind, DatasetKind):
         raise ConfigError(f"pretrained.run {path} is a {cfg.algo} run; pretrained layers come from a run trained on "
