@@ -15,7 +15,6 @@ from agents.config import RL_CONFIGS, SB3_CONFIGS, AgentRunConfig, SB3RunConfig
 from agents.evaluate import Actor, evaluate_actor, policy_actor, summarize
 from agents.loop import train_agent
 from agents.render import check_render_request, render_actor
-from agents.sb3_bridge import build_sb3_model, load_sb3_model, make_sb3_env, train_sb3
 from rlgen.errors import RlgenError
 from rlgen.nets import check_size
 from rlgen.registry import RunKind, require_model
@@ -30,7 +29,7 @@ class _ActorKind(RunKind):
         raise NotImplementedError
 
     def evaluate(self, run: RunDir, cfg: Any, device: torch.device, *, episodes: int = 100, seed: int = 0,
-                 greedy: bool = True, nll_samples: int | None = None) -> dict[str, Any]:
+                 greedy: bool = True, nll_samples: int | None = None, quiet: bool = True) -> dict[str, Any]:
         require_model(run)
         returns = evaluate_actor(self.actor(run, cfg, device, greedy), cfg.env, episodes, seed)
         return {**summarize(returns), "seed": seed, "greedy": greedy, "env_id": cfg.env.id, "run_dir": str(run.path)}
@@ -72,20 +71,30 @@ class SB3Kind(_ActorKind):
     name = "sb3"
     configs = dict(SB3_CONFIGS)
 
+    # The bridge is imported where it is used: importing stable-baselines3 takes 0.1 s, which every rlgen command
+    # would pay when the registry loads this module, SB3 run or not.
     def check(self, cfg: SB3RunConfig) -> None:
+        from agents.sb3_bridge import make_sb3_env
+
         make_sb3_env(cfg, torch.device("cpu"), num_envs=1).close()
 
     def train(self, cfg: SB3RunConfig, run: RunDir, quiet: bool = False, resume: bool = False,
               threads=None) -> TrainResult:
+        from agents.sb3_bridge import train_sb3
+
         if resume:
             raise RlgenError(f"{run.path} is a stable-baselines3 run; --resume continues rlgen's own runs only")
         return train_sb3(cfg, run, quiet)
 
     def actor(self, run: RunDir, cfg: SB3RunConfig, device: torch.device, greedy: bool) -> Actor:
+        from agents.sb3_bridge import load_sb3_model
+
         model = load_sb3_model(run, cfg, device)
         return lambda obs: model.predict(obs, deterministic=greedy)[0]
 
     def summary_model(self, cfg: SB3RunConfig, run: RunDir | None) -> tuple[nn.Module, Callable[[nn.Module], Any]]:
+        from agents.sb3_bridge import build_sb3_model, make_sb3_env
+
         device = torch.device("cpu")
         envs = make_sb3_env(cfg, device)
         policy = build_sb3_model(cfg, envs, device).policy
