@@ -17,6 +17,7 @@ import torch
 from pydantic import BaseModel
 
 from rlgen.config import apply_overrides, load_config, validate
+from rlgen.data import parse_label
 from rlgen.device import resolve_device
 from rlgen.errors import RlgenError, TrainingInterrupted
 from rlgen.metrics import read_metrics
@@ -150,18 +151,29 @@ class Run:
         return read_metrics(path)
 
     def evaluate(self, *, episodes: int = 100, seed: int = 0, greedy: bool = True, nll_samples: int | None = None,
-                 device: str = "auto") -> dict[str, Any]:
-        """Test-set metrics (models trained on data) or returns over `episodes` greedy episodes (agents)."""
+                 device: str = "auto", quiet: bool = True) -> dict[str, Any]:
+        """Test-set metrics (models trained on data) or returns over `episodes` greedy episodes (agents);
+        `quiet=False` shows a progress bar where evaluating takes long (the VAE's importance sampling)."""
         return self.kind.evaluate(self.run, self.config, resolve_device(device), episodes=episodes, seed=seed,
-                                  greedy=greedy, nll_samples=nll_samples)
+                                  greedy=greedy, nll_samples=nll_samples, quiet=quiet)
+
+    def fid(self, classifier: str | Path, *, n: int = 10_000, seed: int = 0, device: str = "auto") -> dict[str, Any]:
+        """Fréchet distance of n generated images to the test images, on the features of a trained classifier run
+        (with the train-vs-test floor, and for a conditional VAE the label accuracy of its samples)."""
+        if not 2 <= n <= 10**6:
+            raise RlgenError(f"n must be between 2 and 1,000,000 images, got {n}")
+        return self.kind.fid(self.run, self.config, resolve_device(device), Path(classifier), n=n, seed=seed)
 
     def describe(self, report: dict[str, Any]) -> str:
         return self.kind.describe(report)
 
-    def sample(self, n: int = 64, *, seed: int = 0, out: str | Path | None = None, device: str = "auto") -> torch.Tensor:
-        """n generated images (n, C, H, W) in [0, 1]; `out`: also write them as a PNG grid."""
+    def sample(self, n: int = 64, *, seed: int = 0, out: str | Path | None = None, device: str = "auto",
+               label: int | str | None = None) -> torch.Tensor:
+        """n generated images (n, C, H, W) in [0, 1]; `out`: also write them as a PNG grid. A conditional VAE
+        draws class `label` (a number or a name: 8 or "Bag"), or with no label n of each class (one row each)."""
+        chosen = parse_label(label) if label is not None else None
         return self.kind.sample(self.run, self.config, resolve_device(device), _checked(out, IMAGE_SUFFIXES), n=n,
-                                seed=seed)
+                                seed=seed, label=chosen)
 
     def reconstruct(self, n: int = 10, *, seed: int = 0, out: str | Path | None = None,
                     device: str = "auto") -> list[torch.Tensor]:
@@ -184,7 +196,7 @@ class Run:
     def plot(self, out: str | Path, *, device: str = "auto") -> list[Path]:
         """Training curves as a PNG, plus the pictures only this kind draws (a classifier's confusion matrix)."""
         out = _checked(out, IMAGE_SUFFIXES)
-        plot_curves(self.metrics(), self.meta, out, f"{self.config.algo} — {self.path.name}")
+        plot_curves(self.metrics(), self.meta, out, f"{self.kind.title(self.config)} — {self.path.name}")
         return [out, *self.kind.extra_plots(self.run, self.config, resolve_device(device), out)]
 
     def summary(self) -> str:

@@ -139,22 +139,34 @@ def train(config: Path | None, overrides: tuple[str, ...], run_dir: Path | None,
               help="Agents: seeds the episodes' start states. Autoencoders: seeds the sampling.")
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 @click.option("--sample", is_flag=True, help="Agents: sample actions instead of taking the most likely one.")
-@click.option("--nll-samples", type=click.IntRange(1, 10**6), help="VAE: importance samples per image for the NLL.")
+@click.option("--nll-samples", type=click.IntRange(1, 10**6),
+              help="VAE: importance samples per image for the NLL (default: the config's vae.nll_samples).")
+@click.option("--fid", "fid_run", type=RUN_DIR,
+              help="VAE: instead, the Fréchet distance of generated images to the test images on the features of "
+                   "this classifier run (and a conditional VAE's label accuracy).")
+@click.option("--fid-samples", default=10_000, show_default=True, type=click.IntRange(2, 10**6),
+              help="With --fid: generated images.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def evaluate(run_dir: Path, episodes: int, seed: int, device: str, sample: bool, nll_samples: int | None, as_json: bool):
-    """Evaluate a trained run: a classifier's test accuracy (per class too), an autoencoder's test losses, or an
-    agent's return over greedy episodes.
+def evaluate(run_dir: Path, episodes: int, seed: int, device: str, sample: bool, nll_samples: int | None,
+             fid_run: Path | None, fid_samples: int, as_json: bool):
+    """Evaluate a trained run: a classifier's test accuracy (per class too), an autoencoder's test losses (a VAE's
+    −ELBO and importance-sampled NLL), or an agent's return over greedy episodes.
 
     \b
     Examples:
       rlgen evaluate runs/fashion_mlp/<run>
       rlgen evaluate runs/cartpole_reinforce/<run> --episodes 100 --json
-      rlgen evaluate runs/fashion_vae/<run> --nll-samples 500
+      rlgen evaluate runs/fashion_vae/<run> --nll-samples 5000
+      rlgen evaluate runs/fashion_cvae/<run> --fid runs/fashion_cnn/<run>
     """
     from rlgen import api
 
     run = api.load(run_dir)
-    report = run.evaluate(episodes=episodes, seed=seed, greedy=not sample, nll_samples=nll_samples, device=device)
+    if fid_run is not None:
+        report = run.fid(fid_run, n=fid_samples, seed=seed, device=device)
+    else:
+        report = run.evaluate(episodes=episodes, seed=seed, greedy=not sample, nll_samples=nll_samples,
+                              device=device, quiet=as_json)
     click.echo(json.dumps(report) if as_json else run.describe(report))
 
 
@@ -190,18 +202,23 @@ def render(run_dir: Path, out: Path | None, episodes: int, seed: int, fps: int, 
 @click.option("--out", type=PNG, required=True, help="FILE.png to write.")
 @click.option("--n", default=64, show_default=True, type=click.IntRange(min=1, max=4096), help="Number of images.")
 @click.option("--seed", default=0, show_default=True, type=SEED)
+@click.option("--label", help="Conditional VAE: the class to draw, by number or name (8, Bag, 'Ankle boot').")
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
-def sample(run_dir: Path, out: Path, n: int, seed: int, device: str):
-    """Generate new images with a VAE run: decode z ~ N(0, I) into a PNG grid.
+def sample(run_dir: Path, out: Path, n: int, seed: int, label: str | None, device: str):
+    """Generate new images with a VAE run: decode z ~ N(0, I) into a PNG grid. A conditional VAE draws the class
+    --label asks for; without --label it draws N of every class, one row per class.
 
     \b
-    Example:
+    Examples:
       rlgen sample runs/fashion_vae/<run> --out samples.png --n 64
+      rlgen sample runs/fashion_cvae/<run> --out bags.png --label Bag --n 16
+      rlgen sample runs/fashion_cvae/<run> --out classes.png --n 10      # a 10 x 10 class grid
     """
     from rlgen import api
 
-    api.load(run_dir).sample(n, seed=seed, out=out, device=device)
-    click.echo(f"wrote {out} ({n} samples)")
+    run = api.load(run_dir)
+    images = run.sample(n, seed=seed, out=out, device=device, label=label)
+    click.echo(f"wrote {out} ({len(images)} samples)")
 
 
 @main.command()
@@ -249,7 +266,8 @@ def interpolate(run_dir: Path, out: Path, steps: int, pairs: int, seed: int, dev
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 def plot(run_dir: Path, out: Path, device: str):
     """Training and validation curves of any run from its metrics.csv; for a classifier also the test set's
-    confusion matrix, beside them as FILE-confusion.png.
+    confusion matrix, beside them as FILE-confusion.png; for an autoencoder the test images' codings coloured by
+    class (FILE-latent.png) and, for a 2-D VAE latent, the decoded manifold (FILE-manifold.png).
 
     \b
     Examples:

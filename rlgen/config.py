@@ -172,7 +172,8 @@ def explain(error: ValidationError, root: type[BaseModel]) -> str:
         return f"{path}: required key is missing"
     more = f" (and {error.error_count() - 1} more problem(s))" if error.error_count() > 1 else ""
     if first["type"] == "value_error":  # a check across keys: its message names them
-        return f"{path}: {first['msg'].removeprefix('Value error, ')}{more}"
+        message = first["msg"].removeprefix("Value error, ")
+        return f"{path}: {message}{more}" if loc else f"{message}{more}"
     got = first.get("input")
     shown = repr(got) if not isinstance(got, (dict, list)) or len(repr(got)) < 60 else type(got).__name__
     return f"{path}: {first['msg']} (got {shown}){more}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 from pydantic import Field
@@ -18,7 +19,9 @@ from rlgen.fashion_mnist import CLASS_NAMES, IMAGE_SHAPE, load_fashion_mnist
 from rlgen.schema import Strict
 
 NUM_CLASSES = len(CLASS_NAMES)
-__all__ = ["CLASS_NAMES", "IMAGE_SHAPE", "NUM_CLASSES", "DataConfig", "Split", "Splits", "load_splits", "to_inputs"]
+__all__ = ["CLASS_NAMES", "IMAGE_SHAPE", "NUM_CLASSES", "DataConfig", "Split", "Splits", "batch_inputs", "binarized",
+           "parse_label",
+           "load_splits", "to_inputs"]
 
 
 class DataConfig(Strict):
@@ -34,12 +37,17 @@ class DataConfig(Strict):
     train_subset: int | None = Field(default=None, ge=1, le=10**9)
     """Train on a random subset of this many of the remaining training images, drawn with the run's seed (studies
     of few labels); validation and test splits are unchanged. None: all of them."""
+    binarize: Literal["dynamic"] | None = None
+    """"dynamic": each training batch is a fresh Bernoulli draw of its images (pixel = 1 with the grey level's
+    probability), the validation and test images are binarised once with a fixed seed, the same for every run
+    (the setting the VAE literature reports likelihoods on). None: grey levels in [0, 1]."""
 
 
 @dataclass
 class Split:
     x: torch.Tensor  # (N, 1, 28, 28) uint8 images, or float features computed from them
     y: torch.Tensor  # (N,) int64 class labels
+    binarize: bool = False  # each batch's images are a fresh Bernoulli draw (dynamic binarisation)
 
     def __len__(self) -> int:
         return len(self.x)
@@ -62,7 +70,29 @@ def load_splits(cfg: DataConfig, device: torch.device | str, seed: int = 0) -> S
         pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[: cfg.train_subset]
         pick = pick.to(train.x.device)
         train = Split(train.x[pick], train.y[pick])
-    return Splits(train, Split(data.val_x, data.val_y), Split(data.test_x, data.test_y), data.source)
+    val, test = Split(data.val_x, data.val_y), Split(data.test_x, data.test_y)
+    if cfg.binarize == "dynamic":
+        train = Split(train.x, train.y, binarize=True)
+        val, test = binarized(val, BINARIZE_SEED), binarized(test, BINARIZE_SEED + 1)
+    return Splits(train, val, test, data.source)
+
+
+BINARIZE_SEED = 20_190_000
+"""The seed of the held-out splits' one binarisation: fixed, so that every run is tested on the same images."""
+
+
+def binarized(split: Split, seed: int) -> Split:
+    """The split's images drawn once as binary images (0 or 255), with a generator of its own."""
+    probs = split.x.float().div(255.0).cpu()
+    drawn = torch.bernoulli(probs, generator=torch.Generator().manual_seed(seed))
+    return Split(drawn.mul(255).to(torch.uint8).to(split.x.device), split.y)
+
+
+def batch_inputs(split: Split, batch: torch.Tensor) -> torch.Tensor:
+    """A training batch as model input: `to_inputs`, then a fresh binary draw when the split binarises
+    dynamically (from torch's global generator, whose state checkpoints keep)."""
+    x = to_inputs(batch)
+    return torch.bernoulli(x) if split.binarize else x
 
 
 def to_inputs(batch: torch.Tensor) -> torch.Tensor:
@@ -70,3 +100,22 @@ def to_inputs(batch: torch.Tensor) -> torch.Tensor:
     if batch.dtype == torch.uint8:
         return batch.float().div_(255.0)
     return batch
+
+
+def parse_label(label: int | str) -> int:
+    """A class from its number (0–9, as int or text) or its name, in any case ("Bag", "t-shirt/top", "Ankle boot")."""
+    text = str(label).strip()
+    if text.lstrip("-").isdigit() and len(text) < 6:
+        number = int(text)
+        if 0 <= number < NUM_CLASSES:
+            return number
+    else:
+        squeezed = "".join(ch for ch in text.lower() if ch.isalnum())
+        for number, name in enumerate(CLASS_NAMES):
+            if squeezed and squeezed in ("".join(ch for ch in name.lower() if ch.isalnum()),
+                                         *("".join(ch for ch in part.lower() if ch.isalnum())
+                                           for part in name.split("/"))):
+                return number
+    shown = str(label) if len(str(label)) <= 40 else str(label)[:40] + "…"
+    names = ", ".join(f"{i} {name}" for i, name in enumerate(CLASS_NAMES))
+    raise RlgenError(f"unknown label {shown!r}: use a class number or name ({names})")

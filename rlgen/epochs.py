@@ -17,7 +17,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from rlgen.data import Split, to_inputs
+from rlgen.data import Split, batch_inputs, to_inputs
 from rlgen.device import resolve_precision
 from rlgen.divergence import check_finite
 from rlgen.metrics import MetricsLogger, ProgressBar
@@ -90,7 +90,7 @@ def fit_epoch(loss_fn: Callable[[torch.Tensor, torch.Tensor], Losses | torch.Ten
     total: torch.Tensor | None = None
     for i, (x, y) in enumerate(shuffled_batches(split, batch_size, generator)):
         with torch.autocast(device_type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
-            out = loss_fn(to_inputs(x), y)
+            out = loss_fn(batch_inputs(split, x), y)
         terms = out if isinstance(out, dict) else {"loss": out}
         optimizer.step(terms["loss"])
         if total is None:

@@ -36,3 +36,37 @@ def write_png(picture: np.ndarray, out: Path) -> None:
 
     with atomic_output(out) as tmp:
         iio.imwrite(tmp, picture, extension=".png")
+
+
+def write_figure(picture: np.ndarray, out: Path, title: str, row_labels: list[str] | None = None,
+                 scale: int = 2, pad: int = 2) -> None:
+    """A grid from `image_grid` with a title above it (what the picture is: model, likelihood, data) and, when
+    given, a label left of each row; written at one screen pixel per grid pixel."""
+    import textwrap
+
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display needed
+    import matplotlib.pyplot as plt
+
+    dpi = 100
+    height, width = picture.shape[0] / dpi, picture.shape[1] / dpi
+    left = 1.1 if row_labels else 0.05
+    lines = textwrap.wrap(title, max(20, int((width + left) * 14)))
+    top = 0.1 + 0.16 * len(lines)
+    fig_w, fig_h = width + left + 0.05, height + top + 0.05
+    fig = plt.figure(figsize=(fig_w, fig_h), dpi=dpi)
+    ax = fig.add_axes((left / fig_w, 0.05 / fig_h, width / fig_w, height / fig_h))
+    ax.imshow(picture, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    if row_labels:
+        pitch = (picture.shape[0] - pad * scale) / len(row_labels)
+        ax.set_yticks([pad * scale + pitch * (i + 0.5) for i in range(len(row_labels))], row_labels, fontsize=8)
+        ax.tick_params(length=0)
+    fig.text(0.5, 1 - 0.06 / fig_h, "\n".join(lines), ha="center", va="top", fontsize=8)
+    with atomic_output(out) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
+    plt.close(fig)

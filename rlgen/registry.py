@@ -49,7 +49,7 @@ class RunKind:
         raise NotImplementedError
 
     def evaluate(self, run: RunDir, cfg: Any, device: torch.device, *, episodes: int = 100, seed: int = 0,
-                 greedy: bool = True, nll_samples: int | None = None) -> dict[str, Any]:
+                 greedy: bool = True, nll_samples: int | None = None, quiet: bool = True) -> dict[str, Any]:
         """Test-set or environment metrics of the run's best weights, as a flat JSON-able dict."""
         raise NotImplementedError
 
@@ -67,8 +67,8 @@ class RunKind:
         raise RlgenError(f"{run.path} is a {cfg.algo} run (kind {self.name}); it cannot {verb}")
 
     # Each writes `out` when given and returns what it made.
-    def sample(self, run: RunDir, cfg: Any, device: torch.device, out: Path | None, *, n: int,
-               seed: int) -> torch.Tensor:
+    def sample(self, run: RunDir, cfg: Any, device: torch.device, out: Path | None, *, n: int, seed: int,
+               label: int | None = None) -> torch.Tensor:
         self._cannot(run, cfg, "sample new images")
 
     def reconstruct(self, run: RunDir, cfg: Any, device: torch.device, out: Path | None, *, n: int,
@@ -83,9 +83,18 @@ class RunKind:
                fps: int, human: bool) -> tuple[int, list[float]]:
         self._cannot(run, cfg, "render episodes (only agents play an environment)")
 
+    def fid(self, run: RunDir, cfg: Any, device: torch.device, classifier: Path, *, n: int,
+            seed: int) -> dict[str, Any]:
+        """Fréchet distance of n generated images to the test images on a classifier run's features."""
+        self._cannot(run, cfg, "generate images for a Fréchet distance")
+
     def extra_plots(self, run: RunDir, cfg: Any, device: torch.device, out: Path) -> list[Path]:
         """Pictures beside the training curves that only this kind draws (a classifier's confusion matrix)."""
         return []
+
+    def title(self, cfg: Any) -> str:
+        """What the run's model is, for figure titles."""
+        return cfg.algo
 
 
 @functools.cache

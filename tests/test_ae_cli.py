@@ -39,6 +39,13 @@ def png(path):
     return image
 
 
+def holds_grid(path, rows, cols):
+    """The PNG holds a grid of rows × cols 28-px cells (2 px apart, scale 2), with a title above it."""
+    height, width = png(path).shape[:2]
+    grid_height, grid_width = (rows * 30 + 2) * 2, (cols * 30 + 2) * 2
+    return grid_height + 20 <= height <= grid_height + 120 and grid_width <= width <= grid_width + 130
+
+
 def test_evaluate_reports_per_model_metrics(runs):
     vae = json.loads(invoke("evaluate", runs["vae"], "--json", "--device", "cpu").stdout)
     assert {"test_mse_per_pixel", "test_bce_per_image", "test_neg_elbo", "test_nll"} <= set(vae)
@@ -54,7 +61,7 @@ def test_evaluate_reports_per_model_metrics(runs):
 def test_sample_grid(runs, tmp_path):
     result = invoke("sample", runs["vae"], "--out", tmp_path / "s.png", "--n", 16, "--seed", 3)
     assert result.exit_code == 0, result.output
-    assert png(tmp_path / "s.png").shape == ((4 * 30 + 2) * 2, (4 * 30 + 2) * 2)  # 4×4 cells of 28+2 px, scale 2
+    assert holds_grid(tmp_path / "s.png", 4, 4)
 
 
 def test_sample_refuses_non_generative_runs(runs, tmp_path):
@@ -64,17 +71,19 @@ def test_sample_refuses_non_generative_runs(runs, tmp_path):
 
 def test_reconstruct_rows(runs, tmp_path):
     assert invoke("reconstruct", runs["stacked_ae"], "--out", tmp_path / "r.png", "--n", 5).exit_code == 0
-    assert png(tmp_path / "r.png").shape[0] == (2 * 30 + 2) * 2  # originals above reconstructions
+    assert holds_grid(tmp_path / "r.png", 2, 5)  # originals above reconstructions
     assert invoke("reconstruct", runs["denoising_ae"], "--out", tmp_path / "d.png", "--n", 5).exit_code == 0
-    assert png(tmp_path / "d.png").shape[0] == (3 * 30 + 2) * 2  # clean, corrupted, denoised
+    assert holds_grid(tmp_path / "d.png", 3, 5)  # clean, corrupted, denoised
 
 
 def test_interpolate_and_plot(runs, tmp_path):
     result = invoke("interpolate", runs["vae"], "--out", tmp_path / "i.png", "--steps", 6, "--pairs", 2)
     assert result.exit_code == 0, result.output
-    assert png(tmp_path / "i.png").shape == ((2 * 30 + 2) * 2, (8 * 30 + 2) * 2)  # start, 6 steps, end
-    assert invoke("plot", runs["vae"], "--out", tmp_path / "p.png").exit_code == 0
-    assert png(tmp_path / "p.png").shape[1] > 500
+    assert holds_grid(tmp_path / "i.png", 2, 8)  # start, 6 steps, end
+    result = invoke("plot", runs["vae"], "--out", tmp_path / "p.png")
+    assert result.exit_code == 0, result.output
+    assert png(tmp_path / "p.png").shape[1] > 500 and png(tmp_path / "p-latent.png").shape[1] > 500
+    assert not (tmp_path / "p-manifold.png").exists()  # the latent is 20-D
 
 
 def test_plot_agent_run(tmp_path, tiny_agent_overrides):
@@ -118,3 +127,83 @@ def test_unwritable_outputs_and_a_full_disk_are_one_line(runs, tmp_path, monkeyp
     monkeypatch.setattr(os, "fsync", full)
     assert_one_line_error(invoke("sample", runs["vae"], "--out", keep), 1, "No space left on device")
     assert keep.read_bytes() == b"precious" and [p.name for p in tmp_path.iterdir()] == ["keep.png"]
+
+
+# -- issue 11: conditional and convolutional VAEs, FID --------------------------------------------------------------
+@pytest.fixture(scope="module")
+def generative(tmp_path_factory):
+    """A tiny conditional conv VAE, a tiny 2-D MLP VAE and a tiny CNN classifier, trained on real images."""
+    root = tmp_path_factory.mktemp("gen")
+    small = ["data.limit=600", "data.validation=100", "train.epochs=1"]
+    jobs = {
+        "cvae": ("fashion_cvae.yaml", ["model.conv=[8, 16]", "model.hidden=[32]", "vae.nll_samples=3"]),
+        "vae2d": ("fashion_vae.yaml", ["model.hidden=[32]", "model.latent=2", "vae.nll_samples=3"]),
+        "cnn": ("fashion_cnn.yaml", ["model.layers=[{type: conv, channels: 4, kernel: 3}, {type: max_pool}, "
+                                     "{type: flatten}, {type: dense, units: 16}]"]),
+    }
+    for name, (config, extra) in jobs.items():
+        args = ["train", CONFIGS / config, "--run-dir", root / name, "--quiet", "--device", "cpu"]
+        for item in small + extra:
+            args += ["--set", item]
+        result = invoke(*args)
+        assert result.exit_code == 0, result.output
+    return root
+
+
+def test_conditional_samples_by_label_and_class_grid(generative, tmp_path):
+    result = invoke("sample", generative / "cvae", "--out", tmp_path / "bags.png", "--label", "Bag", "--n", 6)
+    assert result.exit_code == 0 and "6 samples" in result.output, result.output
+    assert holds_grid(tmp_path / "bags.png", 2, 3)
+    result = invoke("sample", generative / "cvae", "--out", tmp_path / "grid.png", "--n", 4)
+    assert result.exit_code == 0 and "40 samples" in result.output, result.output
+    assert png(tmp_path / "grid.png").shape[0] >= (10 * 30 + 2) * 2  # one row per class, labelled
+    for args, message in [(["--label", "dog"], "unknown label 'dog'"), (["--label", "12"], "unknown label '12'")]:
+        assert_one_line_error(invoke("sample", generative / "cvae", "--out", tmp_path / "x.png", *args), 1, message)
+    assert_one_line_error(invoke("sample", generative / "vae2d", "--out", tmp_path / "x.png", "--label", "Bag"), 1,
+                          "is not conditional")
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_conditional_reconstruct_interpolate_and_api(generative, tmp_path):
+    from rlgen import api
+
+    run = api.load(generative / "cvae")
+    assert run.sample(5, label="Ankle boot").shape == (5, 1, 28, 28)
+    assert run.sample(2).shape == (20, 1, 28, 28)  # two of each class
+    rows = run.reconstruct(4, out=tmp_path / "r.png")
+    assert [r.shape[0] for r in rows] == [4, 4] and holds_grid(tmp_path / "r.png", 2, 4)
+    walks = run.interpolate(5, 2, out=tmp_path / "w.png")
+    assert [w.shape[0] for w in walks] == [7, 7] and holds_grid(tmp_path / "w.png", 2, 7)
+    report = run.evaluate(nll_samples=3)
+    assert report["nll_of"] == "p(x | label)" and report["test_nll"] < report["test_neg_elbo"] + 20
+
+
+def test_fid_and_label_accuracy(generative):
+    result = invoke("evaluate", generative / "cvae", "--fid", generative / "cnn", "--fid-samples", 300, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["fid"] > report["fid_floor_train_vs_test"] > 0
+    assert str(generative / "cnn") in report["fid_features"] and "sha256" in report["fid_features"]
+    assert 0 <= report["label_accuracy"] <= 1 and len(report["label_accuracy_per_class"]) == 10
+    assert 0.1 < report["classifier_test_accuracy"] <= 1 and report["fid_generated_images"] == 300
+    plain = invoke("evaluate", generative / "vae2d", "--fid", generative / "cnn", "--fid-samples", 300)
+    assert plain.exit_code == 0 and plain.stdout.startswith("FID ") and "label accuracy" not in plain.stdout
+    assert_one_line_error(invoke("evaluate", generative / "cvae", "--fid", generative / "vae2d"), 1,
+                          "--fid needs a classifier run")
+    assert_one_line_error(invoke("evaluate", generative / "cnn", "--fid", generative / "cnn"), 1,
+                          "cannot generate images")
+
+
+def test_two_dimensional_latent_plots(generative, tmp_path):
+    result = invoke("plot", generative / "vae2d", "--out", tmp_path / "c.png")
+    assert result.exit_code == 0, result.output
+    assert png(tmp_path / "c-latent.png").shape[1] > 500
+    assert holds_grid(tmp_path / "c-manifold.png", 20, 20)
+
+
+def test_a_likelihood_the_data_does_not_fit_is_one_line(tmp_path):
+    result = invoke("train", CONFIGS / "fashion_conv_vae.yaml", "--run-dir", tmp_path / "r",
+                    "--set", "vae.likelihood=continuous_bernoulli")
+    assert_one_line_error(result, 2, "fashion_conv_vae.yaml: vae.likelihood continuous_bernoulli is a density",
+                          "needs the bernoulli likelihood")
+    assert not (tmp_path / "r").exists()

@@ -1,7 +1,8 @@
 """The autoencoder base: encode images, decode to pixel logits, optional input corruption, and named losses.
 
-Images come in as (B, C, H, W) in [0, 1]; the decoders work on flat pixel vectors (B, D) with D = C·H·W, and
-`reconstruct`, `decode` and `sample` give images back in the input's shape.
+Images come in as (B, C, H, W) in [0, 1]; the decoders give flat pixel logits (B, D) with D = C·H·W, and
+`reconstruct`, `decode` and `sample` give images back in the input's shape. Labels `y` (B,) reach every method;
+only a conditional model uses them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from rlgen.autoencoders.nets import decode_logits
 from rlgen.epochs import EpochModel, Losses
 
 
@@ -31,40 +33,46 @@ class Autoencoder(EpochModel):
     """Subclasses define `encode`, `decoder` and `loss_terms`; corruption is the identity unless overridden."""
 
     generative = False  # True when decoding z ~ N(0, I) gives samples (the VAE)
-    decoder: nn.Module  # (…, latent) → (…, D) pixel logits
+    conditional = False  # True when the label enters encoder and decoder
+    decoder: nn.Module  # (B, latent [+ classes]) → (B, D) pixel logits
 
     def __init__(self, image_shape: tuple[int, ...]):
         super().__init__()
         self.image_shape = tuple(image_shape)
         self.pixels = math.prod(self.image_shape)
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """The deterministic coding of images x (the mean for the VAE): (B, C, H, W) → (B, latent)."""
         raise NotImplementedError
 
-    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z)  # (…, D)
+    def decode_logits(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return decode_logits(self.decoder, z)  # (…, D)
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
+    def pixel_mean(self, logits: torch.Tensor) -> torch.Tensor:
+        """The decoder's expected pixel values in [0, 1] from its logits."""
+        return torch.sigmoid(logits)
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """Images in [0, 1] from codings: (…, latent) → (…, C, H, W)."""
-        return torch.sigmoid(self.decode_logits(z)).unflatten(-1, self.image_shape)
+        return self.pixel_mean(self.decode_logits(z, y).float()).unflatten(-1, self.image_shape)
 
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+    def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """Images in [0, 1] from images in [0, 1], no corruption and no sampling."""
-        return self.decode(self.encode(x))
+        return self.decode(self.encode(x, y), y)
 
     def corrupt(self, x: torch.Tensor) -> torch.Tensor:
         return x
 
-    def forward(self, x: torch.Tensor, x_in: torch.Tensor | None = None) -> AutoencoderOutput:
+    def forward(self, x: torch.Tensor, x_in: torch.Tensor | None = None, y: torch.Tensor | None = None
+                ) -> AutoencoderOutput:
         """x: clean images in [0, 1]. x_in: what to encode; by default corrupt(x) in training mode and x in
         evaluation mode. The reconstruction is always compared with the clean x."""
         if x_in is None:
             x_in = self.corrupt(x) if self.training else x
-        return self.loss_terms(x, x_in)
+        return self.loss_terms(x, x_in, y)
 
     def losses(self, x: torch.Tensor, y: torch.Tensor) -> Losses:
-        return self(x).losses()  # labels are not used: the images are their own targets
+        return self(x, y=y).losses()  # the images are their own targets; labels only condition
 
-    def loss_terms(self, x: torch.Tensor, x_in: torch.Tensor) -> AutoencoderOutput:
+    def loss_terms(self, x: torch.Tensor, x_in: torch.Tensor, y: torch.Tensor | None = None) -> AutoencoderOutput:
         raise NotImplementedError

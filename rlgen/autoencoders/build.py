@@ -10,13 +10,13 @@ from rlgen.autoencoders.base import Autoencoder
 from rlgen.autoencoders.config import AERunConfig
 from rlgen.autoencoders.stacked import DenoisingAutoencoder, StackedAutoencoder
 from rlgen.autoencoders.vae import VariationalAutoencoder
-from rlgen.data import IMAGE_SHAPE
+from rlgen.data import IMAGE_SHAPE, NUM_CLASSES
 from rlgen.rundir import RunDir
 
 MODELS: dict[str, Callable[[AERunConfig], Autoencoder]] = {
     "stacked_ae": lambda cfg: StackedAutoencoder(cfg.model, cfg.stacked, IMAGE_SHAPE),
     "denoising_ae": lambda cfg: DenoisingAutoencoder(cfg.model, cfg.denoising, IMAGE_SHAPE),
-    "vae": lambda cfg: VariationalAutoencoder(cfg.model, cfg.vae, IMAGE_SHAPE),
+    "vae": lambda cfg: VariationalAutoencoder(cfg.model, cfg.vae, IMAGE_SHAPE, NUM_CLASSES),
 }
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from rlgen.autoencoders.likelihoods import LABELS, Likelihood
 from rlgen.data import DataConfig
 from rlgen.epochs import EpochTrainConfig
 from rlgen.nets import Activation, Init, MLPConfig
@@ -14,7 +15,14 @@ from rlgen.schema import RunBase, Strict, Width, Widths
 
 
 class AutoencoderNetConfig(Strict):
-    """Encoder pixels → hidden… → latent; the decoder mirrors it (latent → reversed hidden… → pixel logits)."""
+    """Encoder pixels [→ convolutions] → hidden… → latent; the decoder mirrors it (latent → reversed hidden…
+    [→ transposed convolutions] → pixel logits). See rlgen.autoencoders.nets."""
+
+    conv: Annotated[list[Width], Field(max_length=4)] = Field(default_factory=list)
+    """Channels of the encoder's strided convolutions (each halves height and width: [32, 64] gives 28 → 14 → 7);
+    the decoder mirrors them with transposed convolutions. []: an MLP on the pixel vector."""
+    conv_kernel: int = Field(default=4, ge=2, le=5)
+    """Kernel size of every (transposed) convolution; stride 2, padding 1."""
 
     hidden: Widths = Field(default_factory=lambda: [300])
     """Hidden layer sizes of the encoder, outermost first."""
@@ -43,7 +51,7 @@ class StackedConfig(Strict):
     """Reconstruction loss per pixel: squared error of sigmoid outputs, or binary cross-entropy of the logits."""
     layerwise_epochs: int = Field(default=0, ge=0, le=100_000)
     """Greedy layer-wise pretraining: train one shallow autoencoder per layer for this many epochs each, stack them,
-    then fine-tune for train.epochs (0: train the whole stack from the start)."""
+    then fine-tune for train.epochs (0: train the whole stack from the start). MLP autoencoders only."""
 
 
 class DenoisingConfig(StackedConfig):
@@ -56,7 +64,12 @@ class DenoisingConfig(StackedConfig):
 class VAEConfig(Strict):
     beta: float = Field(default=1.0, ge=0.0, le=1e3)
     """Weight of the KL term (Higgins et al., 2017); 1 is the ELBO."""
-    nll_samples: int = Field(default=100, ge=1, le=10**6)
+    likelihood: Likelihood = "bernoulli"
+    """p(x|z) per pixel: "bernoulli" (binary cross-entropy; a likelihood only on binary data, see data.binarize)
+    or "continuous_bernoulli" (a proper density on grey levels in [0, 1]); see rlgen.autoencoders.likelihoods."""
+    conditional: bool = False
+    """Class-conditional VAE: the label enters encoder and decoder, so that samples can be asked for by class."""
+    nll_samples: int = Field(default=1000, ge=1, le=10**6)
     """Importance samples per test image for the negative log-likelihood estimate (Burda et al., 2016)."""
 
 
@@ -66,15 +79,36 @@ class AERunConfig(RunBase):
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     train: EpochTrainConfig = Field(default_factory=EpochTrainConfig)
 
+    def describe(self) -> str:
+        """What the model is, for figure titles: "conv VAE, Bernoulli, binarised data"."""
+        return f"{'conv' if self.model.conv else 'MLP'} {self.algo}"
+
+
+def _check_conv(cfg: AERunConfig, section: StackedConfig) -> None:
+    if cfg.model.conv and section.tied:
+        raise ValueError("tied weights need an MLP autoencoder (model.conv empty)")
+    if cfg.model.conv and section.layerwise_epochs:
+        raise ValueError("layer-wise pretraining needs an MLP autoencoder (model.conv empty)")
+
 
 class StackedRunConfig(AERunConfig):
     algo: Literal["stacked_ae"]
     stacked: StackedConfig = Field(default_factory=StackedConfig)
 
+    @model_validator(mode="after")
+    def _conv_limits(self) -> "StackedRunConfig":
+        _check_conv(self, self.stacked)
+        return self
+
 
 class DenoisingRunConfig(AERunConfig):
     algo: Literal["denoising_ae"]
     denoising: DenoisingConfig = Field(default_factory=DenoisingConfig)
+
+    @model_validator(mode="after")
+    def _conv_limits(self) -> "DenoisingRunConfig":
+        _check_conv(self, self.denoising)
+        return self
 
 
 class VAERunConfig(AERunConfig):
@@ -85,7 +119,15 @@ class VAERunConfig(AERunConfig):
     def _needs_a_hidden_layer(self) -> "VAERunConfig":
         if not self.model.hidden:
             raise ValueError("model.hidden needs at least one layer for the VAE's mean and log-variance heads")
+        if self.vae.likelihood == "continuous_bernoulli" and self.data.binarize is not None:
+            raise ValueError("vae.likelihood continuous_bernoulli is a density on grey levels in [0, 1]; binarised "
+                             "data (data.binarize) needs the bernoulli likelihood")
         return self
+
+    def describe(self) -> str:
+        kind = f"{'conditional ' if self.vae.conditional else ''}{'conv' if self.model.conv else 'MLP'} VAE"
+        data = "binarised" if self.data.binarize else "grey-level"
+        return f"{kind}, {LABELS[self.vae.likelihood]} likelihood, {data} Fashion-MNIST"
 
 
 AE_CONFIGS: dict[str, type[AERunConfig]] = {

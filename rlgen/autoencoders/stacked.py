@@ -12,6 +12,7 @@ from torch import nn
 
 from rlgen.autoencoders.base import Autoencoder, AutoencoderOutput
 from rlgen.autoencoders.config import AutoencoderNetConfig, DenoisingConfig, StackedConfig
+from rlgen.autoencoders.nets import build_decoder, build_encoder
 from rlgen.epochs import Losses, Phase
 from rlgen.nets import build_mlp
 
@@ -28,16 +29,17 @@ class StackedAutoencoder(Autoencoder):
     def __init__(self, net: AutoencoderNetConfig, cfg: StackedConfig, image_shape: tuple[int, ...]):
         super().__init__(image_shape)
         self.cfg = cfg
-        # encoder[0] flattens the images; encoder[1:] are the layers, one block per linear layer
-        self.encoder = nn.Sequential(
-            nn.Flatten(), *build_mlp(net.mlp(net.hidden, output_activation=net.activation), self.pixels, net.latent))
-        self.decoder = build_mlp(net.mlp(net.hidden[::-1]), net.latent, self.pixels,
-                                 tie_to=self.encoder if cfg.tied else None)
+        # an MLP's encoder[0] flattens the images and encoder[1:] are its layers, one block per linear layer
+        self.encoder = build_encoder(net, image_shape, net.latent, output_activation=net.activation)
+        if cfg.tied:  # MLPs only (the config refuses tied convolutions)
+            self.decoder = build_mlp(net.mlp(net.hidden[::-1]), net.latent, self.pixels, tie_to=self.encoder)
+        else:
+            self.decoder = build_decoder(net, image_shape, net.latent)
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return self.encoder(x)
 
-    def loss_terms(self, x: torch.Tensor, x_in: torch.Tensor) -> AutoencoderOutput:
+    def loss_terms(self, x: torch.Tensor, x_in: torch.Tensor, y: torch.Tensor | None = None) -> AutoencoderOutput:
         z = self.encoder(x_in)
         logits = self.decoder(z)
         recon = pixel_loss(self.cfg.loss, logits, x.flatten(1))
@@ -82,4 +84,4 @@ class DenoisingAutoencoder(StackedAutoencoder):
         return x * keep
 
     def validation_losses(self, x: torch.Tensor, y: torch.Tensor) -> Losses:
-        return self(x, x_in=self.corrupt(x)).losses()
+        return self(x, x_in=self.corrupt(x), y=y).losses()

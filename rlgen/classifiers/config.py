@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from rlgen.data import DataConfig
 from rlgen.epochs import EpochTrainConfig
@@ -41,3 +41,11 @@ class ClassifierRunConfig(RunBase):
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     train: EpochTrainConfig = Field(default_factory=lambda: EpochTrainConfig(batch_size=32))
 
+
+    @model_validator(mode="after")
+    def _no_cache_of_fresh_draws(self) -> "ClassifierRunConfig":
+        p = self.pretrained
+        if self.data.binarize is not None and p is not None and p.freeze and p.cache:
+            raise ValueError("data.binarize draws new training images every batch, so the frozen layers' outputs "
+                             "cannot be cached: set pretrained.cache false")
+        return self

@@ -58,7 +58,7 @@ class ClassifierKind(DatasetKind):
 
     # -- using a trained run -----------------------------------------------------------------------------------------
     def evaluate(self, run: RunDir, cfg: ClassifierRunConfig, device: torch.device, *, episodes: int = 100,
-                 seed: int = 0, greedy: bool = True, nll_samples: int | None = None) -> dict[str, Any]:
+                 seed: int = 0, greedy: bool = True, nll_samples: int | None = None, quiet: bool = True) -> dict[str, Any]:
         model = self.load_model(run, cfg, device)
         counts, loss = confusion_matrix(model, self.test_split(cfg, device), NUM_CLASSES, cfg.train.eval_batch_size)
         return {"run_dir": str(run.path), "algo": cfg.algo, **report_from(counts, loss, CLASS_NAMES)}
