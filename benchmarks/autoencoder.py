@@ -36,9 +36,8 @@ sys.path.insert(0, str(ROOT))
 from rlgen.autoencoders.build import build_autoencoder  # noqa: E402
 from rlgen.autoencoders.config import VAERunConfig  # noqa: E402
 from rlgen.data import IMAGE_SHAPE, Split  # noqa: E402
-from rlgen.fashion_mnist import load_fashion_mnist  # noqa: E402
 from rlgen.optim import TrainingOptimizer  # noqa: E402
-from benchmarks.turns import print_ratios, rlgen_epochs, take_turns  # noqa: E402
+from benchmarks.turns import print_ratios, rlgen_epochs, take_turns, training_images  # noqa: E402
 
 BATCH = 128
 PIXELS = int(np.prod(IMAGE_SHAPE))
@@ -135,8 +134,7 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     torch.manual_seed(0)
-    data = load_fashion_mnist(validation=1)
-    images = torch.cat([data.train_x, data.val_x])  # all 60,000 training images, uint8 (N, 1, 28, 28)
+    images = training_images()  # all 60,000, uint8 (N, 1, 28, 28)
     on_device = Split(images.to(device), torch.zeros(len(images), dtype=torch.int64, device=device))
 
     contenders = {}

@@ -51,3 +51,13 @@ def print_ratios(median: dict[str, float], references: tuple[str, ...]) -> None:
     print(f"{'contender':<22} {'median epoch s':>14} " + " ".join(f"{f'{r} / this':>22}" for r in references))
     for name, seconds in median.items():
         print(f"{name:<22} {seconds:>14.2f} " + " ".join(f"{median[r] / seconds:>21.2f}x" for r in references))
+
+
+def training_images(limit: int | None = None):
+    """All 60,000 Fashion-MNIST training images (or the first `limit`) as uint8 (N, 1, 28, 28), on the CPU."""
+    import torch
+
+    from rlgen.fashion_mnist import load_fashion_mnist
+
+    data = load_fashion_mnist(validation=1)
+    return torch.cat([data.train_x, data.val_x])[:limit]

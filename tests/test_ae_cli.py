@@ -138,8 +138,8 @@ def generative(tmp_path_factory):
     jobs = {
         "cvae": ("fashion_cvae.yaml", ["model.conv=[8, 16]", "model.hidden=[32]", "vae.nll_samples=3"]),
         "vae2d": ("fashion_vae.yaml", ["model.hidden=[32]", "model.latent=2", "vae.nll_samples=3"]),
-        "cnn": ("fashion_cnn.yaml", ["model.layers=[{type: conv, channels: 4, kernel: 3}, {type: max_pool}, "
-                                     "{type: flatten}, {type: dense, units: 16}]"]),
+        "cnn": ("fashion_cnn.yaml", [("model.layers=[{type: conv, channels: 4, kernel: 3}, {type: max_pool}, "
+                                      "{type: flatten}, {type: dense, units: 16}]")]),
     }
     for name, (config, extra) in jobs.items():
         args = ["train", CONFIGS / config, "--run-dir", root / name, "--quiet", "--device", "cpu"]

@@ -120,7 +120,7 @@ def test_frechet_distance_of_samples_of_one_gaussian_is_near_zero():
 @pytest.mark.parametrize("algo, name", [("vae", "conv_vae"), ("stacked_ae", "stacked_ae"),
                                         ("denoising_ae", "denoising_ae")])
 def test_conv_autoencoders_reconstruct_the_image_shape(kernel, algo, name):
-    cfg = vae(f"model.conv=[4, 8, 8]", f"model.conv_kernel={kernel}", "model.hidden=[32]", "model.latent=6", name=name)
+    cfg = vae("model.conv=[4, 8, 8]", f"model.conv_kernel={kernel}", "model.hidden=[32]", "model.latent=6", name=name)
     model = build_autoencoder(cfg)
     x = torch.rand(3, *IMAGE_SHAPE)
     out = model.losses(x, torch.tensor([0, 1, 2]))
