@@ -16,6 +16,7 @@ from typing import Any, Mapping
 import torch
 from pydantic import BaseModel
 
+from rlgen import distributed
 from rlgen.config import apply_overrides, load_config, validate
 from rlgen.data import parse_label
 from rlgen.device import resolve_device
@@ -24,7 +25,7 @@ from rlgen.metrics import read_metrics
 from rlgen.outputs import check_output_path
 from rlgen.plot import plot_curves
 from rlgen.registry import RunKind, kind_of_algo, open_run, schemas
-from rlgen.rundir import RunDir, default_run_dir
+from rlgen.rundir import FollowerRunDir, RunDir, default_run_dir, new_meta
 from rlgen.runstate import RunMeta, TrainResult
 from rlgen.summary import summary_table
 from rlgen.threads import ThreadPolicy
@@ -57,11 +58,29 @@ def train(config: str | Path | BaseModel | Mapping[str, Any], overrides: Overrid
     cfg, name, kind = check(config, overrides, seed=seed, device=device)
     checked = time.perf_counter() - started
     source = str(config) if isinstance(config, (str, Path)) else None
-    run = RunDir.create(Path(run_dir) if run_dir else default_run_dir(Path(name), cfg.seed), cfg, kind.name, source)
+    world = distributed.launched_world()
+    distributed.join(world, resolve_device(cfg.device))
+    path = Path(run_dir) if run_dir else default_run_dir(Path(name), cfg.seed)
+    run = _new_run(world, path, cfg, kind, source)
     handle = Run(run, cfg, kind)
     handle.result = _train(kind, cfg, run, quiet, resume=False, threads=threads)
     handle.result.timings = {"checks": checked, **handle.result.timings}
     return handle
+
+
+def _new_run(world: distributed.World, path: Path, cfg: Any, kind: RunKind, source: str | None) -> RunDir:
+    """The new run's directory: created by rank 0 (the only writer), whose path every other rank then follows."""
+    if not world.active:
+        return RunDir.create(path, cfg, kind.name, source)
+    if world.is_main:
+        try:
+            run = RunDir.create(path, cfg, kind.name, source)
+        except RlgenError as exc:
+            distributed.from_main(None, str(exc))
+            raise
+        distributed.from_main(str(run.path))
+        return run
+    return FollowerRunDir(Path(distributed.from_main(None)), new_meta(cfg, kind.name, source))
 
 
 def check(config: str | Path | BaseModel | Mapping[str, Any], overrides: Overrides = None, *,
@@ -88,7 +107,7 @@ def _train(kind: RunKind, cfg: Any, run: RunDir, quiet: bool, resume: bool, thre
 
     started, previous_threads = time.perf_counter(), torch.get_num_threads()
     try:
-        policy = ThreadPolicy(threads, kind.adaptive_threads)
+        policy = ThreadPolicy(threads, kind.adaptive_threads, distributed.current().local_size)
         run.update_meta(info=policy.describe())
         result = kind.train(cfg, run, quiet=quiet, resume=resume, threads=policy)
         total = time.perf_counter() - started
@@ -113,7 +132,12 @@ def resume(path: str | Path, *, device: str | None = None, threads: int | None =
     handle = load(path)
     if device:
         handle.config = resolve_config(handle.config, {"device": device})[0]
-    handle.run.lock()
+    world = distributed.launched_world()
+    distributed.join(world, resolve_device(handle.config.device))
+    if world.is_main:
+        handle.run.lock()
+    else:  # every rank reads the checkpoint (a shared file system across nodes); rank 0 alone writes
+        handle.run = FollowerRunDir(handle.run.path, handle.run.meta)
     handle.result = _train(handle.kind, handle.config, handle.run, quiet, resume=True, threads=threads)
     return handle
 

@@ -47,7 +47,10 @@ class RlgenGroup(click.Group):
         try:
             return super().invoke(ctx)
         except RlgenError as exc:
-            click.echo(one_line(f"rlgen: error: {exc}"), err=True)
+            if os.environ.get("RANK", "0") in ("", "0"):
+                click.echo(one_line(f"rlgen: error: {exc}"), err=True)
+            else:  # a data-parallel run's ranks fail alike: rank 0 says why, and its exit ends the others
+                time.sleep(5)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("rlgen: interrupted", err=True)
@@ -83,8 +86,11 @@ def main() -> None:
 @click.option("--timings", is_flag=True, help="Also print where the command's time went.")
 @click.option("--check", "check_only", is_flag=True,
               help="Only check the config (schema, device, environment, model size); train nothing.")
+@click.option("--nproc", type=click.IntRange(1, 1024), default=1, show_default=True,
+              help="Data-parallel processes on this machine (starts torchrun; gloo on the CPU, NCCL on GPUs).")
 def train(config: Path | None, overrides: tuple[str, ...], run_dir: Path | None, resume: Path | None,
-          device: str | None, seed: int | None, quiet: bool, threads: int | None, timings: bool, check_only: bool):
+          device: str | None, seed: int | None, quiet: bool, threads: int | None, timings: bool, check_only: bool,
+          nproc: int):
     """Train the model a YAML CONFIG describes; the run directory gets config, weights, metrics.
 
     \b
@@ -96,10 +102,33 @@ def train(config: Path | None, overrides: tuple[str, ...], run_dir: Path | None,
       rlgen train --resume runs/fashion_vae/<run>
       rlgen train configs/fashion_cnn.yaml --set model.layers=[{type: flatten}] --check
       rlgen train configs/cartpole_a2c.yaml --timings
+      rlgen train configs/fashion_cnn.yaml --nproc 2 --run-dir runs/cnn-dp
+      torchrun --nproc-per-node 2 -m rlgen train configs/fashion_cnn.yaml --run-dir runs/cnn-dp
     """
-    from rlgen import api
+    from rlgen import api, distributed
 
     imported = time.perf_counter()
+    if nproc > 1 and not check_only:
+        if distributed.launched_world().active:
+            raise RlgenError("--nproc starts torchrun; under torchrun already, leave it out")
+        if config is not None:  # bad input is found here, once, before any process starts
+            with distributed.planned(nproc):
+                api.check(config, list(overrides), seed=seed, device=device)
+        args = [str(config)] if config is not None else []
+        for item in overrides:
+            args += ["--set", item]
+        for flag, value in (("--run-dir", run_dir), ("--resume", resume), ("--device", device), ("--seed", seed),
+                            ("--threads", threads)):
+            if value is not None:
+                args += [flag, str(value)]
+        args += [flag for flag, on in (("--quiet", quiet), ("--timings", timings)) if on]
+        code = distributed.launch(nproc, ["train", *args])
+        if code in (1, 2, 130):  # rlgen's own exits: rank 0 has said why in one line
+            sys.exit(code)
+        if code:
+            raise RlgenError(f"a training process died (exit code {code}); the others were stopped",
+                             exit_code=code if 0 < code < 256 else 1)
+        return
     if check_only:
         if config is None or resume is not None:
             raise RlgenError("--check takes a CONFIG file (and --set, --seed, --device)")
@@ -125,6 +154,10 @@ def train(config: Path | None, overrides: tuple[str, ...], run_dir: Path | None,
         if exc.saved:
             raise Interrupted(f"interrupted; what was learned so far is saved in {exc.run_dir}") from None
         raise Interrupted(f"interrupted before anything was learned; nothing was kept in {exc.run_dir}") from None
+    world = distributed.current()
+    distributed.leave()
+    if not world.is_main:  # rank 0 speaks for the run
+        return
     click.echo(f"{run.result}\nrun dir: {run.path}")
     if timings:
         whole = time.perf_counter() - STARTED

@@ -4,7 +4,6 @@ trainer, load the trained model. A kind (autoencoders, classifiers) says only ho
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable
 
 import torch
@@ -12,7 +11,9 @@ from torch import nn
 
 from rlgen.data import IMAGE_SHAPE, NUM_CLASSES, Split, Splits, load_splits
 from rlgen.device import resolve_device
-from rlgen.epochs import EpochModel, train_epochs
+from rlgen.distributed import current, launched_world
+from rlgen.epochs import EpochModel, batches_per_epoch, train_epochs
+from rlgen.errors import RlgenError
 from rlgen.nets import check_size
 from rlgen.optim import ParamGroup, TrainingOptimizer
 from rlgen.registry import RunKind, require_model
@@ -31,6 +32,7 @@ class DatasetKind(RunKind):
 
     def check(self, cfg: Any) -> None:
         check_size(lambda: self.build_model(cfg, None), f"the {cfg.algo} model")
+        _check_global_batch(cfg.train.batch_size, launched_world().size)
 
     def prepare_run(self, cfg: Any, run: RunDir) -> None:
         """Before a new run's model is first built: record in the run what rebuilding it will need."""
@@ -51,12 +53,16 @@ class DatasetKind(RunKind):
     def train(self, cfg: Any, run: RunDir, quiet: bool = False, resume: bool = False,
               threads: ThreadPolicy | None = None) -> TrainResult:
         device = resolve_device(cfg.device)
+        world = current()
+        _check_global_batch(cfg.train.batch_size, world.size)
         seed_everything(cfg.seed)
         splits = load_splits(cfg.data, device, cfg.seed)
         if not resume:
             self.prepare_run(cfg, run)
         model = self.build_model(cfg, run).to(device)
-        per_epoch = math.ceil(len(splits.train) / cfg.train.batch_size)
+        if world.active:  # the same initial weights and shuffling on every rank, but their own dropout and noise
+            torch.manual_seed(cfg.seed + 7919 * world.rank)
+        per_epoch = batches_per_epoch(len(splits.train), cfg.train.batch_size, world)
         optimizer = TrainingOptimizer(self.param_groups(cfg, model), cfg.optimizer,
                                       total_steps=cfg.train.epochs * per_epoch)
         # the weights are in place before the training splits are made: a kind may compute features with them
@@ -88,3 +94,9 @@ class DatasetKind(RunKind):
         images = torch.rand(2, *IMAGE_SHAPE)
         labels = torch.arange(2) % NUM_CLASSES
         return model, lambda m: m.losses(images, labels)
+
+
+def _check_global_batch(batch_size: int, processes: int) -> None:
+    if batch_size % processes:
+        raise RlgenError(f"train.batch_size {batch_size} is the global batch, shared by {processes} processes: make "
+                         f"it a multiple of {processes}")

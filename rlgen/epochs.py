@@ -19,8 +19,9 @@ from torch import nn
 
 from rlgen.data import Split, batch_inputs, to_inputs
 from rlgen.device import resolve_precision
+from rlgen.distributed import SINGLE, World, all_sum, current
 from rlgen.divergence import check_finite
-from rlgen.metrics import MetricsLogger, ProgressBar
+from rlgen.metrics import ProgressBar
 from rlgen.optim import TrainingOptimizer
 from rlgen.rundir import RunDir
 from rlgen.runstate import Mode, RunState, TrainResult, capture_rng, restore_rng
@@ -70,25 +71,38 @@ class Phase:
     epochs: int
 
 
-def shuffled_batches(split: Split, batch_size: int, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def batches_per_epoch(examples: int, batch_size: int, world: World = SINGLE) -> int:
+    """Optimizer steps per epoch: every batch alone; on several ranks whole global batches only."""
+    return examples // batch_size if world.active else math.ceil(examples / batch_size)
+
+
+def shuffled_batches(split: Split, batch_size: int, generator: torch.Generator,
+                     world: World = SINGLE) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Batches of a fresh random permutation: one gather per epoch into a shuffled copy, then contiguous slices
-    (cheaper than gathering each batch). The permutation is drawn on a CPU generator so that resuming repeats it."""
+    (cheaper than gathering each batch). The permutation is drawn on a CPU generator so that resuming repeats it.
+    On several ranks, `batch_size` is the global batch: every rank draws the same permutation and takes its own
+    contiguous share of each batch; the last, incomplete batch is left out (a new permutation next epoch)."""
     order = torch.randperm(len(split), generator=generator).to(split.x.device)
     x, y = split.x[order], split.y[order]  # images: (N, 1, 28, 28) uint8, 47 MB for Fashion-MNIST's training split
-    for start in range(0, len(split), batch_size):
-        yield x[start : start + batch_size], y[start : start + batch_size]
+    share = batch_size // world.size
+    for step in range(batches_per_epoch(len(split), batch_size, world)):
+        start = step * batch_size + world.rank * share
+        end = start + share if world.active else start + batch_size
+        yield x[start:end], y[start:end]
 
 
 def fit_epoch(loss_fn: Callable[[torch.Tensor, torch.Tensor], Losses | torch.Tensor], optimizer: TrainingOptimizer,
               split: Split, batch_size: int, generator: torch.Generator, autocast_dtype: torch.dtype | None = None,
-              on_batch: Callable[[int], None] | None = None) -> dict[str, float]:
-    """One pass of shuffled batches; returns the mean of each named loss. Sums stay on the device until the end of
-    the epoch (one host sync per epoch). With `autocast_dtype` the forward pass runs under autocast (matrix
-    multiplies in that dtype); the backward pass and the optimizer step stay outside it."""
+              on_batch: Callable[[int], None] | None = None, world: World = SINGLE) -> dict[str, float]:
+    """One pass of shuffled batches; returns the mean of each named loss (over every rank's examples). Sums stay on
+    the device until the end of the epoch (one host sync per epoch). With `autocast_dtype` the forward pass runs
+    under autocast (matrix multiplies in that dtype); the backward pass and the optimizer step stay outside it. On
+    several ranks `loss_fn` is the DistributedDataParallel wrapper, whose backward pass averages the gradients."""
     device_type = split.x.device.type
     keys: list[str] = []
     total: torch.Tensor | None = None
-    for i, (x, y) in enumerate(shuffled_batches(split, batch_size, generator)):
+    seen = 0
+    for i, (x, y) in enumerate(shuffled_batches(split, batch_size, generator, world)):
         with torch.autocast(device_type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
             out = loss_fn(batch_inputs(split, x), y)
         terms = out if isinstance(out, dict) else {"loss": out}
@@ -97,27 +111,42 @@ def fit_epoch(loss_fn: Callable[[torch.Tensor, torch.Tensor], Losses | torch.Ten
             keys = list(terms)
             total = torch.zeros(len(keys), device=split.x.device)
         total += torch.stack([terms[k].detach().float() for k in keys]) * len(x)
+        seen += len(x)
         if on_batch is not None:
             on_batch(i)
-    return dict(zip(keys, (total / len(split)).tolist()))
+    return _means(keys, total, seen)
+
+
+def _means(keys: list[str], total: torch.Tensor, seen: int) -> dict[str, float]:
+    """Example-weighted means from one rank's sums, over every rank's examples."""
+    if current().active:
+        summed = all_sum(torch.cat([total, torch.tensor([float(seen)], device=total.device)]))
+        total, seen = summed[:-1], summed[-1].item()
+    return dict(zip(keys, (total / seen).tolist()))
 
 
 @torch.no_grad()
-def validate(model: EpochModel, split: Split, batch_size: int) -> dict[str, float]:
-    """The model's validation metrics over a whole split, in evaluation mode (example-weighted means)."""
+def validate(model: EpochModel, split: Split, batch_size: int, world: World = SINGLE) -> dict[str, float]:
+    """The model's validation metrics over a whole split, in evaluation mode (example-weighted means). On several
+    ranks each validates its share of the split and the sums are added up, so every rank gets the same numbers."""
     was_training = model.training
     model.eval()
+    first, last = len(split) * world.rank // world.size, len(split) * (world.rank + 1) // world.size
     keys: list[str] = []
     total: torch.Tensor | None = None
-    for start in range(0, len(split), batch_size):
-        x, y = split.x[start : start + batch_size], split.y[start : start + batch_size]
+    for start in range(first, last, batch_size):
+        x, y = split.x[start : min(start + batch_size, last)], split.y[start : min(start + batch_size, last)]
         terms = model.validation_losses(to_inputs(x), y)
         if total is None:
             keys = list(terms)
             total = torch.zeros(len(keys), device=split.x.device)
         total += torch.stack([terms[k].float() for k in keys]) * len(x)
+    if total is None:  # this rank's share is empty (a split smaller than the world): only the metric names
+        with torch.random.fork_rng(devices=[]):
+            keys = list(model.validation_losses(to_inputs(split.x[:1]), split.y[:1]))
+        total = torch.zeros(len(keys), device=split.x.device)
     model.train(was_training)
-    return dict(zip(keys, (total / len(split)).tolist()))
+    return _means(keys, total, last - first)
 
 
 def train_epochs(model: EpochModel, optimizer: TrainingOptimizer, train: Split, val: Split, cfg: EpochTrainConfig,
@@ -129,9 +158,11 @@ def train_epochs(model: EpochModel, optimizer: TrainingOptimizer, train: Split, 
     loads the checkpoint into them first and passes the run state and RNG states it held as `resumed`. With an
     empty `val` the epoch's training metrics choose the best weights instead."""
     autocast_dtype = resolve_precision(cfg.precision, device)
-    generator = torch.Generator().manual_seed(seed)  # the shuffling order
+    generator = torch.Generator().manual_seed(seed)  # the shuffling order, the same on every rank
     timings = {"training": 0.0, "validation": 0.0}
-    per_epoch = math.ceil(len(train) / cfg.batch_size)
+    world = current()
+    per_epoch = batches_per_epoch(len(train), cfg.batch_size, world)
+    quiet = quiet or not world.is_main
     metric, mode = model.monitor
     judged_on = "val" if len(val) else "train"
     resume = resumed is not None
@@ -142,15 +173,16 @@ def train_epochs(model: EpochModel, optimizer: TrainingOptimizer, train: Split, 
     else:
         run.update_meta(unit="epochs", monitor=f"{judged_on}/{metric}",
                         info={"precision": str(autocast_dtype or torch.float32), "train_images": len(train)})
-    logger = MetricsLogger(run.path, keep_until_step=state.progress if resume else None)
+    logger = run.metrics_logger(keep_until_step=state.progress if resume else None)
     last: dict[str, float] = {}
+    losses = data_parallel(model, model.losses, world)
     model.train()
     try:
         with ProgressBar(cfg.epochs * per_epoch, description, quiet) as bar:
             if resume:
                 bar.update(state.progress * per_epoch, f"resumed at epoch {state.progress} ({state.status})")
             else:
-                _pretrain(model, optimizer.cfg, train, cfg, generator, autocast_dtype, bar)
+                _pretrain(model, optimizer.cfg, train, cfg, generator, autocast_dtype, bar, world)
             while state.progress < cfg.epochs and not state.finished:
                 epoch = state.progress + 1
                 status = f"epoch {epoch}/{cfg.epochs}"
@@ -158,10 +190,10 @@ def train_epochs(model: EpochModel, optimizer: TrainingOptimizer, train: Split, 
                 tick = lambda i: bar.update(done_before + i + 1, status) if i % 50 == 0 else None  # noqa: E731
                 thread_count = threads.update() if threads is not None else torch.get_num_threads()
                 started = time.perf_counter()
-                train_losses = fit_epoch(model.losses, optimizer, train, cfg.batch_size, generator, autocast_dtype,
-                                         tick)
+                train_losses = fit_epoch(losses, optimizer, train, cfg.batch_size, generator, autocast_dtype, tick,
+                                         world)
                 elapsed = time.perf_counter() - started
-                scores = validate(model, val, cfg.eval_batch_size) if len(val) else train_losses
+                scores = validate(model, val, cfg.eval_batch_size, world) if len(val) else train_losses
                 timings["training"] += elapsed
                 timings["validation"] += time.perf_counter() - started - elapsed
                 check_finite(train_losses["loss"] + scores["loss"], model.parameters(), where=f"epoch {epoch}",
@@ -192,6 +224,31 @@ def train_epochs(model: EpochModel, optimizer: TrainingOptimizer, train: Split, 
     return run.result(state, last, timings)
 
 
+class _LossModule(nn.Module):
+    """`fn(x, y)` as the forward pass of a module that holds the parameters it trains, for DistributedDataParallel
+    (which averages gradients of what its forward pass used)."""
+
+    def __init__(self, module: nn.Module, fn: Callable[[torch.Tensor, torch.Tensor], Losses | torch.Tensor]):
+        super().__init__()
+        self.module, self.fn = module, fn
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> Losses | torch.Tensor:
+        return self.fn(x, y)
+
+
+def data_parallel(module: nn.Module, fn: Callable[[torch.Tensor, torch.Tensor], Losses | torch.Tensor],
+                  world: World) -> Callable[[torch.Tensor, torch.Tensor], Losses | torch.Tensor]:
+    """`fn` itself alone; on several ranks, `fn` inside DistributedDataParallel over `module`'s parameters, so that
+    the backward pass averages their gradients across the ranks (and rank 0's weights and buffers are broadcast
+    when it is built: every replica starts alike)."""
+    if not world.active:
+        return fn
+    from torch.nn.parallel import DistributedDataParallel
+
+    device = next(module.parameters()).device
+    return DistributedDataParallel(_LossModule(module, fn), device_ids=[device.index] if device.type == "cuda" else None)
+
+
 def _kept(run: RunDir, epochs: int) -> str:
     if not epochs:
         return "No weights were saved yet."
@@ -199,10 +256,11 @@ def _kept(run: RunDir, epochs: int) -> str:
 
 
 def _pretrain(model: EpochModel, optimizer_cfg, train: Split, cfg: EpochTrainConfig, generator: torch.Generator,
-              autocast_dtype: torch.dtype | None, bar: ProgressBar) -> None:
-    per_epoch = math.ceil(len(train) / cfg.batch_size)
+              autocast_dtype: torch.dtype | None, bar: ProgressBar, world: World) -> None:
+    per_epoch = batches_per_epoch(len(train), cfg.batch_size, world)
     for phase in model.pretraining():
         optimizer = TrainingOptimizer(phase.module, optimizer_cfg, total_steps=phase.epochs * per_epoch)
+        loss = data_parallel(phase.module, phase.loss, world)
         for epoch in range(phase.epochs):
-            losses = fit_epoch(phase.loss, optimizer, train, cfg.batch_size, generator, autocast_dtype)
+            losses = fit_epoch(loss, optimizer, train, cfg.batch_size, generator, autocast_dtype, world=world)
             bar.update(0, f"{phase.name} epoch {epoch + 1}/{phase.epochs} | loss {losses['loss']:.5f}")

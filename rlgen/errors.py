@@ -6,6 +6,11 @@ class RlgenError(Exception):
 
     exit_code = 1
 
+    def __init__(self, message: str = "", exit_code: int | None = None):
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
 
 class ConfigError(RlgenError):
     """A config file or override that does not fit the schema (exit code 2, like a usage error)."""

@@ -27,6 +27,7 @@ from rlgen.atomic import atomic_write_text
 from rlgen.checkpoint import MAX_DEPTH, json_depth, load_state, load_tensors, save_state, save_tensors
 from rlgen.config import dump_config, read_yaml_mapping, validate
 from rlgen.errors import RlgenError
+from rlgen.metrics import MetricsLogger
 from rlgen.runstate import RunMeta, RunState, TrainResult
 from rlgen.weights import load_module_state, module_state
 
@@ -41,6 +42,9 @@ OWN_FILES = ("config.yaml", "meta.json", "metrics.csv", "model.safetensors", "ch
 
 
 class RunDir:
+    writes = True
+    """False for a data-parallel run's other ranks (`FollowerRunDir`): only rank 0 writes the run directory."""
+
     def __init__(self, path: Path):
         self.path = Path(path)
         self.created_dir = False  # this process made the directory (so `discard` may remove it)
@@ -66,9 +70,7 @@ class RunDir:
             run.unlock()
             raise RlgenError(f"run dir {path} already exists and is not empty; choose another --run-dir")
         atomic_write_text(path / "config.yaml", dump_config(config))
-        meta = RunMeta(rlgen_version=__version__, created=datetime.now().isoformat(timespec="seconds"), kind=kind,
-                       algo=getattr(config, "algo"), config_source=config_source)
-        run._write_meta(meta)
+        run._write_meta(new_meta(config, kind, config_source))
         return run
 
     @classmethod
@@ -193,6 +195,10 @@ class RunDir:
         save_state(self.path / "checkpoint.safetensors", checkpoint)
         self.update_meta(state=state.as_dict())
 
+    def metrics_logger(self, keep_until_step: int | None = None) -> MetricsLogger | NullLogger:
+        """Where training logs its metrics rows (metrics.csv and TensorBoard)."""
+        return MetricsLogger(self.path, keep_until_step=keep_until_step)
+
     def load_checkpoint(self, module: nn.Module, optimizer: Any) -> tuple[RunState, dict[str, Any], dict[str, Any]]:
         """Load weights and optimizer state in place; returns the run state, the RNG states to restore and the loop's
         own state (each to be checked by whoever uses it)."""
@@ -209,3 +215,52 @@ class RunDir:
         load_module_state(module, checkpoint["model"], str(path))
         optimizer.load_state_dict(checkpoint["optimizer"], str(path))
         return RunState.from_dict(checkpoint["state"], str(path)), checkpoint["rng"], checkpoint["loop"]
+
+
+def new_meta(config: BaseModel, kind: str, config_source: str | None) -> RunMeta:
+    return RunMeta(rlgen_version=__version__, created=datetime.now().isoformat(timespec="seconds"), kind=kind,
+                   algo=getattr(config, "algo"), config_source=config_source)
+
+
+class NullLogger:
+    """A metrics logger that keeps nothing (the other ranks of a data-parallel run)."""
+
+    def log(self, step: int, metrics: Mapping[str, float]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class FollowerRunDir(RunDir):
+    """The run directory as a data-parallel run's ranks other than 0 see it: they read what rank 0 wrote (a resumed
+    checkpoint) but write nothing; their meta.json lives in memory."""
+
+    writes = False
+
+    def __init__(self, path: Path, meta: RunMeta):
+        super().__init__(path)
+        self._meta = meta
+
+    @property
+    def meta(self) -> RunMeta:
+        return self._meta
+
+    def _write_meta(self, meta: RunMeta) -> None:
+        self._meta = meta
+
+    def lock(self, clean: bool = True) -> None:
+        pass
+
+    def discard(self) -> None:
+        pass
+
+    def save_weights(self, module: nn.Module, name: str = "model") -> None:
+        pass
+
+    def save_checkpoint(self, module: nn.Module, optimizer: Any, state: RunState,
+                        rng: dict[str, torch.Tensor], loop: dict[str, Any] | None = None) -> None:
+        self.update_meta(state=state.as_dict())
+
+    def metrics_logger(self, keep_until_step: int | None = None) -> NullLogger:
+        return NullLogger()

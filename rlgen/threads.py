@@ -72,11 +72,16 @@ class LoadMeter:
 class ThreadPolicy:
     """The thread count of one training process: fixed (by request) or following the free cores."""
 
-    def __init__(self, requested: int | None, adaptive: bool):
+    def __init__(self, requested: int | None, adaptive: bool, processes: int = 1):
+        """`processes`: how many training processes share this machine (a data-parallel run's ranks per node);
+        without a request each then takes its share of the cores."""
         fixed = _fixed_request(requested)
         self.cores = cpu_count()
         if fixed is not None:
             self.count, self.source, self.meter = fixed[0], fixed[1], None
+        elif processes > 1:
+            self.count, self.meter = max(1, self.cores // processes), None
+            self.source = f"{self.cores} cores shared by {processes} processes"
         elif not adaptive:
             self.count, self.source, self.meter = 1, "one thread for this kind of run", None
         else:

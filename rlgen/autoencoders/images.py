@@ -99,7 +99,7 @@ def project_2d(codes: torch.Tensor) -> tuple[torch.Tensor, str]:
     centred = codes - codes.mean(0)
     _, singular, vh = torch.linalg.svd(centred, full_matrices=False)
     share = (singular[:2].square().sum() / singular.square().sum()).item()
-    return centred @ vh[:2].T, f"first two principal components ({share:.0%} of the variance)"
+    return centred @ vh[:2].T, f"first two principal components, {share:.0%} of the variance"
 
 
 def plot_latent(model: Autoencoder, test: Split, title: str, out: Path) -> None:
@@ -118,7 +118,7 @@ def plot_latent(model: Autoencoder, test: Split, title: str, out: Path) -> None:
     for k, name in enumerate(CLASS_NAMES):
         chosen = labels == k
         ax.scatter(points[chosen, 0], points[chosen, 1], s=2, color=cmap(k), label=name, alpha=0.6)
-    ax.set_title(f"test images in latent space ({axes_name})\n{title}", fontsize=9)
+    ax.set_title(f"test images in latent space: {axes_name}\n{title}", fontsize=9)
     ax.legend(markerscale=6, fontsize=8, loc="center left", bbox_to_anchor=(1, 0.5))
     fig.tight_layout()
     with atomic_output(out) as tmp:

@@ -1,0 +1,111 @@
+"""Data-parallel training on real torchrun (gloo on the CPU): the same weights as one process with the whole batch,
+two "nodes" through a localhost rendezvous, kill and resume (on two ranks and on one), and one line for bad set-ups.
+Each test starts real processes, so they are few and tiny."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from rlgen import api
+from tests.conftest import CONFIGS
+
+TINY = ["--set", "data.limit=600", "--set", "data.validation=88", "--set", "train.batch_size=64", "--set",
+        "model.layers=[{type: flatten}, {type: dense, units: 32}]", "--quiet", "--device", "cpu"]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def rlgen(*args, timeout=180):
+    return subprocess.run([sys.executable, "-m", "rlgen", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env=ENV, check=False)
+
+
+def same_weights(a, b, atol=1e-6):
+    x, y = load_file(a / "model.safetensors"), load_file(b / "model.safetensors")
+    return x.keys() == y.keys() and all(torch.allclose(x[k], y[k], atol=atol) for k in x)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def single(tmp_path_factory):
+    """One process, global batch 64, two epochs of 512 training images (8 whole batches each)."""
+    path = tmp_path_factory.mktemp("dp") / "single"
+    done = rlgen("train", CONFIGS / "fashion_mlp.yaml", *TINY, "--set", "train.epochs=2", "--run-dir", path)
+    assert done.returncode == 0, done.stderr
+    return path
+
+
+def test_two_ranks_reach_the_weights_of_one_process_with_the_whole_batch(single, tmp_path):
+    done = rlgen("train", CONFIGS / "fashion_mlp.yaml", *TINY, "--set", "train.epochs=2", "--run-dir", tmp_path / "dp",
+                 "--nproc", 2)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("done: 2 epochs") == 1  # rank 0 speaks for the run
+    assert same_weights(single, tmp_path / "dp")
+    rows_1, rows_2 = api.load(single).metrics(), api.load(tmp_path / "dp").metrics()
+    for a, b in zip(rows_1, rows_2, strict=True):
+        assert a["train/loss"] == pytest.approx(b["train/loss"], rel=1e-5)
+        assert a["val/accuracy"] == pytest.approx(b["val/accuracy"])
+    saved = load_file(tmp_path / "dp" / "model.safetensors")
+    assert not any(k.startswith("module.") for k in saved)
+    assert api.load(tmp_path / "dp").meta.info["threads_from"] == "OMP_NUM_THREADS"
+
+
+def test_two_nodes_through_a_localhost_rendezvous(single, tmp_path):
+    endpoint = f"127.0.0.1:{free_port()}"
+    nodes = [subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1",
+                               "--node-rank", str(rank), "--rdzv-backend", "c10d", "--rdzv-endpoint", endpoint,
+                               "--rdzv-id", "rlgen-test", "-m", "rlgen", "train", str(CONFIGS / "fashion_mlp.yaml"),
+                               *TINY, "--set", "train.epochs=2", "--run-dir", str(tmp_path / "nodes")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+             for rank in (0, 1)]
+    outputs = [node.communicate(timeout=180) for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], outputs
+    assert same_weights(single, tmp_path / "nodes")
+
+
+def test_a_killed_two_rank_run_resumes_on_two_ranks_and_on_one(tmp_path):
+    run = tmp_path / "dp"
+    args = [sys.executable, "-m", "rlgen", "train", str(CONFIGS / "fashion_mlp.yaml"), *TINY, "--set",
+            "train.epochs=40", "--set", "data.limit=3000", "--run-dir", str(run), "--nproc", "2"]
+    proc = subprocess.Popen(args, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        if (run / "checkpoint.safetensors").exists() and api.load(run).run.state().progress >= 2:
+            break
+    os.killpg(proc.pid, signal.SIGKILL)  # torchrun and both ranks, at once
+    proc.wait(timeout=30)
+    stopped_at = api.load(run).run.state().progress
+    assert 2 <= stopped_at < 40
+    copy = tmp_path / "copy"
+    subprocess.run(["cp", "-r", str(run), str(copy)], check=True)
+    for target, nproc in ((run, 2), (copy, 1)):
+        done = rlgen("train", "--resume", target, "--quiet", "--nproc", nproc)
+        assert done.returncode == 0, done.stderr
+        resumed = api.load(target)
+        assert resumed.run.state().progress == 40 and len(resumed.metrics()) == 40
+        assert [row["step"] for row in resumed.metrics()] == list(range(1, 41))
+        assert resumed.evaluate()["test_accuracy"] > 0.6
+
+
+def test_bad_set_ups_are_one_line(tmp_path):
+    odd = rlgen("train", CONFIGS / "fashion_mlp.yaml", *TINY, "--set", "train.batch_size=63", "--run-dir",
+                tmp_path / "odd", "--nproc", 2)
+    assert odd.returncode == 1 and odd.stderr.count("\n") == 1, odd.stderr  # one line, said once (by rank 0)
+    assert "train.batch_size 63 is the global batch, shared by 2 processes" in odd.stderr
+    assert not (tmp_path / "odd").exists()
+    gpu = rlgen("train", CONFIGS / "fashion_mlp.yaml", *TINY[:-2], "--device", "cuda", "--run-dir", tmp_path / "g",
+                "--nproc", 2)
+    if not torch.cuda.is_available():
+        assert gpu.returncode == 1 and gpu.stderr.count("rlgen: error:") == 1 and "Traceback" not in gpu.stderr
