@@ -16,10 +16,12 @@ from agents.config import AgentRunConfig
 from agents.evaluate import evaluate_policy, evaluation_due, record_evaluation
 from agents.rollout import RolloutCollector
 from envs.make import make_vec_env
+from agents.returns import ranks_mean
 from rlgen.device import resolve_device
+from rlgen.distributed import agree, all_sum, current
 from rlgen.divergence import Diverged, check_finite
 from rlgen.errors import RlgenError
-from rlgen.metrics import MetricsLogger, ProgressBar
+from rlgen.metrics import ProgressBar
 from rlgen.optim import TrainingOptimizer
 from rlgen.rundir import RunDir
 from rlgen.runstate import RunState, TrainResult, capture_rng, restore_rng
@@ -38,6 +40,9 @@ def _returns_list(saved, where: str) -> list[float]:
     return saved.tolist()
 
 
+RANK_SEED = 10_007  # rank r of a data-parallel run seeds its environments and action noise with seed + r·RANK_SEED
+
+
 def _mean(values: list[float]) -> float:
     return float(np.mean(values)) if values else math.nan
 
@@ -47,13 +52,16 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: b
     state, run state, RNG) instead of starting; episodes start afresh, because environment state is not saved."""
     started_at = time.perf_counter()
     device = resolve_device(cfg.device)
+    world = current()  # data-parallel: each rank its own env copies, gradients averaged at every update (DD-PPO)
     seed_everything(cfg.seed)
     envs = make_vec_env(cfg.env, device=device)
     obs_dim, n_actions = envs.single_observation_space.shape[0], int(envs.single_action_space.n)
-    policy = build_policy(cfg, obs_dim, n_actions).to(device)
+    policy = build_policy(cfg, obs_dim, n_actions).to(device)  # the same initial weights on every rank
+    if world.active:
+        torch.manual_seed(cfg.seed + RANK_SEED * world.rank)  # … but each rank its own action noise
     tc = cfg.train
     rollout_steps = tc.rollout_steps if tc.rollout == "steps" else None
-    optimizer = TrainingOptimizer(policy, cfg.optimizer)
+    optimizer = TrainingOptimizer(policy, cfg.optimizer, average_across_ranks=world.active)
     update = UPDATES[cfg.algo](algo_section(cfg), policy, optimizer)
 
     state = RunState()
@@ -67,15 +75,17 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: b
     optimizer.follow(lambda: state.progress / tc.total_steps)
     # a resumed run continues the torch CartPole's very episodes; gymnasium's envs cannot be saved, so there it starts
     # fresh episodes, from another seed than the original run's first ones
-    collector = RolloutCollector(envs, policy, device, cfg.seed + state.iteration)
+    collector = RolloutCollector(envs, policy, device, cfg.seed + state.iteration + RANK_SEED * world.rank)
     collected = None  # the collector's state after the last finished iteration: what a checkpoint holds
     recent: list[float] = []  # returns of the last 100 finished training episodes
-    if resume and loop_state.get("collector") is not None:
+    # rank 0's environments are the ones a checkpoint holds; the other ranks start fresh episodes of their own
+    if resume and loop_state.get("collector") is not None and world.is_main:
         where = f"{run.path / 'checkpoint.safetensors'}: collector state"
         collector.load_state_dict(loop_state["collector"], where)
         collected = loop_state["collector"]
         recent = _returns_list(loop_state.get("recent_returns"), where)
-    logger = MetricsLogger(run.path, keep_until_step=state.progress if resume else None)
+    logger = run.metrics_logger(keep_until_step=state.progress if resume else None)
+    quiet = quiet or not world.is_main
     metrics: dict[str, float] = {}
     diverged = False
     timings = {"set-up": 0.0, "training": 0.0, "evaluations": 0.0}
@@ -99,12 +109,15 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: b
                 # checkpoint (at an evaluation, or on Ctrl-C during the next rollout) pairs them with these weights
                 elapsed = time.perf_counter() - started
                 state.train_seconds += elapsed
-                state.progress += rollout.num_steps
+                steps = rollout.num_steps if not world.active else int(all_sum(torch.tensor(rollout.num_steps)))
+                state.progress += steps
                 state.iteration += 1
                 collected, rng = collector.state_dict(), capture_rng(device)
                 recent = (recent + rollout.ep_returns)[-100:]
                 timings["training"] += elapsed
                 last_loss = metrics.get("train/loss")
+                if world.active:  # every rank's mean, so that every rank judges the same loss
+                    stats = dict(zip(stats, ranks_mean(torch.stack([v.float() for v in stats.values()]))))
                 metrics = {k: float(v) for k, v in stats.items()}  # one host sync per iteration
                 check_finite(metrics["train/loss"], policy.parameters(), last_finite=last_loss,
                              where=f"iteration {state.iteration} ({state.progress:,} env steps)",
@@ -115,18 +128,23 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: b
                     "rollout/ep_len_mean": _mean(rollout.ep_lengths),
                     "rollout/ep_return_mean_100": _mean(recent),
                     "train/lr": optimizer.lr,
-                    "time/steps_per_s": rollout.num_steps / max(elapsed, 1e-9),
+                    "time/steps_per_s": steps / max(elapsed, 1e-9),
                     "time/train_seconds": state.train_seconds,
                     "time/iteration": state.iteration,
                 })
-                if evaluation_due(state, tc):
-                    eval_started = time.perf_counter()
-                    returns = evaluate_policy(policy, cfg.env, tc.eval_episodes, cfg.seed + tc.eval_seed_offset,
-                                              device)
-                    timings["evaluations"] += time.perf_counter() - eval_started
-                    if record_evaluation(state, tc, returns, metrics):
-                        run.save_weights(policy, "model")
-                    save()
+                if evaluation_due(state, tc):  # the same on every rank: progress counts every rank's steps
+                    if world.is_main:
+                        eval_started = time.perf_counter()
+                        returns = evaluate_policy(policy, cfg.env, tc.eval_episodes, cfg.seed + tc.eval_seed_offset,
+                                                  device)
+                        timings["evaluations"] += time.perf_counter() - eval_started
+                        if record_evaluation(state, tc, returns, metrics):
+                            run.save_weights(policy, "model")
+                        save()
+                    else:
+                        state.last_eval_at = state.progress
+                    if agree(state.finished) and not state.finished:  # rank 0 decides when the run ends
+                        state.status = "done"
                 logger.log(state.progress, metrics)
                 bar.update(min(state.progress, tc.total_steps),
                            f"it {state.iteration} | return {metrics['rollout/ep_return_mean_100']:.1f} | best eval "

@@ -7,7 +7,7 @@ from pydantic import Field
 
 from agents.a2c import critic_targets
 from agents.policy import log_prob_and_entropy
-from agents.returns import masked_mean, masked_normalize
+from agents.returns import masked_mean, masked_normalize, ranks_mean
 from agents.rollout import Rollout
 from agents.update import Update
 from rlgen.schema import Strict
@@ -75,7 +75,7 @@ class PPO(Update):
                 with torch.no_grad():
                     approx_kl = masked_mean((ratio - 1) - log_ratio, m)  # Schulman's k3 estimator
                     clip_fraction = masked_mean(((ratio - 1).abs() > eps).float(), m)
-                if cfg.target_kl is not None and float(approx_kl) > 1.5 * cfg.target_kl:
+                if cfg.target_kl is not None and float(ranks_mean(approx_kl)) > 1.5 * cfg.target_kl:  # all agree
                     stop = True
                     break
                 loss = pg_loss + cfg.value_coef * value_loss - cfg.entropy_coef * entropy_mean

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from rlgen.distributed import all_sum, current
+
 
 def discounted_returns(
     rewards: torch.Tensor,
@@ -39,19 +41,31 @@ def backward_recurrence(a: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
 
 
 def masked_normalize(x: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """(x − mean) / std over the entries where mask is true (the discount-and-normalise step of REINFORCE).
+    """(x − mean) / std over the entries where mask is true (the discount-and-normalise step of REINFORCE); in a
+    data-parallel run, mean and std are those of every rank's entries together.
 
     Weighted sums instead of boolean indexing, so that a GPU never waits on the host for the mask's count."""
     weight = mask.float()
-    count = weight.sum().clamp(min=1.0)
-    mean = (x * weight).sum() / count
-    std = (((x - mean) * weight).square().sum() / count).sqrt()
+    count = all_sum(weight.sum()).clamp(min=1.0)
+    mean = all_sum((x * weight).sum()) / count
+    std = (all_sum(((x - mean) * weight).square().sum()) / count).sqrt()
     return (x - mean) / (std + eps)
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The mean of x where mask is true. In a data-parallel run each rank returns its share of the mean over every
+    rank's entries, times the number of ranks: averaged over the ranks (as their gradients are), that is the
+    mean of all entries together, whatever each rank's count."""
     mask = mask.float()
-    return (x * mask).sum() / mask.sum().clamp(min=1.0)
+    world = current()
+    if not world.active:
+        return (x * mask).sum() / mask.sum().clamp(min=1.0)
+    return world.size * (x * mask).sum() / all_sum(mask.sum()).clamp(min=1.0)
+
+
+def ranks_mean(x: torch.Tensor) -> torch.Tensor:
+    """The mean over the ranks of a per-rank value (the value itself when training alone)."""
+    return all_sum(x) / current().size
 
 
 def gae(

@@ -115,9 +115,9 @@ def current() -> World:
 
 
 def all_sum(values: torch.Tensor) -> torch.Tensor:
-    """Elementwise sum over the ranks (the tensor itself when training alone)."""
+    """Elementwise sum over the ranks, outside autograd (the tensor itself when training alone)."""
     if current().active:
-        values = values.clone()
+        values = values.detach().clone()
         dist.all_reduce(values)
     return values
 

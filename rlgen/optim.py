@@ -13,6 +13,7 @@ import torch
 from pydantic import Field, model_validator
 from torch import nn
 
+from rlgen.distributed import average_gradients
 from rlgen.errors import RlgenError
 from rlgen.nets import penalized_weights
 from rlgen.optim_state import check_optimizer_state
@@ -121,9 +122,13 @@ class TrainingOptimizer:
     and the penalties. The linear schedule runs over `total_steps` optimizer steps, or over the fraction of the run
     that `follow` reports (a loop whose step count is not known in advance, such as whole-episode rollouts)."""
 
-    def __init__(self, model: nn.Module | list[ParamGroup], cfg: OptimizerConfig, total_steps: int | None = None):
+    def __init__(self, model: nn.Module | list[ParamGroup], cfg: OptimizerConfig, total_steps: int | None = None,
+                 average_across_ranks: bool = False):
+        """`average_across_ranks`: replace each gradient by its mean over a data-parallel run's ranks before
+        clipping and stepping (loops that do not wrap their model in DistributedDataParallel: the agents)."""
         self.cfg = cfg
         self.total_steps = total_steps
+        self.average_across_ranks = average_across_ranks
         groups = model if isinstance(model, list) else [ParamGroup(model)]
         seen: set[int] = set()
         torch_groups = []
@@ -172,6 +177,8 @@ class TrainingOptimizer:
         if self.cfg.l1 > 0 or self.cfg.l2 > 0:
             loss = loss + self.penalty()
         loss.backward()
+        if self.average_across_ranks:
+            average_gradients(self._params)
         grad_norm = None
         if self.cfg.max_grad_norm is not None:
             grad_norm = nn.utils.clip_grad_norm_(self._params, self.cfg.max_grad_norm, foreach=True)

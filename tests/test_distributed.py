@@ -109,3 +109,68 @@ def test_bad_set_ups_are_one_line(tmp_path):
                 "--nproc", 2)
     if not torch.cuda.is_available():
         assert gpu.returncode == 1 and gpu.stderr.count("rlgen: error:") == 1 and "Traceback" not in gpu.stderr
+
+
+# -- agents: gradients averaged at every update (DD-PPO) --------------------------------------------------------------
+def fake_rollout(seed, steps=12, envs=3):
+    """A deterministic rollout of CartPole-shaped tensors; the ranks' rollouts have different counts of valid
+    transitions, which the update must weigh correctly."""
+    from agents.rollout import Rollout
+
+    g = torch.Generator().manual_seed(seed)
+    valid = torch.rand(steps, envs, generator=g) > 0.15
+    terminated = (torch.rand(steps, envs, generator=g) < 0.1) & valid
+    return Rollout(obs=torch.randn(steps, envs, 4, generator=g), actions=torch.randint(0, 2, (steps, envs), generator=g),
+                   rewards=torch.ones(steps, envs), terminated=terminated, truncated=torch.zeros(steps, envs, dtype=torch.bool),
+                   valid=valid, last_obs=torch.randn(envs, 4, generator=g), num_steps=int(valid.sum()))
+
+
+def one_update(algo, rollout):
+    """The policy of the shipped config after one update on `rollout` (same initial weights for every caller)."""
+    from agents.algorithms import UPDATES, algo_section, build_policy
+    from agents.config import RL_CONFIGS
+    from rlgen.config import load_config
+    from rlgen.optim import TrainingOptimizer
+
+    extra = ["ppo.minibatches=1", "ppo.epochs=2"] if algo == "ppo" else []
+    cfg = load_config(CONFIGS / f"cartpole_{algo}.yaml", extra, RL_CONFIGS)
+    torch.manual_seed(0)
+    policy = build_policy(cfg, 4, 2)
+    from rlgen.distributed import current
+
+    optimizer = TrainingOptimizer(policy, cfg.optimizer, average_across_ranks=current().active)
+    UPDATES[cfg.algo](algo_section(cfg), policy, optimizer).update(rollout)
+    return {k: v.detach().clone() for k, v in policy.state_dict().items()}
+
+
+def _rank_update(rank, algo, rendezvous, out):
+    import torch.distributed as dist
+    from safetensors.torch import save_file
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=2)
+    try:
+        weights = one_update(algo, fake_rollout(100 + rank))
+        if rank == 0:
+            save_file(weights, out)
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("algo", ["reinforce", "a2c", "ppo"])
+def test_an_update_from_two_ranks_equals_one_on_both_rollouts(algo, tmp_path):
+    import torch.multiprocessing as mp
+
+    out = tmp_path / "rank0.safetensors"
+    mp.spawn(_rank_update, args=(algo, str(tmp_path / "rdzv"), str(out)), nprocs=2, join=True)
+    a, b = fake_rollout(100), fake_rollout(101)
+    both = type(a)(**{name: torch.cat([getattr(a, name), getattr(b, name)], dim=1 if getattr(a, name).dim() > 1
+                                        and name != "last_obs" else 0)
+                      for name in ("obs", "actions", "rewards", "terminated", "truncated", "valid", "last_obs")},
+                   num_steps=a.num_steps + b.num_steps)
+    assert a.num_steps != b.num_steps  # unequal counts: a plain average of the ranks' means would be wrong
+    alone = one_update(algo, both)
+    ranks = load_file(out)
+    assert alone.keys() == ranks.keys()
+    for k in alone:  # Adam's first steps are ±lr wherever a gradient is non-zero, so float noise shows at ~1e-6
+        assert torch.allclose(alone[k], ranks[k], atol=2e-5), (algo, k, (alone[k] - ranks[k]).abs().max())
