@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 
 WHEEL_DIR := build/wheel-check
 
-.PHONY: all install data demo test wheel-check benchmark clean
+.PHONY: all install data demo test wheel-check benchmark gpu-check clean
 
 all: demo
 
@@ -41,6 +41,19 @@ demo: install
 
 test: install
 	SDL_VIDEODRIVER=dummy $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The GPU paths: the CUDA tests, then the speed scripts with --device cuda. Without a CUDA GPU it says so and
+# succeeds, so that it can run anywhere.
+gpu-check: install
+	@if ! $(BIN)/python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then \
+		echo "gpu-check: no CUDA GPU on this machine; skipped"; exit 0; fi; \
+	set -e; $(BIN)/python -c "import torch; print('GPU:', torch.cuda.get_device_name(0), '| GPUs:', torch.cuda.device_count(), '| torch', torch.__version__)"; \
+	SDL_VIDEODRIVER=dummy $(BIN)/python -m pytest -q tests/test_cuda.py tests/test_envs_device.py; \
+	$(BIN)/python benchmarks/autoencoder.py --device cuda --repeats 3; \
+	$(BIN)/python benchmarks/conv_vae.py --device cuda --repeats 3; \
+	$(BIN)/python benchmarks/classifier.py --device cuda --repeats 3; \
+	$(BIN)/python benchmarks/cartpole.py --device cuda --skip-sb3; \
+	$(BIN)/python benchmarks/distributed.py --device cuda --rounds 1
 
 # The packaging check CI runs after the tests: build a wheel, install it without -e into a fresh virtual environment
 # (torch first, as above) and train a tiny autoencoder and a tiny agent with the installed `rlgen`, away from the
