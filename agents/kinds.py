@@ -15,6 +15,7 @@ from agents.config import RL_CONFIGS, SB3_CONFIGS, AgentRunConfig, SB3RunConfig
 from agents.evaluate import Actor, evaluate_actor, policy_actor, summarize
 from agents.loop import train_agent
 from agents.render import check_render_request, render_actor
+from rlgen.distributed import launched_world
 from rlgen.errors import RlgenError
 from rlgen.nets import check_size
 from rlgen.registry import RunKind, require_model
@@ -75,6 +76,10 @@ class SB3Kind(_ActorKind):
     # would pay when the registry loads this module, SB3 run or not.
     def check(self, cfg: SB3RunConfig) -> None:
         from agents.sb3_bridge import make_sb3_env
+
+        if launched_world().active:
+            raise RlgenError("stable-baselines3 runs train in one process; --nproc and torchrun are for rlgen's own "
+                             "agents (reinforce, a2c, ppo)")
 
         make_sb3_env(cfg, torch.device("cpu"), num_envs=1).close()
 

@@ -174,3 +174,19 @@ def test_an_update_from_two_ranks_equals_one_on_both_rollouts(algo, tmp_path):
     assert alone.keys() == ranks.keys()
     for k in alone:  # Adam's first steps are ±lr wherever a gradient is non-zero, so float noise shows at ~1e-6
         assert torch.allclose(alone[k], ranks[k], atol=2e-5), (algo, k, (alone[k] - ranks[k]).abs().max())
+
+
+def test_a_rank_that_dies_stops_the_others(tmp_path):
+    run = tmp_path / "dp"
+    proc = subprocess.Popen([sys.executable, "-m", "rlgen", "train", str(CONFIGS / "fashion_mlp.yaml"), *TINY, "--set",
+                             "train.epochs=200", "--set", "data.limit=3000", "--run-dir", str(run), "--nproc", "2"],
+                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (run / "checkpoint.safetensors").exists() and time.monotonic() < deadline:
+        time.sleep(0.3)
+    workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert len(workers) == 2, workers
+    os.kill(int(workers[1]), signal.SIGKILL)
+    _, stderr = proc.communicate(timeout=90)  # the survivor is stopped, not left waiting for its peer
+    assert proc.returncode == 1 and "a training process died (exit code -9)" in stderr, stderr
+    assert api.load(run).run.state().progress < 200
