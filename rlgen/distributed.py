@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import datetime
 import os
+import signal
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
@@ -84,6 +86,7 @@ def join(world: World, device: torch.device, timeout_s: float = 300.0) -> torch.
     trains on (cuda:LOCAL_RANK for CUDA). A single process returns the device unchanged."""
     if not world.active:
         return device
+    _die_with_launcher()
     if device.type == "cuda":
         if not torch.cuda.is_available() or not dist.is_nccl_available():
             raise RlgenError("NCCL (device cuda) needs CUDA GPUs and a torch built with NCCL; this machine has none: "
@@ -99,6 +102,21 @@ def join(world: World, device: torch.device, timeout_s: float = 300.0) -> torch.
     if not dist.is_initialized():
         dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s))
     return device
+
+
+def _die_with_launcher() -> None:
+    """torchrun starts every process in a session of its own, so a launcher killed outright (kill -9, an out-of-memory
+    kill) would leave its processes training on, still holding the run directory's lock. On Linux, ask the kernel to
+    kill this process when its launcher dies (and die now if it already has)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    launcher = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != launcher:  # it died before the request was made
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def leave() -> None:
