@@ -127,6 +127,9 @@ def train_sb3(cfg: SB3RunConfig, run: RunDir, quiet: bool = False) -> TrainResul
             self.bar.update(min(state.progress, tc.total_steps), f"it {state.iteration} | return "
                             f"{metrics['rollout/ep_return_mean_100']:.1f} | best eval {best:.1f}")
 
+    from stable_baselines3.common.logger import Logger
+
+    model.set_logger(Logger(folder=None, output_formats=[]))  # rlgen logs; SB3's default makes a /tmp/SB3-… dir a run
     diverged = False
     with ProgressBar(tc.total_steps, f"{cfg.algo} {cfg.env.id}", quiet) as bar:
         try:

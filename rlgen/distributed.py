@@ -15,6 +15,7 @@ import datetime
 import os
 import signal
 import sys
+import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
@@ -204,8 +205,10 @@ def launch(nproc: int, args: list[str]) -> int:
     # --threads, when given, still decide)
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, cpu_count() // nproc)))
     logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)  # the processes' own lines say why
-    try:
-        run(parse_args(["--standalone", f"--nproc-per-node={nproc}", "-m", "rlgen", *args]))
-    except ChildFailedError as exc:
-        return exc.get_first_failure()[1].exitcode or 1
+    # torchrun's per-process log folders (empty: the processes write to this terminal) go in a folder removed after
+    with tempfile.TemporaryDirectory(prefix="rlgen-torchrun-") as logs:
+        try:
+            run(parse_args(["--standalone", f"--nproc-per-node={nproc}", f"--log-dir={logs}", "-m", "rlgen", *args]))
+        except ChildFailedError as exc:
+            return exc.get_first_failure()[1].exitcode or 1
     return 0

@@ -21,9 +21,9 @@ TINY = ["--set", "data.limit=600", "--set", "data.validation=88", "--set", "trai
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
-def rlgen(*args, timeout=180):
+def rlgen(*args, timeout=180, env=ENV):
     return subprocess.run([sys.executable, "-m", "rlgen", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env=ENV, check=False)
+                          timeout=timeout, env=env, check=False)
 
 
 def same_weights(a, b, atol=1e-6):
@@ -47,9 +47,12 @@ def single(tmp_path_factory):
 
 
 def test_two_ranks_reach_the_weights_of_one_process_with_the_whole_batch(single, tmp_path):
+    (tmp_path / "tmp").mkdir()
     done = rlgen("train", CONFIGS / "fashion_mlp.yaml", *TINY, "--set", "train.epochs=2", "--run-dir", tmp_path / "dp",
-                 "--nproc", 2)
+                 "--nproc", 2, env={**ENV, "TMPDIR": str(tmp_path / "tmp")})
     assert done.returncode == 0, done.stderr
+    # torchrun's log folders are not left behind (torchinductor_*: the cache torch keeps on purpose)
+    assert not [p for p in (tmp_path / "tmp").iterdir() if not p.name.startswith("torchinductor_")]
     assert done.stdout.count("done: 2 epochs") == 1  # rank 0 speaks for the run
     assert same_weights(single, tmp_path / "dp")
     rows_1, rows_2 = api.load(single).metrics(), api.load(tmp_path / "dp").metrics()

@@ -1,6 +1,7 @@
 """stable-baselines3 interop: the VecEnv adapter, SB3 learning on rlgen's torch CartPole, and sb3_* runs."""
 
 import json
+import tempfile
 
 import imageio.v3 as iio
 import numpy as np
@@ -55,13 +56,16 @@ def invoke(*args):
 
 @pytest.mark.parametrize("config, backend", [("cartpole_sb3_ppo", "gymnasium"), ("cartpole_sb3_ppo", "torch"),
                                              ("cartpole_sb3_a2c", "gymnasium")])
-def test_sb3_runs_through_the_cli(tmp_path, config, backend):
+def test_sb3_runs_through_the_cli(tmp_path, monkeypatch, config, backend):
     run = tmp_path / "run"
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # SB3's default logger made a folder there a run
     args = ["train", CONFIGS / f"{config}.yaml", "--run-dir", run, "--quiet", "--set", f"env.backend={backend}"]
     for item in TINY:
         args += ["--set", item]
     result = invoke(*args)
     assert result.exit_code == 0, result.output
+    assert not [p for p in (tmp_path / "tmp").iterdir() if not p.name.startswith("torchinductor_")]  # (torch's cache)
     for path in run.iterdir():
         if path.is_file():
             assert not path.read_bytes()[:2] == b"PK" and not path.read_bytes()[:1] == b"\x80", path  # no zip/pickle
