@@ -46,9 +46,10 @@ def test_vae_loss_is_reconstruction_plus_beta_kl():
     assert model.reconstruct(images(3)).shape == (3, *IMAGE_SHAPE) and model.sample(5).shape == (5, *IMAGE_SHAPE)
 
 
-def test_importance_sampled_nll_is_tighter_than_the_elbo():
+@pytest.mark.parametrize("prior", ["standard", "vamp"])
+def test_importance_sampled_nll_is_tighter_than_the_elbo(prior):
     torch.manual_seed(0)
-    model = build_autoencoder(config("vae")).eval()
+    model = build_autoencoder(config("vae", f"vae.prior={prior}", "vae.pseudo_inputs=20")).eval()
     x = images(64)
     neg_elbo = model.negative_elbo(x).mean()
     nll = model.importance_sampled_nll(x, 200).mean()

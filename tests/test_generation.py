@@ -11,6 +11,7 @@ from rlgen.autoencoders.config import AE_CONFIGS
 from rlgen.autoencoders.likelihoods import (bernoulli_nll, continuous_bernoulli_log_norm, continuous_bernoulli_mean,
                                             continuous_bernoulli_nll)
 from rlgen.autoencoders.nets import conv_shapes
+from rlgen.autoencoders.priors import VampPrior, gaussian_log_density, pairwise_log_density
 from rlgen.classifiers.fid import frechet_distance, gaussian_stats
 from rlgen.config import load_config
 from rlgen.data import IMAGE_SHAPE, DataConfig, Split, batch_inputs, binarized, load_splits, parse_label
@@ -169,3 +170,46 @@ def test_conv_shapes_follow_the_floor_division():
     cfg = vae("model.conv=[4, 8, 16]").model
     assert conv_shapes(cfg, IMAGE_SHAPE) == [(1, 28, 28), (4, 14, 14), (8, 7, 7), (16, 3, 3)]
     assert conv_shapes(cfg, IMAGE_SHAPE, extra_channels=10)[0] == (11, 28, 28)
+
+
+# -- the VampPrior -----------------------------------------------------------------------------------------------------
+def test_pairwise_gaussian_log_density_equals_the_direct_one():
+    torch.manual_seed(0)
+    z = torch.randn(3, 7, 5, dtype=torch.float64)
+    mean, logvar = torch.randn(4, 5, dtype=torch.float64), torch.randn(4, 5, dtype=torch.float64)
+    direct = gaussian_log_density(z.unsqueeze(-2), mean, logvar)  # (3, 7, 4) through a (3, 7, 4, 5) tensor
+    assert torch.allclose(pairwise_log_density(z, mean, logvar), direct, atol=1e-10)
+    one = torch.distributions.Normal(mean[1], (0.5 * logvar[1]).exp()).log_prob(z[0, 2]).sum()
+    assert direct[0, 2, 1].item() == pytest.approx(one.item(), abs=1e-10)
+
+
+def test_vamp_prior_is_a_mixture_of_its_own_class_components():
+    torch.manual_seed(0)
+    prior = VampPrior(25, IMAGE_SHAPE, num_classes=10).double()  # classes 0–4 own 3 components, 5–9 own 2
+    mean, logvar = torch.randn(25, 3, dtype=torch.float64), torch.randn(25, 3, dtype=torch.float64)
+    z, y = torch.randn(2, 4, 3, dtype=torch.float64), torch.tensor([0, 4, 5, 9])
+    got = prior.log_density(z, mean, logvar, y)
+    for b, label in enumerate(y.tolist()):
+        own = [k for k in range(25) if k % 10 == label]
+        for s in range(2):
+            mixture = sum(gaussian_log_density(z[s, b], mean[k], logvar[k]).exp() for k in own) / len(own)
+            assert got[s, b].item() == pytest.approx(mixture.log().item(), rel=1e-9)
+    unconditional = VampPrior(25, IMAGE_SHAPE).double().log_density(z, mean, logvar)
+    everything = gaussian_log_density(z.unsqueeze(-2), mean, logvar).exp().mean(-1).log()
+    assert torch.allclose(unconditional, everything, atol=1e-10)
+    picked = prior.pick(1000, torch.Generator().manual_seed(0), torch.full((1000,), 3))
+    assert set(picked.tolist()) == {3, 13, 23}  # every one of class 3's components, and only those
+
+
+def test_vamp_vae_samples_its_components_and_trains():
+    torch.manual_seed(0)
+    model = build_autoencoder(vae("vae.prior=vamp", "vae.pseudo_inputs=20", "vae.conditional=true",
+                                  "model.conv=[4, 8]", "model.hidden=[32]"))
+    x, y = torch.rand(6, *IMAGE_SHAPE), torch.arange(6)
+    out = model(x, y=y)
+    out.loss.backward()
+    assert model.vamp.logits.grad.abs().sum() > 0  # the pseudo-inputs learn
+    assert model.sample(4, torch.Generator().manual_seed(1), torch.tensor([8, 8, 9, 9])).shape == (4, *IMAGE_SHAPE)
+    assert "VampPrior, K = 20" in vae("vae.prior=vamp", "vae.pseudo_inputs=20").describe()
+    with pytest.raises(ConfigError, match="at least one pseudo-input per class"):
+        vae("vae.prior=vamp", "vae.pseudo_inputs=5", "vae.conditional=true")

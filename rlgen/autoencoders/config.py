@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from rlgen.autoencoders.likelihoods import LABELS, Likelihood
-from rlgen.data import DataConfig
+from rlgen.data import NUM_CLASSES, DataConfig
 from rlgen.epochs import EpochTrainConfig
 from rlgen.nets import Activation, Init, MLPConfig
 from rlgen.optim import OptimizerConfig
@@ -71,6 +71,11 @@ class VAEConfig(Strict):
     """Class-conditional VAE: the label enters encoder and decoder, so that samples can be asked for by class."""
     nll_samples: int = Field(default=1000, ge=1, le=10**6)
     """Importance samples per test image for the negative log-likelihood estimate (Burda et al., 2016)."""
+    prior: Literal["standard", "vamp"] = "standard"
+    """p(z): "standard" N(0, I), or "vamp", the VampPrior (Tomczak & Welling, 2018): a mixture of the encoder's
+    posteriors at learned pseudo-inputs (per class for a conditional VAE); see rlgen.autoencoders.priors."""
+    pseudo_inputs: int = Field(default=500, ge=1, le=10_000)
+    """The VampPrior's number of pseudo-inputs K (each training step also encodes these K images)."""
 
 
 class AERunConfig(RunBase):
@@ -122,10 +127,15 @@ class VAERunConfig(AERunConfig):
         if self.vae.likelihood == "continuous_bernoulli" and self.data.binarize is not None:
             raise ValueError("vae.likelihood continuous_bernoulli is a density on grey levels in [0, 1]; binarised "
                              "data (data.binarize) needs the bernoulli likelihood")
+        if self.vae.prior == "vamp" and self.vae.conditional and self.vae.pseudo_inputs < NUM_CLASSES:
+            raise ValueError(f"vae.pseudo_inputs {self.vae.pseudo_inputs}: a conditional VampPrior needs at least one "
+                             f"pseudo-input per class ({NUM_CLASSES})")
         return self
 
     def describe(self) -> str:
         kind = f"{'conditional ' if self.vae.conditional else ''}{'conv' if self.model.conv else 'MLP'} VAE"
+        if self.vae.prior == "vamp":
+            kind += f" (VampPrior, K = {self.vae.pseudo_inputs})"
         data = "binarised" if self.data.binarize else "grey-level"
         return f"{kind}, {LABELS[self.vae.likelihood]} likelihood, {data} Fashion-MNIST"
 

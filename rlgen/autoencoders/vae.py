@@ -1,11 +1,14 @@
 """Variational autoencoder (Kingma & Welling, 2014): Gaussian encoder q(z|x), decoder p(x|z) with a per-pixel
-likelihood on logits (rlgen.autoencoders.likelihoods), prior N(0, I); MLP or convolutional (rlgen.autoencoders.nets).
+likelihood on logits (rlgen.autoencoders.likelihoods), prior N(0, I) or the VampPrior (rlgen.autoencoders.priors);
+MLP or convolutional (rlgen.autoencoders.nets).
 
-loss = E_q[−log p(x|z)] + β·KL(q(z|x) ‖ N(0, I)), both summed over pixels / latent units and averaged over the
-batch, so with β = 1 the loss is the negative ELBO in nats per image.
+loss = E_q[−log p(x|z)] + β·KL(q(z|x) ‖ p(z)), both summed over pixels / latent units and averaged over the batch,
+so with β = 1 the loss is the negative ELBO in nats per image. The KL is exact for N(0, I) and a one-sample
+estimate, log q(z|x) − log p(z) at the z that was decoded, for the VampPrior.
 
-The conditional VAE (Sohn et al., 2015) sees the label y in both networks, q(z|x, y) and p(x|z, y), with the same
-N(0, I) prior: its likelihoods are p(x | y), and asking the decoder for class k gives clothes of class k.
+The conditional VAE (Sohn et al., 2015) sees the label y in both networks, q(z|x, y) and p(x|z, y), with the
+N(0, I) prior or a VampPrior of per-class pseudo-inputs p(z | y): its likelihoods are p(x | y), and asking the
+decoder for class k gives clothes of class k.
 """
 
 from __future__ import annotations
@@ -19,18 +22,13 @@ from rlgen.autoencoders.base import Autoencoder, AutoencoderOutput
 from rlgen.autoencoders.config import AutoencoderNetConfig, VAEConfig
 from rlgen.autoencoders.likelihoods import MEAN, NLL
 from rlgen.autoencoders.nets import build_decoder, build_encoder, decode_logits, with_label_planes
+from rlgen.autoencoders.priors import VampPrior, gaussian_log_density, standard_log_density
 from rlgen.nets import build_mlp
-
-LOG_2PI = math.log(2 * math.pi)
 
 
 def gaussian_kl(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mean, exp(logvar)) ‖ N(0, I)) summed over the last dim: ½·Σ(σ² + μ² − 1 − log σ²)."""
     return 0.5 * (logvar.exp() + mean.square() - 1.0 - logvar).sum(-1)
-
-
-def gaussian_log_density(z: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    return -0.5 * (LOG_2PI + logvar + (z - mean).square() / logvar.exp()).sum(-1)
 
 
 class VariationalAutoencoder(Autoencoder):
@@ -50,6 +48,7 @@ class VariationalAutoencoder(Autoencoder):
         self.decoder = build_decoder(net, image_shape, net.latent + self.num_classes)
         self.latent = net.latent
         self.nll = NLL[cfg.likelihood]
+        self.vamp = VampPrior(cfg.pseudo_inputs, image_shape, self.num_classes) if cfg.prior == "vamp" else None
 
     def onehot(self, y: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor | None:
         """The label as the networks see it: one-hot float (…, classes); None for an unconditional model. Float y
@@ -80,13 +79,34 @@ class VariationalAutoencoder(Autoencoder):
     def pixel_mean(self, logits: torch.Tensor) -> torch.Tensor:
         return MEAN[self.cfg.likelihood](logits)
 
+    def prior_components(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The VampPrior's components: the encoder's posteriors at the pseudo-inputs, mean and log-variance (K, D)
+        each (recomputed whenever the networks may have changed); None for N(0, I)."""
+        return None if self.vamp is None else self.posterior(*self.vamp.inputs())
+
+    def log_prior(self, z: torch.Tensor, y: torch.Tensor | None = None,
+                  components: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """log p(z) (log p(z | y) for a conditional VampPrior), summed over latent units: z (…, B, D) → (…, B)."""
+        if self.vamp is None:
+            return standard_log_density(z)
+        if components is None:
+            components = self.prior_components()
+        if y is not None and y.is_floating_point():
+            y = y.argmax(-1)
+        return self.vamp.log_density(z, *components, y)
+
+    def kl(self, z: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """KL(q(z|x) ‖ p(z)) per image: exact for N(0, I), else log q(z|x) − log p(z) at the sampled z: (B,)."""
+        if self.vamp is None:
+            return gaussian_kl(mean, logvar)
+        return gaussian_log_density(z, mean, logvar) - self.log_prior(z, y)
+
     def loss_terms(self, x: torch.Tensor, x_in: torch.Tensor, y: torch.Tensor | None = None) -> AutoencoderOutput:
         mean, logvar = self.posterior(x_in, y)
         z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)  # reparameterisation trick
         logits = self.decode_logits(z, y).float()
         recon = self.nll(logits, x.flatten(1)).mean()
-        kl = gaussian_kl(mean, logvar).mean()
-        reg = self.cfg.beta * kl
+        reg = self.cfg.beta * self.kl(z, mean, logvar, y).mean()
         return AutoencoderOutput(recon + reg, recon, reg, logits, z)
 
     @torch.no_grad()
@@ -94,7 +114,7 @@ class VariationalAutoencoder(Autoencoder):
         """One-sample estimate of −ELBO per image (β = 1 whatever was trained): (B,)."""
         mean, logvar = self.posterior(x, y)
         z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
-        return self.nll(self.decode_logits(z, y).float(), x.flatten(1)) + gaussian_kl(mean, logvar)
+        return self.nll(self.decode_logits(z, y).float(), x.flatten(1)) + self.kl(z, mean, logvar, y)
 
     @torch.no_grad()
     def importance_sampled_nll(self, x: torch.Tensor, samples: int, y: torch.Tensor | None = None) -> torch.Tensor:
@@ -103,14 +123,19 @@ class VariationalAutoencoder(Autoencoder):
         mean, logvar = self.posterior(x, y)
         z = mean + torch.exp(0.5 * logvar) * torch.randn(samples, *mean.shape, device=x.device)  # (K, B, latent)
         log_px_z = -self.nll(self.decode_logits(z, y).float(), x.flatten(1))  # (K, B)
-        log_pz = -0.5 * (LOG_2PI + z.square()).sum(-1)
+        log_pz = self.log_prior(z, y)
         log_qz = gaussian_log_density(z, mean, logvar)
         return -(torch.logsumexp(log_px_z + log_pz - log_qz, dim=0) - math.log(samples))
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, labels: torch.Tensor | None = None
                ) -> torch.Tensor:
-        """n new images in [0, 1], (n, C, H, W): decode z ~ N(0, I) (of class `labels[i]` when conditional)."""
+        """n new images in [0, 1], (n, C, H, W): decode z ~ p(z) (of class `labels[i]` when conditional)."""
         device = next(self.parameters()).device
-        z = torch.randn(n, self.latent, generator=generator).to(device)
-        return self.decode(z, labels.to(device) if labels is not None else None)
+        noise = torch.randn(n, self.latent, generator=generator).to(device)
+        labels = labels.to(device) if labels is not None else None
+        if self.vamp is None:
+            return self.decode(noise, labels)
+        mean, logvar = self.prior_components()
+        k = self.vamp.pick(n, generator, labels).to(device)  # a component each, then z ~ q(z | u_k)
+        return self.decode(mean[k] + torch.exp(0.5 * logvar[k]) * noise, labels)
