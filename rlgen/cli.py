@@ -75,6 +75,8 @@ def main() -> None:
 @main.command()
 @click.argument("config", type=click.Path(path_type=Path, dir_okay=False), required=False)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config field (repeatable).")
+@click.option("--set-file", type=click.Path(path_type=Path, dir_okay=False),
+              help="A YAML file of overrides, {dotted.key: value} (as `rlgen tune` writes); --set wins over it.")
 @click.option("--run-dir", type=RUN_DIR, help="Where to write the run (default: runs/<config>/<time>-seed<N>).")
 @click.option("--resume", type=RUN_DIR, help="Continue an interrupted run from its last checkpoint (not SB3 runs).")
 @click.option("--device", help=DEVICE_HELP)
@@ -88,9 +90,9 @@ def main() -> None:
               help="Only check the config (schema, device, environment, model size); train nothing.")
 @click.option("--nproc", type=click.IntRange(1, 1024), default=1, show_default=True,
               help="Data-parallel processes on this machine (starts torchrun; gloo on the CPU, NCCL on GPUs).")
-def train(config: Path | None, overrides: tuple[str, ...], run_dir: Path | None, resume: Path | None,
-          device: str | None, seed: int | None, quiet: bool, threads: int | None, timings: bool, check_only: bool,
-          nproc: int):
+def train(config: Path | None, overrides: tuple[str, ...], set_file: Path | None, run_dir: Path | None,
+          resume: Path | None, device: str | None, seed: int | None, quiet: bool, threads: int | None, timings: bool,
+          check_only: bool, nproc: int):
     """Train the model a YAML CONFIG describes; the run directory gets config, weights, metrics.
 
     \b
@@ -99,6 +101,7 @@ def train(config: Path | None, overrides: tuple[str, ...], run_dir: Path | None,
       rlgen train configs/cartpole_reinforce.yaml --seed 1 --set optimizer.lr=0.005 --run-dir runs/try
       rlgen train configs/fashion_cnn.yaml --set train.epochs=3
       rlgen train configs/fashion_vae.yaml --set model.hidden=[500,500]
+      rlgen train configs/cartpole_ppo.yaml --set-file runs/tune/cartpole_ppo/best.yaml
       rlgen train --resume runs/fashion_vae/<run>
       rlgen train configs/fashion_cnn.yaml --set model.layers=[{type: flatten}] --check
       rlgen train configs/cartpole_a2c.yaml --timings
@@ -106,8 +109,13 @@ def train(config: Path | None, overrides: tuple[str, ...], run_dir: Path | None,
       torchrun --nproc-per-node 2 -m rlgen train configs/fashion_cnn.yaml --run-dir runs/cnn-dp
     """
     from rlgen import api, distributed
+    from rlgen.config import read_overrides_file
 
     imported = time.perf_counter()
+    if set_file is not None:
+        if resume is not None:
+            raise RlgenError("--resume takes only the run dir (and --device, --quiet); its saved config is used")
+        overrides = (*read_overrides_file(set_file), *overrides)
     if nproc > 1 and not check_only:
         if distributed.launched_world().active:
             raise RlgenError("--nproc starts torchrun; under torchrun already, leave it out")
@@ -352,6 +360,14 @@ def data_fetch(data_dir: Path | None):
     click.echo(f"Fashion-MNIST: {data.source} ({len(data.train_x) + len(data.val_x)} training and "
                f"{len(data.test_x)} test images, checksums good)")
 
+
+def _add_study_commands() -> None:
+    from rlgen.studies.commands import sweep
+
+    main.add_command(sweep)
+
+
+_add_study_commands()
 
 
 def entry() -> None:

@@ -117,6 +117,18 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | Mapping[str, An
     return data
 
 
+def override_string(key: str, value: Any) -> str:
+    """`--set` text that `apply_overrides` reads back as `value` (YAML flow style: 1.0e-05 stays a float)."""
+    text = yaml.safe_dump(value, default_flow_style=True, width=10**9).strip()
+    return f"{key}={text.removesuffix('...').strip()}"
+
+
+def read_overrides_file(path: Path) -> list[str]:
+    """A YAML mapping of dotted keys to values (what `rlgen tune` writes) as `--set` strings, in the file's order."""
+    data = read_yaml_mapping(path)
+    return [override_string(str(key), value) for key, value in data.items()]
+
+
 def _model_class(annotation: Any) -> type[BaseModel] | None:
     """The pydantic model class inside an annotation such as `Foo`, `Foo | None` or `Optional[Foo]`."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):

@@ -1,0 +1,126 @@
+"""A sweep file: a base config, fixed overrides, a grid of settings (a cartesian product of axes, where a `zip`
+group of equally long lists is one axis whose values change together) and a list of seeds.
+
+    base: ../fashion_mlp.yaml          # relative to the sweep file
+    set: {train.epochs: 1}             # the same for every run
+    grid: {train.batch_size: [1, 10, 100, 1000, 60000]}
+    zip: {optimizer.lr: [0.1, 0.01], optimizer.decay: [0.1, 0.01]}
+    seeds: [0, 1, 2]
+    metric: val/accuracy               # default: what the base config's kind of run monitors
+
+A cell is one combination of the axes' values; each cell runs once per seed, each run in an ordinary run directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from rlgen.config import explain, read_yaml_mapping
+from rlgen.errors import ConfigError
+from rlgen.schema import Strict
+
+MAX_RUNS = 100_000
+Settings = dict[str, Any]  # dotted config key → value
+
+
+class SweepSpec(Strict):
+    base: str = Field(min_length=1)
+    """The config every run starts from; a path relative to the sweep file."""
+    set: Settings = Field(default_factory=dict)
+    """Overrides every run gets (dotted keys)."""
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    """Axes of the cartesian product: key → the values to try."""
+    zip: dict[str, list[Any]] = Field(default_factory=dict)
+    """Keys whose lists (all of one length) change together: one more axis."""
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1, max_length=10_000)
+    metric: str | None = None
+    """The metric the tables and plots compare (a metrics.csv column); default: the run kind's monitored metric."""
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, seeds: list[int]) -> list[int]:
+        if any(not 0 <= s < 2**32 for s in seeds) or len(set(seeds)) != len(seeds):
+            raise ValueError("seeds must be distinct integers in [0, 2**32)")
+        return seeds
+
+    @model_validator(mode="after")
+    def _axes(self) -> "SweepSpec":
+        for name, axes in (("grid", self.grid), ("zip", self.zip)):
+            for key, values in axes.items():
+                if not values:
+                    raise ValueError(f"{name}.{key}: give at least one value")
+                if key in ("seed", "algo"):
+                    raise ValueError(f"{name}.{key}: {key} cannot be swept here (seeds go in `seeds`)")
+        if len({len(v) for v in self.zip.values()}) > 1:
+            lengths = ", ".join(f"{k}: {len(v)}" for k, v in self.zip.items())
+            raise ValueError(f"zip: every list must have the same length ({lengths})")
+        shared = (set(self.grid) & set(self.zip)) | ((set(self.grid) | set(self.zip)) & set(self.set))
+        if shared:
+            raise ValueError(f"{sorted(shared)[0]}: set in more than one of set / grid / zip")
+        if len(self.cells()) * len(self.seeds) > MAX_RUNS:
+            raise ValueError(f"{len(self.cells()) * len(self.seeds):,} runs: more than {MAX_RUNS:,}")
+        return self
+
+    def axes(self) -> list[list[Settings]]:
+        """Each axis as the list of settings it takes: one per grid key, then the zip group."""
+        axes = [[{key: value} for value in values] for key, values in self.grid.items()]
+        if self.zip:
+            axes.append([dict(zip(self.zip, values)) for values in zip(*self.zip.values())])
+        return axes
+
+    def cells(self) -> list["Cell"]:
+        """Every combination of the axes' values, in order (the last axis changes fastest)."""
+        return [Cell({k: v for part in parts for k, v in part.items()}) for parts in itertools.product(*self.axes())]
+
+    def swept_keys(self) -> list[str]:
+        return [*self.grid, *self.zip]
+
+
+@dataclass(frozen=True)
+class Cell:
+    settings: Settings
+
+    @property
+    def name(self) -> str:
+        """A folder name that says what the cell sets: `train.batch_size=100,optimizer.name=sgd` (hashed when long
+        or odd)."""
+        text = ",".join(f"{key}={_short(value)}" for key, value in self.settings.items()) or "base"
+        if len(text) <= 120 and re.fullmatch(r"[A-Za-z0-9._=,+-]+", text):
+            return text
+        digest = hashlib.sha256(yaml.safe_dump(self.settings).encode()).hexdigest()[:10]
+        return f"{re.sub(r'[^A-Za-z0-9._=,+-]', '_', text)[:100]}-{digest}"
+
+    def label(self) -> str:
+        """What the cell sets, for tables and legends: the last part of each key."""
+        return ", ".join(f"{key.rsplit('.', 1)[-1]}={_short(value)}" for key, value in self.settings.items()) or "base"
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, dict)):
+        return yaml.safe_dump(value, default_flow_style=True).strip().replace(" ", "")
+    return str(value)
+
+
+def load_spec(path: Path) -> tuple[SweepSpec, Path]:
+    """The sweep file and the base config's path (resolved against the sweep file's folder)."""
+    data = read_yaml_mapping(path)
+    try:
+        spec = SweepSpec.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {explain(exc, SweepSpec)}") from None
+    base = (Path(path).parent / spec.base) if not Path(spec.base).is_absolute() else Path(spec.base)
+    if not base.is_file():
+        raise ConfigError(f"{path}: base: config file {base} does not exist")
+    return spec, base

@@ -1,0 +1,194 @@
+"""Running a sweep: every (cell, seed) as an ordinary `rlgen train` in its own process, `jobs` at a time, each with
+its share of the cores, into OUT/runs/<cell>/seed<N>. Resumable: a finished run is skipped, an interrupted one is
+continued with `train --resume`, one killed before it learnt anything starts again. OUT/sweep.yaml keeps the sweep
+that OUT belongs to, OUT/wall_seconds.json each finished run's wall time; the report (rlgen.studies.report) is
+drawn from these and the run directories."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from rlgen.atomic import atomic_write_text
+from rlgen.config import override_string
+from rlgen.errors import RlgenError
+from rlgen.metrics import ProgressBar
+from rlgen.rundir import LOCK
+from rlgen.studies.spec import Cell, SweepSpec
+from rlgen.threads import cpu_count
+
+SPEC_COPY = "sweep.yaml"
+WALL_TIMES = "wall_seconds.json"
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    cell: Cell
+    seed: int
+    path: Path
+
+    @property
+    def key(self) -> str:
+        return f"{self.cell.name}/seed{self.seed}"
+
+
+def planned_runs(spec: SweepSpec, out: Path) -> list[PlannedRun]:
+    return [PlannedRun(cell, seed, out / "runs" / cell.name / f"seed{seed}") for cell in spec.cells()
+            for seed in spec.seeds]
+
+
+def spec_record(spec: SweepSpec, base: Path) -> dict:
+    """What OUT/sweep.yaml holds: the sweep with its base config's path made absolute."""
+    return {**spec.model_dump(mode="json"), "base": str(base.resolve())}
+
+
+def run_state(run: PlannedRun) -> str:
+    """"new", "partial" (a checkpoint to continue from) or "done"."""
+    if not (run.path / "checkpoint.safetensors").is_file():
+        return "new"
+    from rlgen.runstate import RunState
+
+    meta = json.loads((run.path / "meta.json").read_text(encoding="utf-8"))
+    state = RunState.from_dict(meta.get("state") or {}, str(run.path / "meta.json"))
+    return "done" if state.finished else "partial"
+
+
+def command(run: PlannedRun, spec: SweepSpec, base: Path, threads: int, resume: bool) -> list[str]:
+    args = [sys.executable, "-m", "rlgen", "train"]
+    if resume:
+        return [*args, "--resume", str(run.path), "--quiet", "--threads", str(threads)]
+    for key, value in {**spec.set, **run.cell.settings}.items():
+        args += ["--set", override_string(key, value)]
+    return [*args, str(base), "--seed", str(run.seed), "--run-dir", str(run.path), "--quiet", "--threads", str(threads)]
+
+
+def check_cells(spec: SweepSpec, base: Path) -> None:
+    """Every cell's config is checked before any run starts: a bad value is one line naming the cell."""
+    from rlgen import api
+
+    for cell in spec.cells():
+        overrides = [override_string(k, v) for k, v in {**spec.set, **cell.settings}.items()]
+        try:
+            api.check(base, overrides, seed=spec.seeds[0])
+        except RlgenError as exc:
+            raise RlgenError(f"sweep cell {cell.label()}: {exc}") from None
+
+
+class SweepDir:
+    """OUT: one sweep's runs, records and report; one `rlgen sweep` at a time (a lock the OS releases on exit)."""
+
+    def __init__(self, out: Path):
+        self.out = Path(out)
+
+    def claim(self, record: dict) -> None:
+        """Lock OUT and check it belongs to this sweep (a new OUT is made and stamped with it)."""
+        import fcntl
+
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+            self._lock = open(self.out / LOCK, "a+", encoding="utf-8")
+        except OSError as exc:
+            raise RlgenError(f"cannot use sweep folder {self.out}: {exc.strerror}") from None
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RlgenError(f"{self.out} is in use by another rlgen sweep; wait for it or choose another --out") from None
+        copy = self.out / SPEC_COPY
+        if copy.exists():
+            if self.record() != record:
+                raise RlgenError(f"{self.out} holds another sweep (its {SPEC_COPY} differs); choose another --out")
+        else:
+            atomic_write_text(copy, yaml.safe_dump(record, sort_keys=False))
+
+    def record(self) -> dict:
+        from rlgen.config import read_yaml_mapping
+
+        return read_yaml_mapping(self.out / SPEC_COPY)
+
+    def wall_times(self) -> dict[str, float]:
+        path = self.out / WALL_TIMES
+        if not path.exists():
+            return {}
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            raise RlgenError(f"{path} is damaged (not a JSON object of run wall times)") from None
+        if not isinstance(data, dict):
+            raise RlgenError(f"{path} is damaged (not a JSON object of run wall times)")
+        return {str(k): float(v) for k, v in data.items() if isinstance(v, (int, float))}
+
+    def add_wall_time(self, key: str, seconds: float) -> None:
+        times = self.wall_times()
+        times[key] = times.get(key, 0.0) + seconds  # an interrupted run's parts add up
+        atomic_write_text(self.out / WALL_TIMES, json.dumps(times, indent=1, sort_keys=True))
+
+
+def run_sweep(spec: SweepSpec, base: Path, out: Path, jobs: int, quiet: bool = False) -> list[str]:
+    """Run what is left of the sweep; returns one line per failed run (empty when all finished)."""
+    check_cells(spec, base)
+    folder = SweepDir(out)
+    folder.claim(spec_record(spec, base))
+    runs = planned_runs(spec, folder.out)
+    todo = []
+    for run in runs:
+        state = run_state(run)
+        if state == "new" and run.path.exists():  # killed before its first checkpoint: nothing to continue from
+            shutil.rmtree(run.path)
+        if state != "done":
+            todo.append((run, state == "partial"))
+    threads = max(1, cpu_count() // jobs)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    failures: list[str] = []
+
+    def train(run: PlannedRun, resume: bool) -> tuple[PlannedRun, int, str, float]:
+        started = time.perf_counter()
+        done = subprocess.run(command(run, spec, base, threads, resume), env=env, capture_output=True, text=True,
+                              check=False)
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        return run, done.returncode, lines[-1] if lines else "", time.perf_counter() - started
+
+    finished = len(runs) - len(todo)
+    with ProgressBar(len(runs), f"sweep {folder.out.name}", quiet) as bar:
+        bar.update(finished, f"{jobs} job(s) × {threads} thread(s)")
+        pool = ThreadPoolExecutor(max_workers=jobs)
+        pending: set[Future] = {pool.submit(train, run, resume) for run, resume in todo}
+        try:
+            while pending:
+                completed, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in completed:
+                    run, code, last_line, seconds = future.result()
+                    folder.add_wall_time(run.key, seconds)
+                    finished += 1
+                    if code == 130:
+                        raise KeyboardInterrupt
+                    if code != 0:
+                        failures.append(f"{run.key}: {last_line or f'exit code {code}'}")
+                    bar.update(finished, f"{len(failures)} failed" if failures else "")
+        except KeyboardInterrupt:
+            pool.shutdown(wait=True, cancel_futures=True)  # the runs got the same Ctrl-C and save what they learnt
+            raise
+        pool.shutdown(wait=True)
+    return failures
+
+
+def existing_runs(out: Path) -> tuple[SweepSpec, list[PlannedRun]]:
+    """The sweep OUT belongs to and its planned runs (for the report)."""
+    folder = SweepDir(out)
+    if not (folder.out / SPEC_COPY).is_file():
+        raise RlgenError(f"{out} is not an rlgen sweep folder ({SPEC_COPY} is missing)")
+    record = folder.record()
+    try:
+        spec = SweepSpec.model_validate(record)
+    except Exception:
+        raise RlgenError(f"{folder.out / SPEC_COPY} is damaged (not a sweep)") from None
+    return spec, planned_runs(spec, folder.out)
+
