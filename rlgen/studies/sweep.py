@@ -80,7 +80,7 @@ def check_cells(spec: SweepSpec, base: Path) -> None:
         try:
             api.check(base, overrides, seed=spec.seeds[0])
         except RlgenError as exc:
-            raise RlgenError(f"sweep cell {cell.label()}: {exc}") from None
+            raise RlgenError(f"sweep cell {cell.label()}: {exc}", exit_code=exc.exit_code) from None
 
 
 class SweepDir:

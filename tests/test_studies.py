@@ -1,0 +1,158 @@
+"""Sweeps: grid expansion, the statistics (IQM, bootstrap intervals), bad sweep files, a sweep run end to end, and
+its resumption after Ctrl-C."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from rlgen import api
+from rlgen.cli import main
+from rlgen.errors import ConfigError
+from rlgen.studies.spec import SweepSpec, load_spec
+from rlgen.studies.stats import bootstrap_ci, describe, iqm
+from tests.conftest import CONFIGS, ROOT
+
+TINY_MLP = {"data.limit": 600, "data.validation": 88,
+            "model.layers": [{"type": "flatten"}, {"type": "dense", "units": 16}], "device": "cpu"}
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def sweep_file(tmp_path, **fields):
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump({"base": str(CONFIGS / "fashion_mlp.yaml"), **fields}))
+    return path
+
+
+# -- the grid ----------------------------------------------------------------------------------------------------------
+def test_grid_is_the_cartesian_product_with_the_zip_group_as_one_axis():
+    spec = SweepSpec(base="x.yaml", grid={"a.x": [1, 2, 3], "b": ["p", "q"]},
+                     zip={"optimizer.lr": [0.1, 1e-5], "optimizer.decay": [0.5, 0.25]}, seeds=[0, 1])
+    cells = spec.cells()
+    assert len(cells) == 3 * 2 * 2
+    assert cells[0].settings == {"a.x": 1, "b": "p", "optimizer.lr": 0.1, "optimizer.decay": 0.5}
+    assert cells[1].settings == {"a.x": 1, "b": "p", "optimizer.lr": 1e-5, "optimizer.decay": 0.25}  # zipped
+    assert cells[-1].settings == {"a.x": 3, "b": "q", "optimizer.lr": 1e-5, "optimizer.decay": 0.25}
+    assert len({c.name for c in cells}) == len(cells)
+    assert cells[1].name == "a.x=1,b=p,optimizer.lr=1e-05,optimizer.decay=0.25"
+    assert cells[1].label() == "x=1, b=p, lr=1e-05, decay=0.25"
+    assert SweepSpec(base="x.yaml").cells()[0].settings == {}  # no axes: one cell, the base config
+    odd = SweepSpec(base="x.yaml", grid={"model.layers": [[{"type": "flatten"}, {"type": "dense", "units": 3}]]})
+    assert "/" not in odd.cells()[0].name and len(odd.cells()[0].name) <= 120
+
+
+@pytest.mark.parametrize("fields, needle", [
+    ({"zip": {"a": [1, 2], "b": [1]}}, "zip: every list must have the same length (a: 2, b: 1)"),
+    ({"grid": {"a": [1]}, "set": {"a": 2}}, "a: set in more than one of set / grid / zip"),
+    ({"grid": {"a": []}}, "grid.a: give at least one value"),
+    ({"grid": {"seed": [1, 2]}}, "grid.seed: seed cannot be swept here"),
+    ({"seeds": [1, 1]}, "seeds must be distinct"),
+    ({"seeds": []}, "seeds"),
+    ({"grids": {"a": [1]}}, "grids: unknown key"),
+    ({"base": "nowhere.yaml"}, "base: config file"),
+    ({"grid": {"a": list(range(400)), "b": list(range(400))}}, "160,000 runs: more than 100,000"),
+])
+def test_bad_sweep_files_are_one_line(tmp_path, fields, needle):
+    path = sweep_file(tmp_path, **fields)
+    with pytest.raises(ConfigError, match=None) as caught:
+        load_spec(path)
+    assert needle in str(caught.value) and "\n" not in str(caught.value)
+    result = invoke("sweep", path, "--out", tmp_path / "out", "--quiet")
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1 and needle in result.stderr, result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_cell_whose_config_is_wrong_is_named_before_anything_runs(tmp_path):
+    path = sweep_file(tmp_path, grid={"optimizer.lr": [0.01, -1.0]}, set=TINY_MLP)
+    result = invoke("sweep", path, "--out", tmp_path / "out", "--quiet")
+    assert result.exit_code == 2 and "sweep cell lr=-1: " in result.stderr and "optimizer.lr" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+# -- the statistics ----------------------------------------------------------------------------------------------------
+def test_interquartile_mean():
+    assert iqm(np.arange(8.0)) == pytest.approx(3.5)  # the middle four: 2, 3, 4, 5
+    assert iqm(np.arange(10.0)) == pytest.approx((0.5 * 2 + 3 + 4 + 5 + 6 + 0.5 * 7) / 5)  # quarter-points weighted
+    assert iqm(np.array([1.0, 2.0, 3.0, 1000.0])) == pytest.approx(2.5)  # an outlier is ignored
+    assert np.allclose(iqm(np.array([[0.0, 1, 2, 3], [4, 4, 4, 4]]), axis=1), [1.5, 4.0])
+
+
+def test_bootstrap_interval_of_a_known_case():
+    # two values: a resample's mean is 0, ½ or 1 with probability ¼, ½, ¼, so the 95 % interval is [0, 1]
+    assert bootstrap_ci([0.0, 1.0]) == (0.0, 1.0)
+    assert bootstrap_ci([3.0, 3.0, 3.0]) == (3.0, 3.0)
+    x = np.random.default_rng(0).normal(10.0, 2.0, size=400)  # the mean's interval ≈ mean ± 1.96·σ/√n
+    low, high = bootstrap_ci(x)
+    assert low == pytest.approx(x.mean() - 1.96 * x.std() / 20, abs=0.03)
+    assert high == pytest.approx(x.mean() + 1.96 * x.std() / 20, abs=0.03)
+    assert bootstrap_ci(x) == bootstrap_ci(x)  # seeded: the same numbers give the same interval
+    stats = describe([1.0, 2.0, float("nan"), 3.0])  # a failed run's NaN is left out
+    assert stats["n"] == 3 and stats["mean"] == 2.0 and stats["std"] == 1.0
+
+
+# -- running ---------------------------------------------------------------------------------------------------------
+def test_a_sweep_runs_reports_and_skips_what_is_done(tmp_path):
+    path = sweep_file(tmp_path, set={**TINY_MLP, "train.epochs": 2}, grid={"train.batch_size": [32, 64]},
+                      seeds=[0, 1])
+    out = tmp_path / "out"
+    result = invoke("sweep", path, "--out", out, "--jobs", 2, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "4 of 4 runs finished" in result.output
+    with open(out / "cells.csv") as f:
+        cells = list(csv.DictReader(f))
+    assert [c["train.batch_size"] for c in cells] == ["32", "64"] and {c["runs"] for c in cells} == {"2"}
+    with open(out / "runs.csv") as f:
+        runs = list(csv.DictReader(f))
+    run = api.load(out / "runs" / "train.batch_size=32" / "seed1")
+    assert run.config.seed == 1 and run.config.train.batch_size == 32 and run.config.train.epochs == 2
+    first = next(r for r in runs if r["train.batch_size"] == "32" and r["seed"] == "1")
+    assert float(first["final"]) == pytest.approx(run.metrics()[-1]["val/accuracy"])
+    assert run.run.meta.info["threads"] == max(1, (os.cpu_count() or 1) // 2)  # cores // jobs
+    for name in ("curves.png", "final.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    stamp = (out / "runs" / "train.batch_size=64" / "seed0" / "model.safetensors").stat().st_mtime_ns
+    again = invoke("sweep", path, "--out", out, "--quiet")
+    assert again.exit_code == 0 and "4 of 4 runs finished" in again.output
+    assert (out / "runs" / "train.batch_size=64" / "seed0" / "model.safetensors").stat().st_mtime_ns == stamp
+    (out / "cells.csv").unlink()
+    assert invoke("sweep", "--report", out).exit_code == 0 and (out / "cells.csv").exists()
+    other = sweep_file(tmp_path, set={**TINY_MLP, "train.epochs": 3})
+    refused = invoke("sweep", other, "--out", out, "--quiet")
+    assert refused.exit_code == 1 and "holds another sweep" in refused.stderr
+
+
+def test_an_interrupted_sweep_continues_where_it_stopped(tmp_path):
+    path = sweep_file(tmp_path, set={**TINY_MLP, "train.epochs": 60, "data.limit": 3000, "train.batch_size": 64},
+                      seeds=[0, 1])
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "rlgen", "sweep", str(path), "--out", str(out), "--quiet"],
+                            cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    first = out / "runs" / "base" / "seed0"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        if (first / "checkpoint.safetensors").exists() and api.load(first).run.state().progress >= 2:
+            break
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the sweep and its run alike
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "run the same command again to continue" in stderr, stderr
+    stopped = api.load(first).run.state().progress
+    assert 2 <= stopped < 60
+    assert not (out / "runs" / "base" / "seed1").exists()
+    result = invoke("sweep", path, "--out", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    for seed in (0, 1):
+        run = api.load(out / "runs" / "base" / f"seed{seed}")
+        assert run.run.state().progress == 60
+        assert [row["step"] for row in run.metrics()] == list(range(1, 61))  # continued, not restarted
