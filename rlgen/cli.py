@@ -362,9 +362,10 @@ def data_fetch(data_dir: Path | None):
 
 
 def _add_study_commands() -> None:
-    from rlgen.studies.commands import sweep
+    from rlgen.studies.commands import sweep, tune
 
     main.add_command(sweep)
+    main.add_command(tune)
 
 
 _add_study_commands()

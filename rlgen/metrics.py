@@ -6,14 +6,30 @@ from __future__ import annotations
 import csv
 import io
 import math
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Iterator, Mapping
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from rlgen.atomic import atomic_write_text
 from rlgen.errors import RlgenError
+
+
+Listener = Callable[[int, Mapping[str, float]], None]
+_LISTENERS: list[Listener] = []
+
+
+@contextmanager
+def listening(listener: Listener) -> Iterator[None]:
+    """Call `listener(step, metrics)` with every metrics row any run in this process logs while the block runs (a
+    tuner prunes a trial by its evaluations; a notebook can draw them live). An exception it raises stops the run."""
+    _LISTENERS.append(listener)
+    try:
+        yield
+    finally:
+        _LISTENERS.remove(listener)
 
 
 class MetricsLogger:
@@ -49,6 +65,8 @@ class MetricsLogger:
             for key, value in metrics.items():
                 if not math.isnan(float(value)):
                     self.writer.add_scalar(key, float(value), step)
+        for listener in list(_LISTENERS):
+            listener(step, metrics)
 
     def _rewrite(self) -> None:
         buffer = io.StringIO()

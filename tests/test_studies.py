@@ -128,7 +128,7 @@ def test_a_sweep_runs_reports_and_skips_what_is_done(tmp_path):
     assert invoke("sweep", "--report", out).exit_code == 0 and (out / "cells.csv").exists()
     other = sweep_file(tmp_path, set={**TINY_MLP, "train.epochs": 3})
     refused = invoke("sweep", other, "--out", out, "--quiet")
-    assert refused.exit_code == 1 and "holds another sweep" in refused.stderr
+    assert refused.exit_code == 1 and "holds another study" in refused.stderr
 
 
 def test_an_interrupted_sweep_continues_where_it_stopped(tmp_path):
@@ -156,3 +156,74 @@ def test_an_interrupted_sweep_continues_where_it_stopped(tmp_path):
         run = api.load(out / "runs" / "base" / f"seed{seed}")
         assert run.run.state().progress == 60
         assert [row["step"] for row in run.metrics()] == list(range(1, 61))  # continued, not restarted
+
+
+# -- tuning ----------------------------------------------------------------------------------------------------------
+def space_file(tmp_path, **fields):
+    path = tmp_path / "space.yaml"
+    base = {"set": {**TINY_MLP, "train.epochs": 2}, "params": {"optimizer.lr": {"low": 1e-4, "high": 1e-2, "log": True}}}
+    path.write_text(yaml.safe_dump({**base, **fields}))
+    return path
+
+
+@pytest.mark.parametrize("fields, needle", [
+    ({"params": {"optimizer.lr": {"low": 1.0, "high": 0.1}}}, "low 1.0 must be below high 0.1"),
+    ({"params": {"optimizer.lr": {"low": 0.0, "high": 0.1, "log": True}}}, "a log range needs low > 0"),
+    ({"params": {"optimizer.lr": {"low": 0.0, "choices": [1]}}}, "low/high or choices, not both"),
+    ({"params": {}}, "params"),
+    ({"params": {"optimizer.lr": {"choices": [0.1]}}, "set": {"optimizer.lr": 0.1}}, "in both set and params"),
+    ({"objective": "fastest"}, "objective"),
+    ({"params": {"optimizer.lr": {"low": 1e-4, "high": 1e7}}}, "params optimizer.lr=10000000.0: "),
+])
+def test_bad_search_spaces_are_one_line(tmp_path, fields, needle):
+    result = invoke("tune", CONFIGS / "fashion_mlp.yaml", "--space", space_file(tmp_path, **fields), "--out",
+                    tmp_path / "out", "--quiet")
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1 and needle in result.stderr, result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_tuning_writes_the_best_settings_and_continues(tmp_path):
+    space = space_file(tmp_path, params={"optimizer.lr": {"low": 1e-4, "high": 1e-2, "log": True},
+                                         "optimizer.name": {"choices": ["adam", "sgd"]}})
+    out = tmp_path / "out"
+    result = invoke("tune", CONFIGS / "fashion_mlp.yaml", "--space", space, "--trials", 3, "--jobs", 2, "--out", out,
+                    "--quiet")
+    assert result.exit_code == 0, result.output
+    with open(out / "trials.csv") as f:
+        trials = list(csv.DictReader(f))
+    assert 3 <= len(trials) <= 4 and all(t["state"] == "complete" for t in trials)  # two workers may overshoot by one
+    best = yaml.safe_load((out / "best.yaml").read_text())
+    assert set(best) == {*TINY_MLP, "train.epochs", "optimizer.lr", "optimizer.name"}
+    top = max(trials, key=lambda t: float(t["value"]))
+    assert best["optimizer.lr"] == pytest.approx(float(top["optimizer.lr"]))
+    trained = invoke("train", CONFIGS / "fashion_mlp.yaml", "--set-file", out / "best.yaml", "--run-dir",
+                     tmp_path / "best", "--quiet")
+    assert trained.exit_code == 0 and api.load(tmp_path / "best").config.optimizer.name == best["optimizer.name"]
+    more = invoke("tune", CONFIGS / "fashion_mlp.yaml", "--space", space, "--trials", len(trials) + 1, "--out", out,
+                  "--quiet")
+    assert more.exit_code == 0, more.output
+    with open(out / "trials.csv") as f:
+        assert len(list(csv.DictReader(f))) == len(trials) + 1  # the study went on from where it was
+
+
+def test_a_trial_left_running_is_tried_again_and_a_bad_trial_is_pruned(tmp_path):
+    import optuna
+
+    from rlgen.studies import tune as tuning
+
+    space_path = space_file(tmp_path, params={"optimizer.lr": {"low": 1e-4, "high": 1e-2, "log": True}})
+    space, out = tuning.load_space(space_path), tmp_path / "out"
+    out.mkdir()
+    study = tuning._study(out, space, create=True)
+    left = study.ask()  # a worker killed mid-trial leaves it RUNNING in the journal
+    lr = left.suggest_float("optimizer.lr", 1e-4, 1e-2, log=True)
+    tuning.tune(CONFIGS / "fashion_mlp.yaml", space_path, out, trials=1, jobs=1, quiet=True)
+    trials = tuning._study(out, space, create=False).get_trials()
+    assert [t.state.name for t in trials] == ["FAIL", "COMPLETE"] and trials[1].params["optimizer.lr"] == lr
+    # a pruner that prunes at the first report stops the run at its first epoch's metrics
+    strict = optuna.create_study(pruner=optuna.pruners.ThresholdPruner(lower=2.0), direction="maximize")
+    trial = strict.ask()
+    space5 = tuning.SpaceSpec.model_validate({**yaml.safe_load(space_path.read_text()), "set": {**TINY_MLP, "train.epochs": 5}})
+    with pytest.raises(optuna.TrialPruned):
+        tuning._trial_value(trial, CONFIGS / "fashion_mlp.yaml", space5, tmp_path / "pruned", threads=1)
+    assert len(api.load(tmp_path / "pruned" / "trials" / "0000" / "seed0").metrics()) == 1  # one epoch of five

@@ -65,3 +65,48 @@ def _show(result: dict) -> None:
         click.echo(f"{c['cell']:<{width}}  {c['runs']:>4}  {c['final_mean']:>10.4g} [{c['final_ci_low']:.4g}, "
                    f"{c['final_ci_high']:.4g}]  {c['final_iqm']:>8.4g}  {c['train_seconds_mean']:>7.2f}")
     click.echo(f"{result['runs']} of {result['planned']} runs finished; wrote {', '.join(result['files'])}")
+
+
+@click.command()
+@click.argument("config", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--space", "space_file", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="The search space (YAML): params with low/high[/log] or choices, seeds, objective.")
+@click.option("--trials", type=click.IntRange(1, 100_000), default=20, show_default=True,
+              help="Finished (complete or pruned) trials to reach, counting those of an earlier run of the study.")
+@click.option("--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Worker processes on one study; each gets cores // jobs threads.")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False),
+              help="The study's folder (default: runs/tune/<config name>).")
+@click.option("--quiet", is_flag=True, help="No line per trial.")
+@click.option("--worker", type=int, hidden=True, help="(internal) run as worker N of a study whose folder is locked.")
+def tune(config: Path, space_file: Path, trials: int, jobs: int, out: Path | None, quiet: bool, worker: int | None):
+    """Search CONFIG's settings with Optuna (TPE sampler, median pruner on the runs' own evaluations).
+
+    The study lives in OUT/study.journal: running the command again continues it, and several processes (or
+    machines sharing the folder) can work on it. OUT/best.yaml holds the best trial's settings, for
+    `rlgen train CONFIG --set-file OUT/best.yaml`; OUT/trials.csv lists every trial.
+
+    \b
+    Examples:
+      rlgen tune configs/cartpole_ppo.yaml --space configs/sweeps/tune_cartpole_ppo.yaml --trials 40 --jobs 2
+      rlgen tune configs/fashion_vae.yaml --space configs/sweeps/tune_fashion_vae.yaml --trials 20
+      rlgen train configs/cartpole_ppo.yaml --set-file runs/tune/cartpole_ppo/best.yaml
+    """
+    from rlgen.studies import tune as tuning
+    from rlgen.threads import cpu_count
+
+    out = out or Path("runs") / "tune" / config.stem
+    if worker is not None:  # a process the coordinator started: the folder is its to lock
+        space = tuning.load_space(space_file)
+        tuning.work(config, space, out, trials, max(1, cpu_count() // jobs), worker, quiet)
+        return
+    try:
+        result = tuning.tune(config, space_file, out, trials, jobs, quiet)
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted; run the same command again to continue the study in {out}") from None
+    best = result["best"]
+    click.echo(f"{result['complete']} trials complete, {result['pruned']} pruned; best: trial {best.number}, value "
+               f"{best.value:.6g}")
+    for key, value in best.params.items():
+        click.echo(f"  {key}: {value}")
+    click.echo(f"wrote {', '.join(result['files'])}")

@@ -86,8 +86,9 @@ def check_cells(spec: SweepSpec, base: Path) -> None:
 class SweepDir:
     """OUT: one sweep's runs, records and report; one `rlgen sweep` at a time (a lock the OS releases on exit)."""
 
-    def __init__(self, out: Path):
+    def __init__(self, out: Path, record: str = SPEC_COPY):
         self.out = Path(out)
+        self.record_name = record
 
     def claim(self, record: dict) -> None:
         """Lock OUT and check it belongs to this sweep (a new OUT is made and stamped with it)."""
@@ -102,17 +103,18 @@ class SweepDir:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise RlgenError(f"{self.out} is in use by another rlgen sweep; wait for it or choose another --out") from None
-        copy = self.out / SPEC_COPY
+        copy = self.out / self.record_name
         if copy.exists():
             if self.record() != record:
-                raise RlgenError(f"{self.out} holds another sweep (its {SPEC_COPY} differs); choose another --out")
+                raise RlgenError(f"{self.out} holds another study (its {self.record_name} differs); choose another "
+                                 f"--out")
         else:
             atomic_write_text(copy, yaml.safe_dump(record, sort_keys=False))
 
     def record(self) -> dict:
         from rlgen.config import read_yaml_mapping
 
-        return read_yaml_mapping(self.out / SPEC_COPY)
+        return read_yaml_mapping(self.out / self.record_name)
 
     def wall_times(self) -> dict[str, float]:
         path = self.out / WALL_TIMES
