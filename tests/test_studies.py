@@ -227,3 +227,13 @@ def test_a_trial_left_running_is_tried_again_and_a_bad_trial_is_pruned(tmp_path)
     with pytest.raises(optuna.TrialPruned):
         tuning._trial_value(trial, CONFIGS / "fashion_mlp.yaml", space5, tmp_path / "pruned", threads=1)
     assert len(api.load(tmp_path / "pruned" / "trials" / "0000" / "seed0").metrics()) == 1  # one epoch of five
+
+
+def test_list_choices_are_offered_to_optuna_as_text_and_read_back():
+    from rlgen.studies import tune as tuning
+
+    space = tuning.SpaceSpec.model_validate({"params": {"model.hidden": {"choices": [[256], [500, 500]]},
+                                                        "optimizer.name": {"choices": ["adam", "sgd"]}}})
+    assert tuning._encoded(space.params["model.hidden"].choices) == ["[256]", "[500, 500]"]
+    assert tuning.decoded(space, {"model.hidden": "[500, 500]", "optimizer.name": "sgd"}) == {
+        "model.hidden": [500, 500], "optimizer.name": "sgd"}

@@ -99,16 +99,37 @@ def load_space(path: Path) -> SpaceSpec:
         raise ConfigError(f"{path}: {explain(exc, SpaceSpec)}") from None
 
 
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
+def _encoded(choices: list[Any]) -> list[Any]:
+    """Optuna's categorical choices must be scalars: a list or mapping choice (`model.hidden: [[256], [512]]`) is
+    offered as its YAML text."""
+    return [c if _scalar(c) else yaml.safe_dump(c, default_flow_style=True).strip() for c in choices]
+
+
+def decoded(space: SpaceSpec, params: dict[str, Any]) -> dict[str, Any]:
+    """A trial's parameters as config values (YAML text of a non-scalar choice read back)."""
+    out = {}
+    for key, value in params.items():
+        p = space.params.get(key)
+        if p is not None and p.choices is not None and not all(_scalar(c) for c in p.choices):
+            value = p.choices[_encoded(p.choices).index(value)]
+        out[key] = value
+    return out
+
+
 def _params(trial, space: SpaceSpec) -> dict[str, Any]:
     chosen = {}
     for key, p in space.params.items():
         if p.choices is not None:
-            chosen[key] = trial.suggest_categorical(key, p.choices)
+            chosen[key] = trial.suggest_categorical(key, _encoded(p.choices))
         elif p.integer():
             chosen[key] = trial.suggest_int(key, int(p.low), int(p.high), log=p.log)
         else:
             chosen[key] = trial.suggest_float(key, float(p.low), float(p.high), log=p.log)
-    return chosen
+    return decoded(space, chosen)
 
 
 def check_space(config: Path, space: SpaceSpec) -> None:
@@ -278,7 +299,7 @@ def write_results(out: Path, space: SpaceSpec, study) -> dict[str, Any]:
         raise RlgenError(f"{out}: no trial has completed; nothing to choose from")
     best = study.best_trial
     atomic_write_text(out / "best.yaml", f"# rlgen tune: trial {best.number}, {space.objective} {best.value:.6g} "
-                      f"(mean over seeds {space.seeds})\n" + yaml.safe_dump({**space.set, **best.params},
+                      f"(mean over seeds {space.seeds})\n" + yaml.safe_dump({**space.set, **decoded(space, best.params)},
                                                                             sort_keys=False))
     return {"best": best, "trials": rows, "complete": len(complete),
             "pruned": sum(t.state == TrialState.PRUNED for t in trials), "files": [str(out / "trials.csv"),
