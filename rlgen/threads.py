@@ -5,7 +5,8 @@ neighbour made a 4.4 s VAE epoch take 16 s with two threads, 7.6 s with one.
 - `--threads N` (or `threads=` in the Python API) fixes the count; so does OMP_NUM_THREADS.
 - Otherwise the kind of run chooses: agents use one thread (small networks and the torch CartPole gain nothing from
   a second one), models trained on data use the cores that other processes leave free, measured from /proc/stat
-  before training and again before every epoch.
+  before training and again before every epoch, or their share of the cores when N training processes are known
+  to share the machine (a data-parallel run's ranks; RLGEN_SHARED_BY=N, which sweeps and tuning set).
 """
 
 from __future__ import annotations
@@ -37,6 +38,15 @@ def _fixed_request(requested: int | None) -> tuple[int, str] | None:
             raise RlgenError(f"OMP_NUM_THREADS={env!r} is not a thread count from 1 to 1024")
         return int(env), "OMP_NUM_THREADS"
     return None
+
+
+SHARED_BY = "RLGEN_SHARED_BY"
+"""Set by `rlgen sweep` / `rlgen tune --jobs N` for their runs: N training processes share this machine."""
+
+
+def _shared_by() -> int:
+    text = os.environ.get(SHARED_BY, "").strip()
+    return int(text) if text.isdigit() and 1 <= int(text) <= 1024 else 1
 
 
 class LoadMeter:
@@ -77,13 +87,14 @@ class ThreadPolicy:
         without a request each then takes its share of the cores."""
         fixed = _fixed_request(requested)
         self.cores = cpu_count()
+        processes = max(processes, _shared_by())
         if fixed is not None:
             self.count, self.source, self.meter = fixed[0], fixed[1], None
+        elif not adaptive:
+            self.count, self.source, self.meter = 1, "one thread for this kind of run", None
         elif processes > 1:
             self.count, self.meter = max(1, self.cores // processes), None
             self.source = f"{self.cores} cores shared by {processes} processes"
-        elif not adaptive:
-            self.count, self.source, self.meter = 1, "one thread for this kind of run", None
         else:
             self.source, self.meter = "the cores other processes leave free", LoadMeter()
             time.sleep(0.2)  # a first reading of the machine's load

@@ -117,7 +117,8 @@ def test_a_sweep_runs_reports_and_skips_what_is_done(tmp_path):
     assert run.config.seed == 1 and run.config.train.batch_size == 32 and run.config.train.epochs == 2
     first = next(r for r in runs if r["train.batch_size"] == "32" and r["seed"] == "1")
     assert float(first["final"]) == pytest.approx(run.metrics()[-1]["val/accuracy"])
-    assert run.run.meta.info["threads"] == max(1, (os.cpu_count() or 1) // 2)  # cores // jobs
+    share = int(os.environ.get("OMP_NUM_THREADS") or max(1, len(os.sched_getaffinity(0)) // 2))
+    assert run.run.meta.info["threads"] == share  # cores // jobs, unless OMP_NUM_THREADS fixes it
     for name in ("curves.png", "final.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     stamp = (out / "runs" / "train.batch_size=64" / "seed0" / "model.safetensors").stat().st_mtime_ns

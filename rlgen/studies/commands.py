@@ -14,7 +14,8 @@ from rlgen.errors import Interrupted, RlgenError
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False),
               help="The sweep's folder (default: runs/sweeps/<sweep file name>).")
 @click.option("--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
-              help="Runs at once; each gets cores // jobs threads, so the machine is never oversubscribed.")
+              help="Runs at once; each takes its share of the cores (agents one thread), so the machine is never "
+                   "oversubscribed.")
 @click.option("--report", "report_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Only redraw the tables and pictures of the sweep in this folder.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -74,7 +75,7 @@ def _show(result: dict) -> None:
 @click.option("--trials", type=click.IntRange(1, 100_000), default=20, show_default=True,
               help="Finished (complete or pruned) trials to reach, counting those of an earlier run of the study.")
 @click.option("--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
-              help="Worker processes on one study; each gets cores // jobs threads.")
+              help="Worker processes on one study; each run takes its share of the cores.")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False),
               help="The study's folder (default: runs/tune/<config name>).")
 @click.option("--quiet", is_flag=True, help="No line per trial.")
@@ -93,12 +94,11 @@ def tune(config: Path, space_file: Path, trials: int, jobs: int, out: Path | Non
       rlgen train configs/cartpole_ppo.yaml --set-file runs/tune/cartpole_ppo/best.yaml
     """
     from rlgen.studies import tune as tuning
-    from rlgen.threads import cpu_count
 
     out = out or Path("runs") / "tune" / config.stem
     if worker is not None:  # a process the coordinator started: the folder is its to lock
         space = tuning.load_space(space_file)
-        tuning.work(config, space, out, trials, max(1, cpu_count() // jobs), worker, quiet)
+        tuning.work(config, space, out, trials, None, worker, quiet)
         return
     try:
         result = tuning.tune(config, space_file, out, trials, jobs, quiet)

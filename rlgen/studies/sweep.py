@@ -24,7 +24,7 @@ from rlgen.errors import RlgenError
 from rlgen.metrics import ProgressBar
 from rlgen.rundir import LOCK
 from rlgen.studies.spec import Cell, SweepSpec
-from rlgen.threads import cpu_count
+from rlgen.threads import SHARED_BY
 
 SPEC_COPY = "sweep.yaml"
 WALL_TIMES = "wall_seconds.json"
@@ -62,13 +62,20 @@ def run_state(run: PlannedRun) -> str:
     return "done" if state.finished else "partial"
 
 
-def command(run: PlannedRun, spec: SweepSpec, base: Path, threads: int, resume: bool) -> list[str]:
+def command(run: PlannedRun, spec: SweepSpec, base: Path, resume: bool) -> list[str]:
     args = [sys.executable, "-m", "rlgen", "train"]
     if resume:
-        return [*args, "--resume", str(run.path), "--quiet", "--threads", str(threads)]
+        return [*args, "--resume", str(run.path), "--quiet"]
     for key, value in {**spec.set, **run.cell.settings}.items():
         args += ["--set", override_string(key, value)]
-    return [*args, str(base), "--seed", str(run.seed), "--run-dir", str(run.path), "--quiet", "--threads", str(threads)]
+    return [*args, str(base), "--seed", str(run.seed), "--run-dir", str(run.path), "--quiet"]
+
+
+def shared_env(jobs: int) -> dict[str, str]:
+    """The environment of `jobs` training processes run at once: each run's own thread policy then takes its share
+    of the cores (agents one thread, models trained on data cores // jobs; OMP_NUM_THREADS or --threads still
+    fix it)."""
+    return {**os.environ, SHARED_BY: str(jobs)}
 
 
 def check_cells(spec: SweepSpec, base: Path) -> None:
@@ -147,20 +154,19 @@ def run_sweep(spec: SweepSpec, base: Path, out: Path, jobs: int, quiet: bool = F
             shutil.rmtree(run.path)
         if state != "done":
             todo.append((run, state == "partial"))
-    threads = max(1, cpu_count() // jobs)
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    env = shared_env(jobs)
     failures: list[str] = []
 
     def train(run: PlannedRun, resume: bool) -> tuple[PlannedRun, int, str, float]:
         started = time.perf_counter()
-        done = subprocess.run(command(run, spec, base, threads, resume), env=env, capture_output=True, text=True,
+        done = subprocess.run(command(run, spec, base, resume), env=env, capture_output=True, text=True,
                               check=False)
         lines = [line for line in done.stderr.splitlines() if line.strip()]
         return run, done.returncode, lines[-1] if lines else "", time.perf_counter() - started
 
     finished = len(runs) - len(todo)
     with ProgressBar(len(runs), f"sweep {folder.out.name}", quiet) as bar:
-        bar.update(finished, f"{jobs} job(s) × {threads} thread(s)")
+        bar.update(finished, f"{jobs} job(s)")
         pool = ThreadPoolExecutor(max_workers=jobs)
         pending: set[Future] = {pool.submit(train, run, resume) for run, resume in todo}
         try:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -35,8 +34,7 @@ from rlgen.atomic import atomic_write_text
 from rlgen.config import explain, override_string, read_yaml_mapping
 from rlgen.errors import ConfigError, RlgenError
 from rlgen.schema import Strict
-from rlgen.studies.sweep import SweepDir
-from rlgen.threads import cpu_count
+from rlgen.studies.sweep import SweepDir, shared_env
 
 JOURNAL = "study.journal"
 STUDY = "rlgen"
@@ -164,7 +162,7 @@ def _study(out: Path, space: SpaceSpec, create: bool, seed: int | None = None):
     return optuna.load_study(study_name=STUDY, storage=storage, sampler=sampler, pruner=pruner)
 
 
-def _trial_value(trial, config: Path, space: SpaceSpec, out: Path, threads: int) -> float:
+def _trial_value(trial, config: Path, space: SpaceSpec, out: Path, threads: int | None = None) -> float:
     """Train the trial's runs (one per seed) and return the mean of their values; the first seed's evaluations
     feed the pruner."""
     import json
@@ -207,7 +205,7 @@ def _trial_value(trial, config: Path, space: SpaceSpec, out: Path, threads: int)
     return float(sum(values) / len(values))
 
 
-def work(config: Path, space: SpaceSpec, out: Path, trials: int, threads: int, worker: int = 0,
+def work(config: Path, space: SpaceSpec, out: Path, trials: int, threads: int | None = None, worker: int = 0,
          quiet: bool = False) -> None:
     """One worker: run trials of the shared study until `trials` of them have finished (complete or pruned), or as
     many have failed."""
@@ -248,7 +246,7 @@ def _failed(study) -> int:
 
 
 def tune(config: Path, space_path: Path, out: Path, trials: int, jobs: int, quiet: bool = False) -> dict[str, Any]:
-    """Run the study to `trials` finished trials in `jobs` processes (each with cores // jobs threads), then write
+    """Run the study to `trials` finished trials in `jobs` processes (each run taking its share of the cores), then write
     OUT/trials.csv and OUT/best.yaml. Trials an earlier, killed study left running are marked failed and tried
     again with the same parameters."""
     from optuna.trial import TrialState
@@ -261,13 +259,12 @@ def tune(config: Path, space_path: Path, out: Path, trials: int, jobs: int, quie
     for stale in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         study._storage.set_trial_state_values(stale._trial_id, TrialState.FAIL)
         study.enqueue_trial(stale.params, skip_if_exists=False)
-    threads = max(1, cpu_count() // jobs)
     if jobs == 1:
-        work(config, space, folder.out, trials, threads, quiet=quiet)
+        work(config, space, folder.out, trials, quiet=quiet)
     else:
         args = [sys.executable, "-m", "rlgen", "tune", str(config), "--space", str(space_path), "--trials",
                 str(trials), "--out", str(folder.out), *(["--quiet"] if quiet else []), "--worker"]
-        env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+        env = shared_env(jobs)
         workers = [subprocess.Popen([*args, str(i)], env=env) for i in range(jobs)]
         try:
             codes = [w.wait() for w in workers]
