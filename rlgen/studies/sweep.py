@@ -22,7 +22,7 @@ from rlgen.atomic import atomic_write_text
 from rlgen.config import override_string
 from rlgen.errors import RlgenError
 from rlgen.metrics import ProgressBar
-from rlgen.rundir import LOCK
+from rlgen.rundir import LOCK, RunDir
 from rlgen.studies.spec import Cell, SweepSpec
 from rlgen.threads import SHARED_BY
 
@@ -55,11 +55,7 @@ def run_state(run: PlannedRun) -> str:
     """"new", "partial" (a checkpoint to continue from) or "done"."""
     if not (run.path / "checkpoint.safetensors").is_file():
         return "new"
-    from rlgen.runstate import RunState
-
-    meta = json.loads((run.path / "meta.json").read_text(encoding="utf-8"))
-    state = RunState.from_dict(meta.get("state") or {}, str(run.path / "meta.json"))
-    return "done" if state.finished else "partial"
+    return "done" if RunDir(run.path).state().finished else "partial"  # (meta.json checked field by field)
 
 
 def command(run: PlannedRun, spec: SweepSpec, base: Path, resume: bool) -> list[str]:
