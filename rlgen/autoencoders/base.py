@@ -32,7 +32,7 @@ class AutoencoderOutput:
 class Autoencoder(EpochModel):
     """Subclasses define `encode`, `decoder` and `loss_terms`; corruption is the identity unless overridden."""
 
-    generative = False  # True when decoding z ~ N(0, I) gives samples (the VAE)
+    generative = False  # True when decoding z drawn from a prior gives samples (the VAE)
     conditional = False  # True when the label enters encoder and decoder
     decoder: nn.Module  # (B, latent [+ classes]) → (B, D) pixel logits
 
