@@ -246,8 +246,8 @@ def render(run_dir: Path, out: Path | None, episodes: int, seed: int, fps: int, 
 @click.option("--label", help="Conditional VAE: the class to draw, by number or name (8, Bag, 'Ankle boot').")
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 def sample(run_dir: Path, out: Path, n: int, seed: int, label: str | None, device: str):
-    """Generate new images with a VAE run: decode z drawn from its prior into a PNG grid. A conditional VAE draws the class
-    --label asks for; without --label it draws N of every class, one row per class.
+    """Generate new images with a VAE run: decode z drawn from its prior into a PNG grid. A conditional VAE draws
+    the class --label asks for; without --label it draws N of every class, one row per class.
 
     \b
     Examples:

@@ -162,7 +162,8 @@ def test_an_interrupted_sweep_continues_where_it_stopped(tmp_path):
 # -- tuning ----------------------------------------------------------------------------------------------------------
 def space_file(tmp_path, **fields):
     path = tmp_path / "space.yaml"
-    base = {"set": {**TINY_MLP, "train.epochs": 2}, "params": {"optimizer.lr": {"low": 1e-4, "high": 1e-2, "log": True}}}
+    base = {"set": {**TINY_MLP, "train.epochs": 2},
+            "params": {"optimizer.lr": {"low": 1e-4, "high": 1e-2, "log": True}}}
     path.write_text(yaml.safe_dump({**base, **fields}))
     return path
 
@@ -224,7 +225,8 @@ def test_a_trial_left_running_is_tried_again_and_a_bad_trial_is_pruned(tmp_path)
     # a pruner that prunes at the first report stops the run at its first epoch's metrics
     strict = optuna.create_study(pruner=optuna.pruners.ThresholdPruner(lower=2.0), direction="maximize")
     trial = strict.ask()
-    space5 = tuning.SpaceSpec.model_validate({**yaml.safe_load(space_path.read_text()), "set": {**TINY_MLP, "train.epochs": 5}})
+    space5 = tuning.SpaceSpec.model_validate({**yaml.safe_load(space_path.read_text()),
+                                              "set": {**TINY_MLP, "train.epochs": 5}})
     with pytest.raises(optuna.TrialPruned):
         tuning._trial_value(trial, CONFIGS / "fashion_mlp.yaml", space5, tmp_path / "pruned", threads=1)
     assert len(api.load(tmp_path / "pruned" / "trials" / "0000" / "seed0").metrics()) == 1  # one epoch of five

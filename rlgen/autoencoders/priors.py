@@ -31,8 +31,9 @@ def standard_log_density(z: torch.Tensor) -> torch.Tensor:
 
 def pairwise_log_density(z: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """log N(z_n; mean_k, diag exp(logvar_k)) for every z_n (…, D) and every component k of mean, logvar (K, D):
-    (…, K). Expands Σ_d (z_d − m_kd)²/v_kd into z²·(1/v)ᵀ − 2·z·(m/v)ᵀ + Σ m²/v, two matrix products, so that no
-    (…, K, D) tensor is made (the importance-sampled NLL scores 20,000 z's against 500 components at once)."""
+    (…, K). Expands Σ_d (z_d − m_kd)²/v_kd into z²·(1/v)ᵀ − 2·z·(m/v)ᵀ + Σ m²/v, two matrix products, so
+    that no (…, K, D) tensor is made (the importance-sampled NLL scores 20,000 z's against K components at
+    once)."""
     precision = (-logvar).exp()  # (K, D)
     flat = z.reshape(-1, z.shape[-1]).to(mean.dtype)
     squares = flat.square() @ precision.T - 2.0 * flat @ (mean * precision).T + (mean.square() * precision).sum(-1)

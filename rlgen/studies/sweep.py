@@ -105,7 +105,8 @@ class SweepDir:
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RlgenError(f"{self.out} is in use by another rlgen sweep; wait for it or choose another --out") from None
+            raise RlgenError(f"{self.out} is in use by another rlgen sweep or tuning; wait for it or choose another "
+                             f"--out") from None
         copy = self.out / self.record_name
         if copy.exists():
             if self.record() != record:

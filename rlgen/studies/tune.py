@@ -221,8 +221,8 @@ def work(config: Path, space: SpaceSpec, out: Path, trials: int, threads: int | 
     def enough(study, trial) -> None:
         if not quiet:
             value = f" {space.objective} {trial.value:.4g}" if trial.value is not None else ""
-            params = ", ".join(f"{k.rsplit('.', 1)[-1]}={v:.4g}" if isinstance(v, float) else f"{k.rsplit('.', 1)[-1]}={v}"
-                               for k, v in trial.params.items())
+            params = ", ".join(f"{k.rsplit('.', 1)[-1]}={v:.4g}" if isinstance(v, float)
+                               else f"{k.rsplit('.', 1)[-1]}={v}" for k, v in trial.params.items())
             print(f"trial {trial.number} {trial.state.name.lower()}{value} ({params}); {_finished(study)} of {trials} "
                   f"finished", file=sys.stderr, flush=True)
         if _finished(study) >= trials or _failed(study) - failed_before >= trials:
@@ -246,8 +246,8 @@ def _failed(study) -> int:
 
 
 def tune(config: Path, space_path: Path, out: Path, trials: int, jobs: int, quiet: bool = False) -> dict[str, Any]:
-    """Run the study to `trials` finished trials in `jobs` processes (each run taking its share of the cores), then write
-    OUT/trials.csv and OUT/best.yaml. Trials an earlier, killed study left running are marked failed and tried
+    """Run the study to `trials` finished trials in `jobs` processes (each run taking its share of the cores), then
+    write OUT/trials.csv and OUT/best.yaml. Trials an earlier, killed study left running are marked failed and tried
     again with the same parameters."""
     from optuna.trial import TrialState
 
@@ -295,9 +295,9 @@ def write_results(out: Path, space: SpaceSpec, study) -> dict[str, Any]:
     if not complete:
         raise RlgenError(f"{out}: no trial has completed; nothing to choose from")
     best = study.best_trial
+    settings = yaml.safe_dump({**space.set, **decoded(space, best.params)}, sort_keys=False)
     atomic_write_text(out / "best.yaml", f"# rlgen tune: trial {best.number}, {space.objective} {best.value:.6g} "
-                      f"(mean over seeds {space.seeds})\n" + yaml.safe_dump({**space.set, **decoded(space, best.params)},
-                                                                            sort_keys=False))
+                      f"(mean over seeds {space.seeds})\n{settings}")
     return {"best": best, "trials": rows, "complete": len(complete),
             "pruned": sum(t.state == TrialState.PRUNED for t in trials), "files": [str(out / "trials.csv"),
                                                                                   str(out / "best.yaml")]}
