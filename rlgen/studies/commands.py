@@ -60,11 +60,13 @@ def sweep(sweep_file: Path | None, out: Path | None, jobs: int, report_dir: Path
 def _show(result: dict) -> None:
     cells = result["cells"]
     name = cells[0]["metric"]
+    agents = cells[0]["unit"] == "env steps"
     width = max(len(c["cell"]) for c in cells)
-    click.echo(f"{'cell':<{width}}  runs  {name} mean [95 % CI]        IQM      train s")
+    click.echo(f"{'cell':<{width}}  runs  {name} mean [95 % CI]  IQM  {'solved  steps  ' if agents else ''}train s")
     for c in cells:
-        click.echo(f"{c['cell']:<{width}}  {c['runs']:>4}  {c['final_mean']:>10.4g} [{c['final_ci_low']:.4g}, "
-                   f"{c['final_ci_high']:.4g}]  {c['final_iqm']:>8.4g}  {c['train_seconds_mean']:>7.2f}")
+        solved = f"{c['solved']:>4}/{c['runs']:<3} {c['progress_mean']:>9,.0f}  " if agents else ""
+        click.echo(f"{c['cell']:<{width}}  {c['runs']:>4}  {c['final_mean']:.4g} [{c['final_ci_low']:.4g}, "
+                   f"{c['final_ci_high']:.4g}]  {c['final_iqm']:.4g}  {solved}{c['train_seconds_mean']:.2f}")
     click.echo(f"{result['runs']} of {result['planned']} runs finished; wrote {', '.join(result['files'])}")
 
 
