@@ -85,6 +85,8 @@ def test_interquartile_mean():
     assert iqm(np.arange(10.0)) == pytest.approx((0.5 * 2 + 3 + 4 + 5 + 6 + 0.5 * 7) / 5)  # quarter-points weighted
     assert iqm(np.array([1.0, 2.0, 3.0, 1000.0])) == pytest.approx(2.5)  # an outlier is ignored
     assert np.allclose(iqm(np.array([[0.0, 1, 2, 3], [4, 4, 4, 4]]), axis=1), [1.5, 4.0])
+    assert iqm(np.array([7.0])) == 7.0 and iqm(np.array([1.0, 3.0])) == 2.0
+    assert iqm(np.array([1.0, 2.0, 9.0])) == pytest.approx((0.25 * 1 + 2 + 0.25 * 9) / 1.5)
 
 
 def test_bootstrap_interval_of_a_known_case():
@@ -240,3 +242,16 @@ def test_list_choices_are_offered_to_optuna_as_text_and_read_back():
     assert tuning._encoded(space.params["model.hidden"].choices) == ["[256]", "[500, 500]"]
     assert tuning.decoded(space, {"model.hidden": "[500, 500]", "optimizer.name": "sgd"}) == {
         "model.hidden": [500, 500], "optimizer.name": "sgd"}
+
+
+def test_a_failing_run_is_reported_and_the_others_go_on(tmp_path):
+    path = sweep_file(tmp_path, set={"data.limit": 600, "data.validation": 88, "device": "cpu", "train.epochs": 1,
+                                     "optimizer.name": "sgd", "optimizer.schedule": "constant"},
+                      grid={"optimizer.lr": [0.01, 1e6]})
+    out = tmp_path / "out"
+    result = invoke("sweep", path, "--out", out, "--quiet")
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1, result.output
+    assert "1 run(s) failed, first optimizer.lr=1e+06/seed0: training diverged at epoch 1" in result.stderr
+    assert "1 of 2 runs finished" in result.output
+    with open(out / "cells.csv") as f:
+        assert [c["optimizer.lr"] for c in csv.DictReader(f)] == ["0.01"]

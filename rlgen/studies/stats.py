@@ -19,8 +19,8 @@ def iqm(values: np.ndarray, axis: int = -1) -> np.ndarray | float:
     x = np.sort(np.asarray(values, dtype=float), axis=axis)
     n = x.shape[axis]
     cut = n / 4
-    positions = np.arange(n)
-    weights = np.clip(np.minimum(positions + 1 - cut, n - cut - positions), 0.0, 1.0)  # fraction of each inside
+    positions = np.arange(n)  # value i spans [i, i + 1]; the middle half is [n/4, 3n/4]
+    weights = np.clip(np.minimum(positions + 1, n - cut) - np.maximum(positions, cut), 0.0, 1.0)
     shape = [1] * x.ndim
     shape[axis] = n
     return np.sum(x * weights.reshape(shape), axis=axis) / (n / 2)

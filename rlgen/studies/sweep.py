@@ -159,7 +159,8 @@ def run_sweep(spec: SweepSpec, base: Path, out: Path, jobs: int, quiet: bool = F
         done = subprocess.run(command(run, spec, base, resume), env=env, capture_output=True, text=True,
                               check=False)
         lines = [line for line in done.stderr.splitlines() if line.strip()]
-        return run, done.returncode, lines[-1] if lines else "", time.perf_counter() - started
+        why = lines[-1].removeprefix("rlgen: error: ") if lines else ""
+        return run, done.returncode, why, time.perf_counter() - started
 
     finished = len(runs) - len(todo)
     with ProgressBar(len(runs), f"sweep {folder.out.name}", quiet) as bar:
