@@ -172,7 +172,8 @@ def run_sweep(spec: SweepSpec, base: Path, out: Path, jobs: int, quiet: bool = F
                 completed, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in completed:
                     run, code, last_line, seconds = future.result()
-                    folder.add_wall_time(run.key, seconds)
+                    if code in (0, 130):  # a finished run's time, or the part of it before a Ctrl-C
+                        folder.add_wall_time(run.key, seconds)
                     finished += 1
                     if code == 130:
                         raise KeyboardInterrupt
