@@ -191,6 +191,9 @@ def plot_final(cells: list[dict[str, Any]], spec: SweepSpec, out: Path, title: s
             ax.errorbar(xs, mean, yerr=[mean - low, high - mean], marker="o", capsize=3, label=others or None)
         if log:
             ax.set_xscale("log")
+        spread = [c[f"{name}_mean"] for c in cells if c[f"{name}_mean"] > 0]
+        if name == "train_seconds" and spread and max(spread) / min(spread) >= 100:
+            ax.set_yscale("log")  # 0.5 s beside 200 s
         if axis_key and not numeric:
             ax.set_xticks(range(len(axis_values)), [_short(v) for v in axis_values], rotation=20)
         elif not axis_key:
