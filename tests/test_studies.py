@@ -196,6 +196,8 @@ def test_tuning_writes_the_best_settings_and_continues(tmp_path):
     with open(out / "trials.csv") as f:
         trials = list(csv.DictReader(f))
     assert 3 <= len(trials) <= 4 and all(t["state"] == "complete" for t in trials)  # two workers may overshoot by one
+    first = min(trials, key=lambda t: int(t["trial"]))
+    assert (float(first["optimizer.lr"]), first["optimizer.name"]) == (0.001, "adam")  # trial 0: the config as it is
     best = yaml.safe_load((out / "best.yaml").read_text())
     assert set(best) == {*TINY_MLP, "train.epochs", "optimizer.lr", "optimizer.name"}
     top = max(trials, key=lambda t: float(t["value"]))
@@ -232,6 +234,15 @@ def test_a_trial_left_running_is_tried_again_and_a_bad_trial_is_pruned(tmp_path)
     with pytest.raises(optuna.TrialPruned):
         tuning._trial_value(trial, CONFIGS / "fashion_mlp.yaml", space5, tmp_path / "pruned", threads=1)
     assert len(api.load(tmp_path / "pruned" / "trials" / "0000" / "seed0").metrics()) == 1  # one epoch of five
+
+
+def test_integer_bounds_give_integer_parameters():
+    from rlgen.studies import tune as tuning
+
+    space = tuning.SpaceSpec.model_validate({"params": {"ppo.epochs": {"low": 1, "high": 8},
+                                                        "optimizer.lr": {"low": 0.001, "high": 0.1, "log": True}}})
+    assert space.params["ppo.epochs"].integer() and not space.params["optimizer.lr"].integer()
+    assert tuning.base_params(CONFIGS / "cartpole_ppo.yaml", space) == {"ppo.epochs": 4, "optimizer.lr": 0.008}
 
 
 def test_list_choices_are_offered_to_optuna_as_text_and_read_back():

@@ -115,6 +115,12 @@ class SweepDir:
         else:
             atomic_write_text(copy, yaml.safe_dump(record, sort_keys=False))
 
+    def release(self) -> None:
+        lock = getattr(self, "_lock", None)
+        if lock is not None:
+            lock.close()  # closing the file releases the lock
+            self._lock = None
+
     def record(self) -> dict:
         from rlgen.config import read_yaml_mapping
 
@@ -143,6 +149,13 @@ def run_sweep(spec: SweepSpec, base: Path, out: Path, jobs: int, quiet: bool = F
     check_cells(spec, base)
     folder = SweepDir(out)
     folder.claim(spec_record(spec, base))
+    try:
+        return _run_claimed(spec, base, folder, jobs, quiet)
+    finally:
+        folder.release()
+
+
+def _run_claimed(spec: SweepSpec, base: Path, folder: "SweepDir", jobs: int, quiet: bool) -> list[str]:
     runs = planned_runs(spec, folder.out)
     todo = []
     for run in runs:

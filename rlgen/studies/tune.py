@@ -41,8 +41,8 @@ STUDY = "rlgen"
 
 
 class Param(Strict):
-    low: float | None = None
-    high: float | None = None
+    low: int | float | None = None
+    high: int | float | None = None
     log: bool = False
     choices: list[Any] | None = Field(default=None, min_length=1)
 
@@ -61,8 +61,8 @@ class Param(Strict):
         return self
 
     def integer(self) -> bool:
-        return self.choices is None and float(self.low).is_integer() and float(self.high).is_integer() and not (
-            isinstance(self.low, float) or isinstance(self.high, float))
+        """Both bounds written as integers (`{low: 2, high: 10}`): the parameter takes integer values."""
+        return self.choices is None and isinstance(self.low, int) and isinstance(self.high, int)
 
 
 class SpaceSpec(Strict):
@@ -128,6 +128,28 @@ def _params(trial, space: SpaceSpec) -> dict[str, Any]:
         else:
             chosen[key] = trial.suggest_float(key, float(p.low), float(p.high), log=p.log)
     return decoded(space, chosen)
+
+
+def base_params(config: Path, space: SpaceSpec) -> dict[str, Any]:
+    """The base config's own values of the searched keys (with the fixed settings applied), as Optuna parameters;
+    empty when one of them lies outside the space."""
+    from rlgen import api
+
+    cfg = api.check(config, [override_string(k, v) for k, v in space.set.items()])[0].model_dump(mode="json")
+    params = {}
+    for key, p in space.params.items():
+        value: Any = cfg
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if p.choices is not None:
+            if value not in p.choices:
+                return {}
+            params[key] = _encoded(p.choices)[p.choices.index(value)]
+        elif not isinstance(value, (int, float)) or isinstance(value, bool) or not p.low <= value <= p.high:
+            return {}
+        else:
+            params[key] = int(value) if p.integer() else float(value)
+    return params
 
 
 def check_space(config: Path, space: SpaceSpec) -> None:
@@ -255,28 +277,35 @@ def tune(config: Path, space_path: Path, out: Path, trials: int, jobs: int, quie
     check_space(config, space)
     folder = SweepDir(out, record="study.yaml")
     folder.claim({"config": str(Path(config).resolve()), "space": space.model_dump(mode="json")})
-    study = _study(folder.out, space, create=True)
-    for stale in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        study._storage.set_trial_state_values(stale._trial_id, TrialState.FAIL)
-        study.enqueue_trial(stale.params, skip_if_exists=False)
-    if jobs == 1:
-        work(config, space, folder.out, trials, quiet=quiet)
-    else:
-        args = [sys.executable, "-m", "rlgen", "tune", str(config), "--space", str(space_path), "--trials",
-                str(trials), "--out", str(folder.out), *(["--quiet"] if quiet else []), "--worker"]
-        env = shared_env(jobs)
-        workers = [subprocess.Popen([*args, str(i)], env=env) for i in range(jobs)]
-        try:
-            codes = [w.wait() for w in workers]
-        except KeyboardInterrupt:
-            for w in workers:
-                w.wait()
-            raise
-        if any(code == 130 for code in codes):
-            raise KeyboardInterrupt
-        if any(codes):
-            raise RlgenError(f"a tuning worker failed (exit codes {codes})")
-    return write_results(folder.out, space, _study(folder.out, space, create=False))
+    try:
+        study = _study(folder.out, space, create=True)
+        if not study.get_trials(deepcopy=False):
+            base = base_params(config, space)
+            if base:  # trial 0 is the config as it is: the study's best is then at least as good, measured alike
+                study.enqueue_trial(base)
+        for stale in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            study._storage.set_trial_state_values(stale._trial_id, TrialState.FAIL)
+            study.enqueue_trial(stale.params, skip_if_exists=False)
+        if jobs == 1:
+            work(config, space, folder.out, trials, quiet=quiet)
+        else:
+            args = [sys.executable, "-m", "rlgen", "tune", str(config), "--space", str(space_path), "--trials",
+                    str(trials), "--out", str(folder.out), *(["--quiet"] if quiet else []), "--worker"]
+            env = shared_env(jobs)
+            workers = [subprocess.Popen([*args, str(i)], env=env) for i in range(jobs)]
+            try:
+                codes = [w.wait() for w in workers]
+            except KeyboardInterrupt:
+                for w in workers:
+                    w.wait()
+                raise
+            if any(code == 130 for code in codes):
+                raise KeyboardInterrupt
+            if any(codes):
+                raise RlgenError(f"a tuning worker failed (exit codes {codes})")
+        return write_results(folder.out, space, _study(folder.out, space, create=False))
+    finally:
+        folder.release()
 
 
 def write_results(out: Path, space: SpaceSpec, study) -> dict[str, Any]:
