@@ -69,7 +69,7 @@ def test_run_files_are_not_pickles(tmp_path):
 
 def test_no_code_path_uses_pickle():
     sources = subprocess.run(
-        ["grep", "-rnE", r"torch\.load\(|import pickle|pickle\.load|cloudpickle|\.zip", "rlgen", "agents", "envs"],
+        ["grep", "-rnE", r"torch\.load\(|import pickle|pickle\.load|cloudpickle|\.zip['\"]", "rlgen", "agents", "envs"],
         cwd=ROOT,
         capture_output=True,
         text=True,
