@@ -6,7 +6,7 @@
 """
 
 __version__ = "0.2.0"
-__all__ = ["__version__", "load", "resume", "summary", "train"]
+__all__ = ["__version__", "load", "resume", "summary", "sweep", "train", "tune"]
 
 
 def __getattr__(name: str):
@@ -15,4 +15,8 @@ def __getattr__(name: str):
         from rlgen import api
 
         return getattr(api, name)
+    if name in ("sweep", "tune"):  # studies: rlgen.studies.api
+        from rlgen.studies import api as studies
+
+        return getattr(studies, name)
     raise AttributeError(f"module 'rlgen' has no attribute {name!r}")

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from rlgen import api
 from rlgen.cli import main
-from rlgen.errors import ConfigError
+from rlgen.errors import ConfigError, RlgenError
 from rlgen.studies.spec import SweepSpec, load_spec
 from rlgen.studies.stats import bootstrap_ci, describe, iqm
 from tests.conftest import CONFIGS, ROOT
@@ -266,3 +266,14 @@ def test_a_failing_run_is_reported_and_the_others_go_on(tmp_path):
     assert "1 of 2 runs finished" in result.output
     with open(out / "cells.csv") as f:
         assert [c["optimizer.lr"] for c in csv.DictReader(f)] == ["0.01"]
+
+
+def test_sweep_and_tune_from_python(tmp_path):
+    import rlgen
+
+    result = rlgen.sweep(sweep_file(tmp_path, set={**TINY_MLP, "train.epochs": 1}), tmp_path / "s", quiet=True)
+    assert result["runs"] == 1 and result["failures"] == [] and result["cells"][0]["cell"] == "base"
+    found = rlgen.tune(CONFIGS / "fashion_mlp.yaml", space_file(tmp_path), trials=1, out=tmp_path / "t", quiet=True)
+    assert found["complete"] == 1 and (tmp_path / "t" / "best.yaml").exists()
+    with pytest.raises(RlgenError, match="jobs 0"):
+        rlgen.sweep(tmp_path / "sweep.yaml", jobs=0)

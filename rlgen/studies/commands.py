@@ -33,28 +33,23 @@ def sweep(sweep_file: Path | None, out: Path | None, jobs: int, report_dir: Path
       rlgen sweep configs/sweeps/cartpole_credit.yaml --out runs/credit --jobs 2
       rlgen sweep --report runs/credit
     """
-    from rlgen.studies.report import report
-    from rlgen.studies.spec import load_spec
-    from rlgen.studies.sweep import existing_runs, run_sweep
+    from rlgen.studies import api as studies
 
     if report_dir is not None:
         if sweep_file is not None or out is not None:
             raise RlgenError("--report takes only the sweep's folder")
-        spec, runs = existing_runs(report_dir)
-        _show(report(report_dir, spec, runs))
+        _show(studies.sweep_report(report_dir))
         return
     if sweep_file is None:
         raise RlgenError("give a SWEEP_FILE to run, or --report SWEEP_DIR")
-    spec, base = load_spec(sweep_file)
     out = out or Path("runs") / "sweeps" / sweep_file.stem
     try:
-        failures = run_sweep(spec, base, out, jobs, quiet)
+        result = studies.sweep(sweep_file, out, jobs=jobs, quiet=quiet)
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted; run the same command again to continue the sweep in {out}") from None
-    spec, runs = existing_runs(out)
-    _show(report(out, spec, runs))
-    if failures:
-        raise RlgenError(f"{len(failures)} run(s) failed, first {failures[0]}")
+    _show(result)
+    if result["failures"]:
+        raise RlgenError(f"{len(result['failures'])} run(s) failed, first {result['failures'][0]}")
 
 
 def _show(result: dict) -> None:
@@ -95,6 +90,7 @@ def tune(config: Path, space_file: Path, trials: int, jobs: int, out: Path | Non
       rlgen tune configs/fashion_vae.yaml --space configs/sweeps/tune_fashion_vae.yaml --trials 20
       rlgen train configs/cartpole_ppo.yaml --set-file runs/tune/cartpole_ppo/best.yaml
     """
+    from rlgen.studies import api as studies
     from rlgen.studies import tune as tuning
 
     out = out or Path("runs") / "tune" / config.stem
@@ -103,7 +99,7 @@ def tune(config: Path, space_file: Path, trials: int, jobs: int, out: Path | Non
         tuning.work(config, space, out, trials, None, worker, quiet)
         return
     try:
-        result = tuning.tune(config, space_file, out, trials, jobs, quiet)
+        result = studies.tune(config, space_file, trials=trials, jobs=jobs, out=out, quiet=quiet)
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted; run the same command again to continue the study in {out}") from None
     best = result["best"]
