@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from rlgen import api
 from rlgen.cli import main
 from rlgen.errors import ConfigError, RlgenError
+from rlgen.studies.space import SpaceSpec, base_params, decoded, encoded
 from rlgen.studies.spec import SweepSpec, load_spec
 from rlgen.studies.stats import bootstrap_ci, describe, iqm
 from tests.conftest import CONFIGS, ROOT
@@ -237,21 +238,17 @@ def test_a_trial_left_running_is_tried_again_and_a_bad_trial_is_pruned(tmp_path)
 
 
 def test_integer_bounds_give_integer_parameters():
-    from rlgen.studies import tune as tuning
-
-    space = tuning.SpaceSpec.model_validate({"params": {"ppo.epochs": {"low": 1, "high": 8},
-                                                        "optimizer.lr": {"low": 0.001, "high": 0.1, "log": True}}})
+    space = SpaceSpec.model_validate({"params": {"ppo.epochs": {"low": 1, "high": 8},
+                                                 "optimizer.lr": {"low": 0.001, "high": 0.1, "log": True}}})
     assert space.params["ppo.epochs"].integer() and not space.params["optimizer.lr"].integer()
-    assert tuning.base_params(CONFIGS / "cartpole_ppo.yaml", space) == {"ppo.epochs": 4, "optimizer.lr": 0.008}
+    assert base_params(CONFIGS / "cartpole_ppo.yaml", space) == {"ppo.epochs": 4, "optimizer.lr": 0.008}
 
 
 def test_list_choices_are_offered_to_optuna_as_text_and_read_back():
-    from rlgen.studies import tune as tuning
-
-    space = tuning.SpaceSpec.model_validate({"params": {"model.hidden": {"choices": [[256], [500, 500]]},
-                                                        "optimizer.name": {"choices": ["adam", "sgd"]}}})
-    assert tuning._encoded(space.params["model.hidden"].choices) == ["[256]", "[500, 500]"]
-    assert tuning.decoded(space, {"model.hidden": "[500, 500]", "optimizer.name": "sgd"}) == {
+    space = SpaceSpec.model_validate({"params": {"model.hidden": {"choices": [[256], [500, 500]]},
+                                                 "optimizer.name": {"choices": ["adam", "sgd"]}}})
+    assert encoded(space.params["model.hidden"].choices) == ["[256]", "[500, 500]"]
+    assert decoded(space, {"model.hidden": "[500, 500]", "optimizer.name": "sgd"}) == {
         "model.hidden": [500, 500], "optimizer.name": "sgd"}
 
 
