@@ -19,7 +19,7 @@ from rlgen.errors import RlgenError
 from rlgen.metrics import read_metrics
 from rlgen.studies.spec import SweepSpec, _short
 from rlgen.studies.stats import BOOTSTRAP_SEED, describe
-from rlgen.studies.sweep import PlannedRun, SweepDir, run_state
+from rlgen.studies.sweep import PlannedRun, StudyDir, run_state
 
 STATISTICS = ("final", "best", "progress", "train_seconds", "wall_seconds")
 CURVE_POINTS = 100
@@ -79,7 +79,7 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 def report(out: Path, spec: SweepSpec, runs: list[PlannedRun]) -> dict[str, Any]:
     """Write runs.csv, cells.csv, curves.png and final.png into OUT from the finished runs; returns the cell table
     and the paths."""
-    wall = SweepDir(out).wall_times()
+    wall = StudyDir(out).wall_times()
     rows = [row for row in (run_row(run, spec, spec.metric, wall) for run in runs) if row is not None]
     if not rows:
         raise RlgenError(f"{out}: no run of this sweep has finished yet; nothing to report")

@@ -86,8 +86,9 @@ def check_cells(spec: SweepSpec, base: Path) -> None:
             raise RlgenError(f"sweep cell {cell.label()}: {exc}", exit_code=exc.exit_code) from None
 
 
-class SweepDir:
-    """OUT: one sweep's runs, records and report; one `rlgen sweep` at a time (a lock the OS releases on exit)."""
+class StudyDir:
+    """OUT: one study's runs, records and results (a sweep's or a tuning's); one process at a time (a lock the OS
+    releases on exit)."""
 
     def __init__(self, out: Path, record: str = SPEC_COPY):
         self.out = Path(out)
@@ -147,7 +148,7 @@ class SweepDir:
 def run_sweep(spec: SweepSpec, base: Path, out: Path, jobs: int, quiet: bool = False) -> list[str]:
     """Run what is left of the sweep; returns one line per failed run (empty when all finished)."""
     check_cells(spec, base)
-    folder = SweepDir(out)
+    folder = StudyDir(out)
     folder.claim(spec_record(spec, base))
     try:
         return _run_claimed(spec, base, folder, jobs, quiet)
@@ -155,7 +156,7 @@ def run_sweep(spec: SweepSpec, base: Path, out: Path, jobs: int, quiet: bool = F
         folder.release()
 
 
-def _run_claimed(spec: SweepSpec, base: Path, folder: "SweepDir", jobs: int, quiet: bool) -> list[str]:
+def _run_claimed(spec: SweepSpec, base: Path, folder: "StudyDir", jobs: int, quiet: bool) -> list[str]:
     runs = planned_runs(spec, folder.out)
     todo = []
     for run in runs:
@@ -202,7 +203,7 @@ def _run_claimed(spec: SweepSpec, base: Path, folder: "SweepDir", jobs: int, qui
 
 def existing_runs(out: Path) -> tuple[SweepSpec, list[PlannedRun]]:
     """The sweep OUT belongs to and its planned runs (for the report)."""
-    folder = SweepDir(out)
+    folder = StudyDir(out)
     if not (folder.out / SPEC_COPY).is_file():
         raise RlgenError(f"{out} is not an rlgen sweep folder ({SPEC_COPY} is missing)")
     record = folder.record()

@@ -33,7 +33,7 @@ from rlgen.atomic import atomic_write_text
 from rlgen.config import override_string
 from rlgen.errors import RlgenError
 from rlgen.studies.space import SpaceSpec, base_params, check_space, decoded, load_space, suggest
-from rlgen.studies.sweep import SweepDir, shared_env
+from rlgen.studies.sweep import StudyDir, shared_env
 
 JOURNAL = "study.journal"
 STUDY = "rlgen"
@@ -146,7 +146,7 @@ def tune(config: Path, space_path: Path, out: Path, trials: int, jobs: int, quie
 
     space = load_space(space_path)
     check_space(config, space)
-    folder = SweepDir(out, record="study.yaml")
+    folder = StudyDir(out, record="study.yaml")
     folder.claim({"config": str(Path(config).resolve()), "space": space.model_dump(mode="json")})
     try:
         study = _study(folder.out, space, create=True)
