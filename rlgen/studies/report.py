@@ -17,7 +17,7 @@ import numpy as np
 from rlgen.atomic import atomic_output, atomic_write_text
 from rlgen.errors import RlgenError
 from rlgen.metrics import read_metrics
-from rlgen.studies.spec import SweepSpec, _short
+from rlgen.studies.spec import SweepSpec, short_value
 from rlgen.studies.stats import BOOTSTRAP_SEED, describe
 from rlgen.studies.sweep import PlannedRun, StudyDir, run_state
 
@@ -37,7 +37,8 @@ def run_row(run: PlannedRun, spec: SweepSpec, metric: str | None, wall: dict[str
     metric = metric or meta.monitor
     rows = handle.metrics()
     values = [row[metric] for row in rows if metric in row and math.isfinite(row[metric])]
-    return {"cell": run.cell.label(), **{key: _short(value) for key, value in run.cell.settings.items()},
+    return {"cell": run.cell.label(), "cell_id": run.cell.name,
+            **{key: short_value(value) for key, value in run.cell.settings.items()},
             "seed": run.seed, "status": state.status, "metric": metric, "final": values[-1] if values else math.nan,
             "best": state.best_score if metric == meta.monitor and state.best_score is not None else math.nan,
             "progress": state.progress, "unit": meta.unit, "train_seconds": state.train_seconds,
@@ -53,10 +54,10 @@ def curve(run: PlannedRun, metric: str) -> tuple[np.ndarray, np.ndarray]:
 def aggregate(rows: list[dict[str, Any]], spec: SweepSpec) -> list[dict[str, Any]]:
     table = []
     for cell in spec.cells():
-        mine = [row for row in rows if row["cell"] == cell.label()]
+        mine = [row for row in rows if row["cell_id"] == cell.name]  # (labels of two cells may read alike)
         if not mine:
             continue
-        entry: dict[str, Any] = {"cell": cell.label(), **{k: _short(v) for k, v in cell.settings.items()},
+        entry: dict[str, Any] = {"cell": cell.label(), **{k: short_value(v) for k, v in cell.settings.items()},
                                  "runs": len(mine), "metric": mine[0]["metric"], "unit": mine[0]["unit"],
                                  "solved": sum(row["status"] == "solved" for row in mine)}
         for name in STATISTICS:
@@ -181,7 +182,7 @@ def plot_final(cells: list[dict[str, Any]], spec: SweepSpec, out: Path, title: s
         groups.setdefault(others, []).append(cell)
     for ax, (name, label) in zip(axes[0], panels):
         for others, members in groups.items():
-            order = {_short(v): i for i, v in enumerate(axis_values)}
+            order = {short_value(v): i for i, v in enumerate(axis_values)}
             members = sorted(members, key=lambda c: order.get(c.get(axis_key, ""), 0) if axis_key else 0)
             xs = [axis_values[order[c[axis_key]]] if numeric else order.get(c.get(axis_key, ""), 0) for c in members] \
                 if axis_key else list(range(len(members)))
@@ -195,7 +196,7 @@ def plot_final(cells: list[dict[str, Any]], spec: SweepSpec, out: Path, title: s
         if name == "train_seconds" and spread and max(spread) / min(spread) >= 100:
             ax.set_yscale("log")  # 0.5 s beside 200 s
         if axis_key and not numeric:
-            ax.set_xticks(range(len(axis_values)), [_short(v) for v in axis_values], rotation=20)
+            ax.set_xticks(range(len(axis_values)), [short_value(v) for v in axis_values], rotation=20)
         elif not axis_key:
             ax.set_xticks(range(len(cells)), [c["cell"] for c in cells], rotation=20, fontsize=7)
         ax.set_xlabel(axis_key or "cell")

@@ -92,7 +92,7 @@ class Cell:
     def name(self) -> str:
         """A folder name that says what the cell sets: `train.batch_size=100,optimizer.name=sgd` (hashed when long
         or odd)."""
-        text = ",".join(f"{key}={_short(value)}" for key, value in self.settings.items()) or "base"
+        text = ",".join(f"{key}={short_value(value)}" for key, value in self.settings.items()) or "base"
         if len(text) <= 120 and re.fullmatch(r"[A-Za-z0-9._=,+-]+", text):
             return text
         digest = hashlib.sha256(yaml.safe_dump(self.settings).encode()).hexdigest()[:10]
@@ -100,10 +100,11 @@ class Cell:
 
     def label(self) -> str:
         """What the cell sets, for tables and legends: the last part of each key."""
-        return ", ".join(f"{key.rsplit('.', 1)[-1]}={_short(value)}" for key, value in self.settings.items()) or "base"
+        parts = (f"{key.rsplit('.', 1)[-1]}={short_value(value)}" for key, value in self.settings.items())
+        return ", ".join(parts) or "base"
 
 
-def _short(value: Any) -> str:
+def short_value(value: Any) -> str:
     if isinstance(value, bool) or value is None:
         return str(value).lower()
     if isinstance(value, float):

@@ -19,8 +19,6 @@ A space file:
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import subprocess
 import sys
@@ -32,6 +30,7 @@ import yaml
 from rlgen.atomic import atomic_write_text
 from rlgen.config import override_string
 from rlgen.errors import RlgenError
+from rlgen.studies.report import write_csv
 from rlgen.studies.space import SpaceSpec, base_params, check_space, decoded, load_space, suggest
 from rlgen.studies.sweep import StudyDir, shared_env
 
@@ -186,11 +185,7 @@ def write_results(out: Path, space: SpaceSpec, study) -> dict[str, Any]:
     rows = [{"trial": t.number, "state": t.state.name.lower(), "value": t.value,
              "seconds": (t.datetime_complete - t.datetime_start).total_seconds()
              if t.datetime_complete and t.datetime_start else None, **t.params} for t in trials]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, list(dict.fromkeys(k for row in rows for k in row)))
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(out / "trials.csv", buffer.getvalue())
+    write_csv(out / "trials.csv", rows)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     if not complete:
         raise RlgenError(f"{out}: no trial has completed; nothing to choose from")
