@@ -125,7 +125,10 @@ def override_string(key: str, value: Any) -> str:
 
 def read_overrides_file(path: Path) -> list[str]:
     """A YAML mapping of dotted keys to values (what `rlgen tune` writes) as `--set` strings, in the file's order."""
-    data = read_yaml_mapping(path)
+    try:
+        data = read_yaml_mapping(path)
+    except ConfigError as exc:
+        raise ConfigError(f"--set-file: {exc}") from None
     return [override_string(str(key), value) for key, value in data.items()]
 
 

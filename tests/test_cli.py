@@ -217,3 +217,24 @@ def test_ctrl_c_keeps_what_was_learned(tmp_path):
     assert meta["state"]["progress"] > 0
     result = invoke("evaluate", run, "--episodes", 2, "--json")
     assert result.exit_code == 0, result.output
+
+
+def test_set_file_overrides_and_its_bad_input(tmp_path):
+    good = tmp_path / "best.yaml"
+    good.write_text("optimizer.lr: 1.0e-05\ntrain.total_steps: 600\ntrain.eval_episodes: 3\n")
+    result = invoke("train", CONFIG, "--set-file", good, "--set", "train.total_steps=700", "--run-dir",
+                    tmp_path / "run", "--quiet", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    from rlgen import api
+
+    cfg = api.load(tmp_path / "run").config
+    assert cfg.optimizer.lr == 1e-5 and cfg.train.total_steps == 700  # --set wins over the file
+    assert_one_line_error(invoke("train", CONFIG, "--set-file", tmp_path / "none.yaml", "--run-dir", tmp_path / "a"),
+                          2, "--set-file: config file", "does not exist")
+    (tmp_path / "bad.yaml").write_text("optimizer.lr: [\n")
+    assert_one_line_error(invoke("train", CONFIG, "--set-file", tmp_path / "bad.yaml", "--run-dir", tmp_path / "b"),
+                          2, "--set-file:", "not valid YAML")
+    (tmp_path / "odd.yaml").write_text("optimizer.lrr: 0.1\n")
+    assert_one_line_error(invoke("train", CONFIG, "--set-file", tmp_path / "odd.yaml", "--run-dir", tmp_path / "c"),
+                          2, "optimizer.lrr: unknown key")
+    assert not any((tmp_path / name).exists() for name in "abc")
