@@ -196,7 +196,8 @@ def test_tuning_writes_the_best_settings_and_continues(tmp_path):
     assert result.exit_code == 0, result.output
     with open(out / "trials.csv") as f:
         trials = list(csv.DictReader(f))
-    assert 3 <= len(trials) <= 4 and all(t["state"] == "complete" for t in trials)  # two workers may overshoot by one
+    # (two workers finishing at the same instant can both see room for one more trial: rare, but not impossible)
+    assert 3 <= len(trials) <= 4 and all(t["state"] == "complete" for t in trials)
     first = min(trials, key=lambda t: int(t["trial"]))
     assert (float(first["optimizer.lr"]), first["optimizer.name"]) == (0.001, "adam")  # trial 0: the config as it is
     best = yaml.safe_load((out / "best.yaml").read_text())

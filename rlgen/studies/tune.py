@@ -117,11 +117,12 @@ def work(config: Path, space: SpaceSpec, out: Path, trials: int, threads: int | 
                                else f"{k.rsplit('.', 1)[-1]}={v}" for k, v in trial.params.items())
             print(f"trial {trial.number} {trial.state.name.lower()}{value} ({params}); {_finished(study)} of {trials} "
                   f"finished", file=sys.stderr, flush=True)
-        if _finished(study) >= trials or _failed(study) - failed_before >= trials:
+        # trials other workers are running will count too: start another only while there is room for it
+        if _finished(study) + _running(study) >= trials or _failed(study) - failed_before >= trials:
             study.stop()
 
     failed_before = _failed(study)  # (trials an earlier, killed study left running count as failed, not as tries)
-    if _finished(study) < trials:
+    if _finished(study) + _running(study) < trials:
         study.optimize(objective, callbacks=[enough], catch=(RlgenError,))
 
 
@@ -129,6 +130,12 @@ def _finished(study) -> int:
     from optuna.trial import TrialState
 
     return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+
+
+def _running(study) -> int:
+    from optuna.trial import TrialState
+
+    return len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
 
 
 def _failed(study) -> int:
