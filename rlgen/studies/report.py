@@ -26,10 +26,8 @@ CURVE_POINTS = 100
 CURVE_RESAMPLES = 1000
 
 
-def run_row(run: PlannedRun, spec: SweepSpec, metric: str | None, wall: dict[str, float]) -> dict[str, Any] | None:
-    """One finished run's results; None when it has not finished."""
-    if run_state(run) != "done":
-        return None
+def run_row(run: PlannedRun, metric: str | None, wall: dict[str, float]) -> dict[str, Any]:
+    """One finished run's results."""
     from rlgen import api
 
     handle = api.load(run.path)
@@ -81,15 +79,18 @@ def report(out: Path, spec: SweepSpec, runs: list[PlannedRun]) -> dict[str, Any]
     """Write runs.csv, cells.csv, curves.png and final.png into OUT from the finished runs; returns the cell table
     and the paths."""
     wall = StudyDir(out).wall_times()
-    rows = [row for row in (run_row(run, spec, spec.metric, wall) for run in runs) if row is not None]
+    finished = [run for run in runs if run_state(run) == "done"]
+    rows = [run_row(run, spec.metric, wall) for run in finished]
     if not rows:
         raise RlgenError(f"{out}: no run of this sweep has finished yet; nothing to report")
     cells = aggregate(rows, spec)
     write_csv(Path(out) / "runs.csv", rows)
     write_csv(Path(out) / "cells.csv", cells)
     metric = rows[0]["metric"]
-    finished = [run for run in runs if run_state(run) == "done"]
-    curves = {cell.label(): [curve(run, metric) for run in finished if run.cell == cell] for cell in spec.cells()}
+    cells_ = spec.cells()
+    unique = len({c.label() for c in cells_}) == len(cells_)  # else the folder names, which always differ
+    curves = {(c.label() if unique else c.name): [curve(run, metric) for run in finished if run.cell == c]
+              for c in cells_}
     plot_curves({label: c for label, c in curves.items() if c}, metric, rows[0]["unit"], Path(out) / "curves.png",
                 title=f"{Path(spec.base).name}: {metric} by cell (mean over seeds, 95 % bootstrap band)")
     plot_final(cells, spec, Path(out) / "final.png", title=f"{Path(spec.base).name}: {len(rows)} runs")
