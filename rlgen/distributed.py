@@ -121,7 +121,11 @@ def _die_with_launcher() -> None:
 
 
 def leave() -> None:
+    """Leave the process group once every rank is done with it: a rank that tore down its gloo connections while a
+    peer was still finishing the last collective could make that peer abort ("terminate called without an active
+    exception")."""
     if dist.is_available() and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 

@@ -152,14 +152,14 @@ def _rank_update(rank, algo, rendezvous, out):
     import torch.distributed as dist
     from safetensors.torch import save_file
 
+    from rlgen.distributed import leave
+
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=2)
-    try:
-        weights = one_update(algo, fake_rollout(100 + rank))
-        if rank == 0:
-            save_file(weights, out)
-    finally:
-        dist.destroy_process_group()
+    weights = one_update(algo, fake_rollout(100 + rank))
+    if rank == 0:
+        save_file(weights, out)
+    leave()
 
 
 @pytest.mark.parametrize("algo", ["reinforce", "a2c", "ppo"])
