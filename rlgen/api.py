@@ -181,23 +181,27 @@ class Run:
         return self.kind.evaluate(self.run, self.config, resolve_device(device), episodes=episodes, seed=seed,
                                   greedy=greedy, nll_samples=nll_samples, quiet=quiet)
 
-    def fid(self, classifier: str | Path, *, n: int = 10_000, seed: int = 0, device: str = "auto") -> dict[str, Any]:
+    def fid(self, classifier: str | Path, *, n: int = 10_000, seed: int = 0, device: str = "auto",
+            temperature: float = 1.0) -> dict[str, Any]:
         """Fréchet distance of n generated images to the test images, on the features of a trained classifier run
-        (with the train-vs-test floor, and for a conditional VAE the label accuracy of its samples)."""
+        (with the train-vs-test floor, and for a conditional VAE the label accuracy of its samples). `temperature`:
+        as in `sample`."""
         if not 2 <= n <= 10**6:
             raise RlgenError(f"n must be between 2 and 1,000,000 images, got {n}")
-        return self.kind.fid(self.run, self.config, resolve_device(device), Path(classifier), n=n, seed=seed)
+        return self.kind.fid(self.run, self.config, resolve_device(device), Path(classifier), n=n, seed=seed,
+                             temperature=_temperature(temperature))
 
     def describe(self, report: dict[str, Any]) -> str:
         return self.kind.describe(report)
 
     def sample(self, n: int = 64, *, seed: int = 0, out: str | Path | None = None, device: str = "auto",
-               label: int | str | None = None) -> torch.Tensor:
+               label: int | str | None = None, temperature: float = 1.0) -> torch.Tensor:
         """n generated images (n, C, H, W) in [0, 1]; `out`: also write them as a PNG grid. A conditional VAE
-        draws class `label` (a number or a name: 8 or "Bag"), or with no label n of each class (one row each)."""
+        draws class `label` (a number or a name: 8 or "Bag"), or with no label n of each class (one row each).
+        `temperature` (0 to 10) scales the latent noise: below 1, fewer odd samples and less variety."""
         chosen = parse_label(label) if label is not None else None
         return self.kind.sample(self.run, self.config, resolve_device(device), _checked(out, IMAGE_SUFFIXES), n=n,
-                                seed=seed, label=chosen)
+                                seed=seed, label=chosen, temperature=_temperature(temperature))
 
     def reconstruct(self, n: int = 10, *, seed: int = 0, out: str | Path | None = None,
                     device: str = "auto") -> list[torch.Tensor]:
@@ -227,6 +231,12 @@ class Run:
         """A per-layer table of the model: output shapes and parameter counts."""
         model, forward = self.kind.summary_model(self.config, self.run)
         return summary_table(model, forward, f"{self.config.algo} — {self.path}")
+
+
+def _temperature(value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 10:
+        raise RlgenError(f"temperature must be a number from 0 to 10 (1 samples the model as trained), got {value!r}")
+    return float(value)
 
 
 def _checked(out: str | Path | None, suffixes: tuple[str, ...]) -> Path | None:

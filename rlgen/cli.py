@@ -19,6 +19,7 @@ RUN_DIR = click.Path(path_type=Path, file_okay=False)
 PNG = click.Path(path_type=Path, dir_okay=False)
 DEVICE_HELP = "auto (CUDA when present), cpu, cuda or cuda:N."
 SEED = click.IntRange(0, 2**32 - 1)
+TEMPERATURE = click.FloatRange(0, 10)  # NaN passes click; the API refuses it
 
 
 def one_line(message: str) -> str:
@@ -187,9 +188,11 @@ def train(config: Path | None, overrides: tuple[str, ...], set_file: Path | None
                    "this classifier run (and a conditional VAE's label accuracy).")
 @click.option("--fid-samples", default=10_000, show_default=True, type=click.IntRange(2, 10**6),
               help="With --fid: generated images.")
+@click.option("--temperature", default=1.0, show_default=True, type=TEMPERATURE,
+              help="With --fid: scale of the latent noise of the generated images (1: the model as trained).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def evaluate(run_dir: Path, episodes: int, seed: int, device: str, sample: bool, nll_samples: int | None,
-             fid_run: Path | None, fid_samples: int, as_json: bool):
+             fid_run: Path | None, fid_samples: int, temperature: float, as_json: bool):
     """Evaluate a trained run: a classifier's test accuracy (per class too), an autoencoder's test losses (a VAE's
     −ELBO and importance-sampled NLL), or an agent's return over greedy episodes.
 
@@ -204,7 +207,7 @@ def evaluate(run_dir: Path, episodes: int, seed: int, device: str, sample: bool,
 
     run = api.load(run_dir)
     if fid_run is not None:
-        report = run.fid(fid_run, n=fid_samples, seed=seed, device=device)
+        report = run.fid(fid_run, n=fid_samples, seed=seed, device=device, temperature=temperature)
     else:
         report = run.evaluate(episodes=episodes, seed=seed, greedy=not sample, nll_samples=nll_samples,
                               device=device, quiet=as_json)
@@ -244,8 +247,11 @@ def render(run_dir: Path, out: Path | None, episodes: int, seed: int, fps: int, 
 @click.option("--n", default=64, show_default=True, type=click.IntRange(min=1, max=4096), help="Number of images.")
 @click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("--label", help="Conditional VAE: the class to draw, by number or name (8, Bag, 'Ankle boot').")
+@click.option("--temperature", default=1.0, show_default=True, type=TEMPERATURE,
+              help="Scale of the latent noise: below 1, more typical images and less variety; 0 decodes the prior's "
+                   "means.")
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
-def sample(run_dir: Path, out: Path, n: int, seed: int, label: str | None, device: str):
+def sample(run_dir: Path, out: Path, n: int, seed: int, label: str | None, temperature: float, device: str):
     """Generate new images with a VAE run: decode z drawn from its prior into a PNG grid. A conditional VAE draws
     the class --label asks for; without --label it draws N of every class, one row per class.
 
@@ -254,11 +260,12 @@ def sample(run_dir: Path, out: Path, n: int, seed: int, label: str | None, devic
       rlgen sample runs/fashion_vae/<run> --out samples.png --n 64
       rlgen sample runs/fashion_cvae/<run> --out bags.png --label Bag --n 16
       rlgen sample runs/fashion_cvae/<run> --out classes.png --n 10      # a 10 x 10 class grid
+      rlgen sample runs/fashion_cvae/<run> --out typical.png --n 10 --temperature 0.6
     """
     from rlgen import api
 
     run = api.load(run_dir)
-    images = run.sample(n, seed=seed, out=out, device=device, label=label)
+    images = run.sample(n, seed=seed, out=out, device=device, label=label, temperature=temperature)
     click.echo(f"wrote {out} ({len(images)} samples)")
 
 

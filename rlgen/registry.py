@@ -68,7 +68,7 @@ class RunKind:
 
     # Each writes `out` when given and returns what it made.
     def sample(self, run: RunDir, cfg: Any, device: torch.device, out: Path | None, *, n: int, seed: int,
-               label: int | None = None) -> torch.Tensor:
+               label: int | None = None, temperature: float = 1.0) -> torch.Tensor:
         self._cannot(run, cfg, "sample new images")
 
     def reconstruct(self, run: RunDir, cfg: Any, device: torch.device, out: Path | None, *, n: int,
@@ -84,7 +84,7 @@ class RunKind:
         self._cannot(run, cfg, "render episodes (only agents play an environment)")
 
     def fid(self, run: RunDir, cfg: Any, device: torch.device, classifier: Path, *, n: int,
-            seed: int) -> dict[str, Any]:
+            seed: int, temperature: float = 1.0) -> dict[str, Any]:
         """Fréchet distance of n generated images to the test images on a classifier run's features."""
         self._cannot(run, cfg, "generate images for a Fréchet distance")
 

@@ -161,7 +161,11 @@ def test_conditional_samples_by_label_and_class_grid(generative, tmp_path):
         assert_one_line_error(invoke("sample", generative / "cvae", "--out", tmp_path / "x.png", *args), 1, message)
     assert_one_line_error(invoke("sample", generative / "vae2d", "--out", tmp_path / "x.png", "--label", "Bag"), 1,
                           "is not conditional")
+    assert_one_line_error(invoke("sample", generative / "cvae", "--out", tmp_path / "x.png", "--temperature", "nan"), 1,
+                          "temperature must be a number from 0 to 10")
     assert not (tmp_path / "x.png").exists()
+    result = invoke("sample", generative / "cvae", "--out", tmp_path / "cold.png", "--n", 2, "--temperature", 0.5)
+    assert result.exit_code == 0 and "20 samples" in result.output, result.output
 
 
 def test_conditional_reconstruct_interpolate_and_api(generative, tmp_path):
@@ -186,8 +190,11 @@ def test_fid_and_label_accuracy(generative):
     assert str(generative / "cnn") in report["fid_features"] and "sha256" in report["fid_features"]
     assert 0 <= report["label_accuracy"] <= 1 and len(report["label_accuracy_per_class"]) == 10
     assert 0.1 < report["classifier_test_accuracy"] <= 1 and report["fid_generated_images"] == 300
-    plain = invoke("evaluate", generative / "vae2d", "--fid", generative / "cnn", "--fid-samples", 300)
+    assert report["sampling_temperature"] == 1.0
+    plain = invoke("evaluate", generative / "vae2d", "--fid", generative / "cnn", "--fid-samples", 300,
+                   "--temperature", 0.7)
     assert plain.exit_code == 0 and plain.stdout.startswith("FID ") and "label accuracy" not in plain.stdout
+    assert "300 samples at temperature 0.7 vs" in plain.stdout
     assert_one_line_error(invoke("evaluate", generative / "cvae", "--fid", generative / "vae2d"), 1,
                           "--fid needs a classifier run")
     assert_one_line_error(invoke("evaluate", generative / "cnn", "--fid", generative / "cnn"), 1,

@@ -1,6 +1,7 @@
 """The Python API that notebooks use: rlgen.train / rlgen.load and the run handle, for every kind."""
 
 import pytest
+import torch
 
 import rlgen
 from rlgen.config import load_config
@@ -32,6 +33,11 @@ def test_train_takes_a_config_object_and_load_reopens_the_run(tmp_path):
     report = again.evaluate(device="cpu")
     assert report["nll_samples"] == 2 and report["test_nll"] > 0
     assert again.sample(4).shape[0] == 4
+    frozen = again.sample(3, temperature=0)  # N(0, I) prior: every sample decodes z = 0
+    assert torch.equal(frozen[0], frozen[1]) and not torch.equal(again.sample(3)[0], again.sample(3)[1])
+    for bad in (float("nan"), -0.5, 11, "1", True):
+        with pytest.raises(RlgenError, match="temperature must be a number from 0 to 10"):
+            again.sample(2, temperature=bad)
     rows = again.reconstruct(3)
     assert len(rows) == 2 and rows[0].shape == rows[1].shape
     assert len(again.interpolate(steps=3, pairs=2)) == 2

@@ -210,6 +210,10 @@ def test_vamp_vae_samples_its_components_and_trains():
     out.loss.backward()
     assert model.vamp.logits.grad.abs().sum() > 0  # the pseudo-inputs learn
     assert model.sample(4, torch.Generator().manual_seed(1), torch.tensor([8, 8, 9, 9])).shape == (4, *IMAGE_SHAPE)
+    model.eval()
+    means = model.decode(model.prior_components()[0][[8, 18]], torch.tensor([8, 8]))  # class 8's two components
+    cold = model.sample(50, torch.Generator().manual_seed(1), torch.full((50,), 8), temperature=0)
+    assert all(torch.allclose(image, means[0]) or torch.allclose(image, means[1]) for image in cold)
     assert "VampPrior, K = 20" in vae("vae.prior=vamp", "vae.pseudo_inputs=20").describe()
     with pytest.raises(ConfigError, match="at least one pseudo-input per class"):
         vae("vae.prior=vamp", "vae.pseudo_inputs=5", "vae.conditional=true")

@@ -28,24 +28,26 @@ def _write(rows: list[torch.Tensor], out: Path | None, title: str, row_labels: l
 
 @torch.no_grad()
 def sample_images(model: Autoencoder, algo: str, title: str, out: Path | None, n: int, seed: int,
-                  label: int | None = None) -> torch.Tensor:
+                  label: int | None = None, temperature: float = 1.0) -> torch.Tensor:
     """n new images (n, C, H, W). A conditional VAE draws them of class `label`; with no label it draws n per
-    class, one row per class, (10·n, C, H, W)."""
+    class, one row per class, (10·n, C, H, W). `temperature`: see VAE.sample (named in the title unless 1)."""
     if not model.generative:
         raise RlgenError(f"a {algo} run does not generate images; only the VAE samples new images (try reconstruct)")
     generator = torch.Generator().manual_seed(seed)
+    if temperature != 1.0:
+        title = f"temperature {temperature:g} · {title}"
     if label is not None and not model.conditional:
         raise RlgenError(f"this {algo} run is not conditional (vae.conditional: false): it cannot sample a chosen class")
     if not model.conditional:
-        images = model.sample(n, generator)
+        images = model.sample(n, generator, temperature=temperature)
         _write(square_rows(images), out, f"{n} samples · {title}")
         return images
     if label is not None:
-        images = model.sample(n, generator, torch.full((n,), label))
+        images = model.sample(n, generator, torch.full((n,), label), temperature)
         _write(square_rows(images), out, f"{n} samples of class {label} ({CLASS_NAMES[label]}) · {title}")
         return images
     labels = torch.arange(NUM_CLASSES).repeat_interleave(n)
-    images = model.sample(len(labels), generator, labels)
+    images = model.sample(len(labels), generator, labels, temperature)
     _write(list(images.split(n)), out, f"{n} samples per class · {title}", list(CLASS_NAMES))
     return images
 

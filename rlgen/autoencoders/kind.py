@@ -41,7 +41,7 @@ class AutoencoderKind(DatasetKind):
         return {"run_dir": str(run.path), "algo": cfg.algo, "model": cfg.describe(), **report}
 
     def fid(self, run: RunDir, cfg: AERunConfig, device: torch.device, classifier: Path, *, n: int,
-            seed: int) -> dict[str, Any]:
+            seed: int, temperature: float = 1.0) -> dict[str, Any]:
         from rlgen.classifiers.fid import fid_report, load_extractor
 
         model = self.load_model(run, cfg, device)
@@ -55,27 +55,31 @@ class AutoencoderKind(DatasetKind):
         parts = []
         for start in range(0, n, 1000):
             count = min(1000, n - start)
-            parts.append(model.sample(count, generator, asked[start : start + count] if asked is not None else None))
+            parts.append(model.sample(count, generator, asked[start : start + count] if asked is not None else None,
+                                      temperature))
         generated = torch.cat(parts)
         real = splits.test.x[:n]
         train = splits.train.x[torch.randperm(len(splits.train), generator=generator)[:len(real)].to(device)]
         report = fid_report(extractor, generated, real, train, asked)
-        return {"run_dir": str(run.path), "algo": cfg.algo, "model": cfg.describe(),
+        return {"run_dir": str(run.path), "algo": cfg.algo, "model": cfg.describe(), "sampling_temperature": temperature,
                 "classifier_test_accuracy": accuracy, **report}
 
     def describe(self, report: dict[str, Any]) -> str:
         if "fid" not in report:
             return super().describe(report)
-        line = (f"FID {report['fid']:.2f} ({report['fid_generated_images']:,} samples vs {report['fid_test_images']:,}"
-                f" test images; train vs test floor {report['fid_floor_train_vs_test']:.2f})")
+        temperature = report.get("sampling_temperature", 1.0)
+        at = f" at temperature {temperature:g}" if temperature != 1.0 else ""
+        line = (f"FID {report['fid']:.2f} ({report['fid_generated_images']:,} samples{at} vs "
+                f"{report['fid_test_images']:,} test images; train vs test floor {report['fid_floor_train_vs_test']:.2f})")
         if "label_accuracy" in report:
             line += (f"; label accuracy {report['label_accuracy']:.4f} (the classifier's own test accuracy "
                      f"{report['classifier_test_accuracy']:.4f})")
         return f"{line}; {report['model']}; features: {report['fid_features']}"
 
     def sample(self, run: RunDir, cfg: AERunConfig, device: torch.device, out: Path | None, *, n: int, seed: int,
-               label: int | None = None):
-        return sample_images(self.load_model(run, cfg, device), cfg.algo, self._title(run, cfg), out, n, seed, label)
+               label: int | None = None, temperature: float = 1.0):
+        return sample_images(self.load_model(run, cfg, device), cfg.algo, self._title(run, cfg), out, n, seed, label,
+                             temperature)
 
     def reconstruct(self, run: RunDir, cfg: AERunConfig, device: torch.device, out: Path | None, *, n: int,
                     seed: int) -> list[torch.Tensor]:

@@ -128,11 +128,13 @@ class VariationalAutoencoder(Autoencoder):
         return -(torch.logsumexp(log_px_z + log_pz - log_qz, dim=0) - math.log(samples))
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None, labels: torch.Tensor | None = None
-               ) -> torch.Tensor:
-        """n new images in [0, 1], (n, C, H, W): decode z ~ p(z) (of class `labels[i]` when conditional)."""
+    def sample(self, n: int, generator: torch.Generator | None = None, labels: torch.Tensor | None = None,
+               temperature: float = 1.0) -> torch.Tensor:
+        """n new images in [0, 1], (n, C, H, W): decode z ~ p(z) (of class `labels[i]` when conditional).
+        `temperature` T scales the Gaussian noise: z = μ + T·σ·ε (T < 1 trades variety for typical images, as in
+        Kingma & Dhariwal 2018 and BigGAN's truncation; T = 1 samples the model itself)."""
         device = next(self.parameters()).device
-        noise = torch.randn(n, self.latent, generator=generator).to(device)
+        noise = temperature * torch.randn(n, self.latent, generator=generator).to(device)
         labels = labels.to(device) if labels is not None else None
         if self.vamp is None:
             return self.decode(noise, labels)
