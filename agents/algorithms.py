@@ -12,6 +12,7 @@ from agents.reinforce import Reinforce
 from agents.update import Update
 from envs.make import EnvConfig, make_vec_env
 from rlgen.rundir import RunDir
+from rlgen.seeding import seed_everything
 
 UPDATES: dict[str, type[Update]] = {"reinforce": Reinforce, "a2c": A2C, "ppo": PPO}  # where the algorithms differ
 
@@ -24,6 +25,13 @@ def algo_section(cfg: AgentRunConfig):
 def build_policy(cfg: AgentRunConfig, obs_dim: int, n_actions: int) -> ActorCritic:
     critic = UPDATES[cfg.algo].needs_critic(algo_section(cfg))
     return ActorCritic(obs_dim, n_actions, cfg.policy, cfg.value if critic else None)
+
+
+def initial_policy(cfg: AgentRunConfig, obs_dim: int, n_actions: int, device: torch.device) -> ActorCritic:
+    """The policy a run of `cfg` starts from: built right after seeding everything with the run's seed (a single run
+    and the same seed in a batch of seeds start from the same weights)."""
+    seed_everything(cfg.seed)
+    return build_policy(cfg, obs_dim, n_actions).to(device)
 
 
 def env_shapes(env: EnvConfig) -> tuple[int, int]:

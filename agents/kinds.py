@@ -58,6 +58,16 @@ class AgentKind(_ActorKind):
               threads=None) -> TrainResult:
         return train_agent(cfg, run, quiet, resume)
 
+    def batching_problem(self, cfg: AgentRunConfig) -> str | None:
+        from agents.seeds import batching_problem
+
+        return batching_problem(cfg)
+
+    def train_seeds(self, cfgs: list[AgentRunConfig], runs: list[RunDir], quiet: bool = False) -> list[TrainResult]:
+        from agents.seeds import train_seeds
+
+        return train_seeds(cfgs, runs, quiet)
+
     def actor(self, run: RunDir, cfg: AgentRunConfig, device: torch.device, greedy: bool) -> Actor:
         return policy_actor(load_policy(run, cfg, device), device, greedy)
 

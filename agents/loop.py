@@ -11,7 +11,7 @@ import time
 import numpy as np
 import torch
 
-from agents.algorithms import UPDATES, algo_section, build_policy
+from agents.algorithms import UPDATES, algo_section, initial_policy
 from agents.config import AgentRunConfig
 from agents.evaluate import evaluate_policy, evaluation_due, record_evaluation
 from agents.rollout import RolloutCollector
@@ -56,7 +56,7 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: b
     seed_everything(cfg.seed)
     envs = make_vec_env(cfg.env, device=device)
     obs_dim, n_actions = envs.single_observation_space.shape[0], int(envs.single_action_space.n)
-    policy = build_policy(cfg, obs_dim, n_actions).to(device)  # the same initial weights on every rank
+    policy = initial_policy(cfg, obs_dim, n_actions, device)  # the same initial weights on every rank
     if world.active:
         torch.manual_seed(cfg.seed + RANK_SEED * world.rank)  # … but each rank its own action noise
     tc = cfg.train

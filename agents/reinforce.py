@@ -32,14 +32,17 @@ class ReinforceConfig(Strict):
 
 class Reinforce(Update):
     cfg: ReinforceConfig
+    batchable = True
 
     @staticmethod
     def needs_critic(cfg: ReinforceConfig) -> bool:
         return cfg.baseline
 
-    def update(self, rollout: Rollout) -> dict[str, torch.Tensor]:
-        cfg, mask = self.cfg, rollout.valid
-        returns = discounted_returns(rollout.rewards, rollout.terminated, rollout.truncated, cfg.gamma)  # (T, N)
+    def targets(self, rollout: Rollout) -> dict[str, torch.Tensor]:
+        return {"returns": discounted_returns(rollout.rewards, rollout.terminated, rollout.truncated, self.cfg.gamma)}
+
+    def loss(self, rollout: Rollout, targets: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        cfg, mask, returns = self.cfg, rollout.valid, targets["returns"]  # (T, N)
         logits = self.policy.logits(rollout.obs)  # (T, N, A)
         logp, entropy = log_prob_and_entropy(logits, rollout.actions)
         stats: dict[str, torch.Tensor] = {}
@@ -55,7 +58,6 @@ class Reinforce(Update):
         policy_loss = -masked_mean(logp * advantages, mask)
         entropy_mean = masked_mean(entropy, mask)
         loss = policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * entropy_mean
-        self.optimizer.step(loss)
         stats.update(
             {
                 "train/loss": loss.detach(),
@@ -64,4 +66,4 @@ class Reinforce(Update):
                 "train/return_mean": masked_mean(returns, mask),
             }
         )
-        return stats
+        return loss, stats

@@ -12,7 +12,13 @@ from rlgen.optim import TrainingOptimizer
 
 
 class Update:
-    """An update rule over rollouts, for the one on-policy loop."""
+    """An update rule over rollouts, for the one on-policy loop.
+
+    An algorithm whose update is one gradient step on one loss splits it into `targets` (what the loss regresses
+    towards, computed without the policy's parameters) and `loss`, and sets `batchable`: then several seeds can train
+    as one batched model (agents/seeds.py), each seed's loss computed by this very code."""
+
+    batchable = False
 
     @staticmethod
     def needs_critic(cfg: Any) -> bool:
@@ -23,4 +29,14 @@ class Update:
         self.cfg, self.policy, self.optimizer = cfg, policy, optimizer
 
     def update(self, rollout: Rollout) -> dict[str, torch.Tensor]:
+        loss, stats = self.loss(rollout, self.targets(rollout))
+        self.optimizer.step(loss)
+        return stats
+
+    def targets(self, rollout: Rollout) -> dict[str, torch.Tensor]:
+        """(T, N) tensors the loss needs that do not depend on the policy's parameters."""
+        raise NotImplementedError
+
+    def loss(self, rollout: Rollout, targets: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The loss to descend and the iteration's statistics (scalars; "train/loss" among them)."""
         raise NotImplementedError

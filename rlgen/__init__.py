@@ -6,12 +6,12 @@
 """
 
 __version__ = "0.2.0"
-__all__ = ["__version__", "load", "resume", "summary", "sweep", "train", "tune"]
+__all__ = ["__version__", "load", "resume", "summary", "sweep", "train", "train_seeds", "tune"]
 
 
 def __getattr__(name: str):
     """The API functions, imported on first use (the CLI's `--version` should not wait for torch)."""
-    if name in ("train", "load", "resume", "summary"):
+    if name in ("train", "train_seeds", "load", "resume", "summary"):
         from rlgen import api
 
         return getattr(api, name)

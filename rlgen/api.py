@@ -68,6 +68,70 @@ def train(config: str | Path | BaseModel | Mapping[str, Any], overrides: Overrid
     return handle
 
 
+def train_seeds(config: str | Path | BaseModel | Mapping[str, Any], seeds: list[int], overrides: Overrides = None,
+                *, run_dir: str | Path | None = None, device: str | None = None, threads: int | None = None,
+                quiet: bool = False) -> list["Run"]:
+    """Train several seeds of one config at once, in this process, as one batched model (agents on the torch
+    CartPole; see agents/seeds.py): each seed is trained exactly as `train(config, seed=s)` would train it, into its
+    own ordinary run directory RUN_DIR/seed<s> (default RUN_DIR: runs/<config>/<time>-seeds). Returns one finished
+    run per seed, in order."""
+    if not seeds or len(set(seeds)) != len(seeds) or any(isinstance(s, bool) or not isinstance(s, int)
+                                                          or not 0 <= s < 2**32 for s in seeds):
+        raise RlgenError(f"seeds must be distinct whole numbers from 0 to 2**32 - 1, got {seeds!r}")
+    if distributed.launched_world().active:
+        raise RlgenError("batched seeds train in one process; run them without torchrun / --nproc")
+    started = time.perf_counter()
+    cfgs = [check(config, overrides, seed=seed, device=device)[0] for seed in seeds]
+    _, name, kind = check(config, overrides, seed=seeds[0], device=device)
+    problem = kind.batching_problem(cfgs[0])
+    if problem is not None:
+        raise RlgenError(problem)
+    checked = time.perf_counter() - started
+    source = str(config) if isinstance(config, (str, Path)) else None
+    default = default_run_dir(Path(name), seeds[0])  # runs/<config>/<time>-seed<s> → runs/<config>/<time>-seeds
+    parent = Path(run_dir) if run_dir else default.with_name(default.name.replace(f"-seed{seeds[0]}", "-seeds"))
+    runs: list[RunDir] = []
+    try:
+        for cfg in cfgs:
+            runs.append(RunDir.create(parent / f"seed{cfg.seed}", cfg, kind.name, source))
+    except RlgenError:
+        for run in runs:  # nothing half-made is left behind
+            run.discard()
+        raise
+    results = _train_many(kind, cfgs, runs, quiet, threads)
+    handles = []
+    for run, cfg, result in zip(runs, cfgs, results):
+        handle = Run(run, cfg, kind)
+        handle.result = result
+        handle.result.timings = {"checks": checked, **result.timings}
+        handles.append(handle)
+    return handles
+
+
+def _train_many(kind: RunKind, cfgs: list[Any], runs: list[RunDir], quiet: bool, threads: int | None
+                ) -> list[TrainResult]:
+    """`_train` for batched seeds: every seed's run is locked while training, and one that learnt nothing before a
+    failure or Ctrl-C is removed again."""
+    previous_threads = torch.get_num_threads()
+    try:
+        policy = ThreadPolicy(threads, kind.adaptive_threads)
+        for run in runs:
+            run.update_meta(info=policy.describe())
+        return kind.train_seeds(cfgs, runs, quiet)
+    except (KeyboardInterrupt, RlgenError) as exc:
+        kept = [run for run in runs if run.has("checkpoint") and run.state().progress > 0]
+        for run in runs:
+            if run not in kept:
+                run.discard()
+        if isinstance(exc, KeyboardInterrupt):
+            raise TrainingInterrupted(runs[0].path.parent, bool(kept)) from None
+        raise
+    finally:
+        for run in runs:
+            run.unlock()
+        torch.set_num_threads(previous_threads)
+
+
 def _new_run(world: distributed.World, path: Path, cfg: Any, kind: RunKind, source: str | None) -> RunDir:
     """The new run's directory: created by rank 0 (the only writer), whose path every other rank then follows."""
     if not world.active:

@@ -19,7 +19,26 @@ RUN_DIR = click.Path(path_type=Path, file_okay=False)
 PNG = click.Path(path_type=Path, dir_okay=False)
 DEVICE_HELP = "auto (CUDA when present), cpu, cuda or cuda:N."
 SEED = click.IntRange(0, 2**32 - 1)
-TEMPERATURE = click.FloatRange(0, 10)  # NaN passes click; the API refuses it
+TEMPERATURE = click.FloatRange(0, 10)
+
+
+class SeedList(click.ParamType):
+    """Seeds as ranges and lists: 0-31, 0,3,7 or 0-3,10."""
+
+    name = "SEEDS"
+
+    def convert(self, value, param, ctx) -> list[int]:
+        if isinstance(value, list):
+            return value
+        seeds: list[int] = []
+        for part in str(value).split(","):
+            low, _, high = part.strip().partition("-")
+            if not low.isdigit() or (high and not high.isdigit()) or (high and int(high) < int(low)):
+                self.fail(f"{value!r} is not a list of seeds such as 0-31 or 0,3,7", param, ctx)
+            seeds += range(int(low), int(high or low) + 1)
+        if len(set(seeds)) != len(seeds) or max(seeds) >= 2**32 or len(seeds) > 4096:
+            self.fail(f"{value!r} names a seed twice, a seed past 2**32 - 1, or more than 4,096 seeds", param, ctx)
+        return seeds  # NaN passes click; the API refuses it
 
 
 def one_line(message: str) -> str:
@@ -82,6 +101,9 @@ def main() -> None:
 @click.option("--resume", type=RUN_DIR, help="Continue an interrupted run from its last checkpoint (not SB3 runs).")
 @click.option("--device", help=DEVICE_HELP)
 @click.option("--seed", type=SEED, help="Override the config's seed.")
+@click.option("--seeds", "seed_list", type=SeedList(),
+              help="Train these seeds at once, as one batched model in this process (REINFORCE on the torch "
+                   "CartPole): 0-31 or 0,3,7. --run-dir is then the folder of their run dirs seed<N>.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--threads", type=click.IntRange(1, 1024),
               help="Threads to compute with (default: OMP_NUM_THREADS, else 1 for agents and the free cores for "
@@ -92,8 +114,8 @@ def main() -> None:
 @click.option("--nproc", type=click.IntRange(1, 1024), default=1, show_default=True,
               help="Data-parallel processes on this machine (starts torchrun; gloo on the CPU, NCCL on GPUs).")
 def train(config: Path | None, overrides: tuple[str, ...], set_file: Path | None, run_dir: Path | None,
-          resume: Path | None, device: str | None, seed: int | None, quiet: bool, threads: int | None, timings: bool,
-          check_only: bool, nproc: int):
+          resume: Path | None, device: str | None, seed: int | None, seed_list: list[int] | None, quiet: bool,
+          threads: int | None, timings: bool, check_only: bool, nproc: int):
     """Train the model a YAML CONFIG describes; the run directory gets config, weights, metrics.
 
     \b
@@ -106,6 +128,7 @@ def train(config: Path | None, overrides: tuple[str, ...], set_file: Path | None
       rlgen train --resume runs/fashion_vae/<run>
       rlgen train configs/fashion_cnn.yaml --set model.layers=[{type: flatten}] --check
       rlgen train configs/cartpole_a2c.yaml --timings
+      rlgen train configs/cartpole_reinforce.yaml --seeds 0-31 --run-dir runs/reinforce-32
       rlgen train configs/fashion_cnn.yaml --nproc 2 --run-dir runs/cnn-dp
       torchrun --nproc-per-node 2 -m rlgen train configs/fashion_cnn.yaml --run-dir runs/cnn-dp
     """
@@ -117,6 +140,16 @@ def train(config: Path | None, overrides: tuple[str, ...], set_file: Path | None
         if resume is not None:
             raise RlgenError("--resume takes only the run dir (and --device, --quiet); its saved config is used")
         overrides = (*read_overrides_file(set_file), *overrides)
+    if seed_list is not None:
+        if config is None or seed is not None or resume is not None or nproc > 1 or check_only:
+            raise RlgenError("--seeds trains the seeds of a CONFIG in one process: leave out --seed, --resume, "
+                             "--nproc and --check")
+        runs = api.train_seeds(config, seed_list, list(overrides), run_dir=run_dir, device=device, threads=threads,
+                               quiet=quiet)
+        for run in runs:
+            click.echo(f"seed {run.config.seed}: {run.result}")
+        click.echo(f"run dirs: {runs[0].path.parent}/seed<N>")
+        return
     if nproc > 1 and not check_only:
         if distributed.launched_world().active:
             raise RlgenError("--nproc starts torchrun; under torchrun already, leave it out")

@@ -170,13 +170,23 @@ class TrainingOptimizer:
 
         Returns the gradient norm before clipping when clipping is on (a device tensor: no host sync), else None.
         """
+        self.begin()
+        if self.cfg.l1 > 0 or self.cfg.l2 > 0:
+            loss = loss + self.penalty()
+        loss.backward()
+        return self.finish()
+
+    def begin(self) -> None:
+        """The first half of `step`: set the scheduled learning rate and clear the gradients. Whoever calls it
+        backpropagates a loss (with `penalty()`) into this optimizer's parameters, then calls `finish` (several
+        seeds trained at once share one backward pass; see agents/seeds.py)."""
         self.lr = scheduled_lr(self.cfg, self.steps_done, self.fraction_done())
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr * group["lr_scale"]
         self.optimizer.zero_grad(set_to_none=True)
-        if self.cfg.l1 > 0 or self.cfg.l2 > 0:
-            loss = loss + self.penalty()
-        loss.backward()
+
+    def finish(self) -> torch.Tensor | None:
+        """The second half of `step`, once the gradients are in: clip, update, max-norm, count the step."""
         if self.average_across_ranks:
             average_gradients(self._params)
         grad_norm = None

@@ -48,6 +48,15 @@ class RunKind:
         """Train (or continue) a run; `threads` is the process's thread policy, set up by the caller."""
         raise NotImplementedError
 
+    def batching_problem(self, cfg: Any) -> str | None:
+        """Why several seeds of this config cannot train at once as one batched model (None when they can)."""
+        return f"batched seeds are for agents on the torch CartPole; {cfg.algo} runs train one seed at a time"
+
+    def train_seeds(self, cfgs: list[Any], runs: list[RunDir], quiet: bool = False) -> list[TrainResult]:
+        """Train several seeds of one config (`cfgs` differ in their seed only) as one batched model, each into
+        its own ordinary run directory; call only when `batching_problem` is None."""
+        raise NotImplementedError
+
     def evaluate(self, run: RunDir, cfg: Any, device: torch.device, *, episodes: int = 100, seed: int = 0,
                  greedy: bool = True, nll_samples: int | None = None, quiet: bool = True) -> dict[str, Any]:
         """Test-set or environment metrics of the run's best weights, as a flat JSON-able dict."""

@@ -1,0 +1,293 @@
+"""Many seeds of one agent config trained at once, in one process, as one batched model.
+
+Each seed keeps its own policy, optimizer (state, schedule, clipping), run state and ordinary run directory, exactly
+as a single run of that seed would: the same initial weights, the same update rule, its own evaluations, its own
+end (a solved seed stops learning while the others go on). What is shared is the work:
+- one torch CartPole of S·N copies: seed s plays copies s·N … s·N + N − 1; every step asks one batched forward
+  pass (a `torch.baddbmm` per layer over the S stacked weight matrices) for all S·N actions;
+- one loss: the algorithm's own `loss` (agents/update.py), run on each seed's slice of the rollout under
+  `torch.func.vmap` with that seed's weights, so every mean and normalisation stays within its seed; the S losses are
+  summed and backpropagated once (seeds share no parameter, so each gets exactly its own gradient), then each seed's
+  optimizer takes its step;
+- one greedy evaluation of every seed that is due: gymnasium's CartPole with 100 copies per seed, in one vector env.
+
+This is how PureJaxRL trains hundreds of CartPole agents at once; here on the CPU the gain comes from replacing S
+small matrix products per step by one batched product, and S processes' start-up by one.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from agents.algorithms import UPDATES, algo_section, build_policy, initial_policy
+from agents.config import AgentRunConfig
+from agents.evaluate import evaluation_env, evaluation_due, record_evaluation
+from agents.policy import ActorCritic
+from agents.rollout import Rollout, RolloutCollector, finished_episodes
+from envs.make import make_vec_env
+from rlgen.device import resolve_device
+from rlgen.divergence import check_finite
+from rlgen.errors import RlgenError
+from rlgen.metrics import ProgressBar
+from rlgen.optim import TrainingOptimizer
+from rlgen.rundir import RunDir
+from rlgen.runstate import RunState, TrainResult, capture_rng
+
+ROLLOUT_FIELDS = ("obs", "actions", "rewards", "terminated", "truncated", "valid")
+
+
+def batching_problem(cfg: AgentRunConfig) -> str | None:
+    """Why this config's seeds cannot train as one batched model (None when they can)."""
+    if cfg.algo not in UPDATES or not UPDATES[cfg.algo].batchable:
+        batchable = ", ".join(name for name, update in UPDATES.items() if update.batchable)
+        return f"batched seeds train {batchable} only so far (not {cfg.algo}); train its seeds one by one"
+    if cfg.env.backend != "torch":
+        return "batched seeds need the torch CartPole (env.backend: torch)"
+    for name in ("policy", "value"):
+        net = getattr(cfg, name)
+        if net.batch_norm or net.dropout:
+            return f"batched seeds need {name} networks without batch norm or dropout"
+    return None
+
+
+def check_batchable(cfg: AgentRunConfig) -> None:
+    problem = batching_problem(cfg)
+    if problem is not None:
+        raise RlgenError(problem)
+
+
+@dataclass
+class Seed:
+    """One seed's own part: what a single run of it would hold."""
+
+    cfg: AgentRunConfig
+    run: RunDir
+    policy: ActorCritic
+    optimizer: TrainingOptimizer
+    state: RunState = field(default_factory=RunState)
+    recent: list[float] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+class StackedActor:
+    """The S seeds' actors as one batched network, from their weights stacked along a new first dim: observations
+    (S·N, D) → logits (S·N, A), seed s's rows through seed s's weights. Built from detached copies, once per rollout
+    (the weights do not change during one)."""
+
+    def __init__(self, policies: list[ActorCritic]):
+        self.layers: list[tuple[torch.Tensor, torch.Tensor] | nn.Module] = []
+        for parts in zip(*(p._actor_layers for p in policies)):
+            if isinstance(parts[0], nn.Linear):
+                weight = torch.stack([m.weight.detach() for m in parts]).transpose(1, 2)  # (S, in, out)
+                bias = torch.stack([m.bias.detach() for m in parts]).unsqueeze(1)  # (S, 1, out)
+                self.layers.append((weight, bias))
+            else:  # an activation: the same function for every seed
+                self.layers.append(parts[0])
+        self.seeds = len(policies)
+
+    def logits(self, obs: torch.Tensor) -> torch.Tensor:
+        x = obs.reshape(self.seeds, -1, obs.shape[-1])
+        for layer in self.layers:
+            x = torch.baddbmm(layer[1], x, layer[0]) if isinstance(layer, tuple) else layer(x)
+        return x.reshape(*obs.shape[:-1], -1)
+
+    def sample(self, obs: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        return (self.logits(obs) + noise).argmax(dim=-1)
+
+    def act(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.logits(obs).argmax(dim=-1)
+
+
+def split_seeds(tensor: torch.Tensor, seeds: int) -> torch.Tensor:
+    """(T, S·N, …) → (S, T, N, …): each seed's columns of a rollout tensor."""
+    return tensor.reshape(tensor.shape[0], seeds, -1, *tensor.shape[2:]).movedim(1, 0)
+
+
+class BatchedLoss(nn.Module):
+    """The algorithm's loss as a module function of its policy's weights, for `torch.func.functional_call`."""
+
+    def __init__(self, cfg: AgentRunConfig, policy: ActorCritic):
+        super().__init__()
+        self.policy = policy
+        self.update = UPDATES[cfg.algo](algo_section(cfg), policy, None)
+
+    def forward(self, columns: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]):
+        rollout = Rollout(**columns, last_obs=columns["obs"][-1], num_steps=0)
+        return self.update.loss(rollout, targets)
+
+
+def new_seed(cfg: AgentRunConfig, run: RunDir, obs_dim: int, n_actions: int, device: torch.device) -> Seed:
+    """A seed as a single run of it starts: its initial policy, its optimizer with the schedule on its own steps."""
+    policy = initial_policy(cfg, obs_dim, n_actions, device)
+    seed = Seed(cfg, run, policy, TrainingOptimizer(policy, cfg.optimizer))
+    seed.optimizer.follow(lambda: seed.state.progress / cfg.train.total_steps)
+    return seed
+
+
+def batched_update(loss: "BatchedLoss", seeds: list[Seed], rollout: Rollout) -> dict[str, torch.Tensor]:
+    """One update of every seed still learning, each on its own columns of the rollout: one backward pass through
+    the sum of their losses, then each seed's optimizer step. Returns the stats, (S,) each."""
+    losses, stats = seed_losses(loss, seeds, rollout)
+    learning = [i for i, s in enumerate(seeds) if not s.state.finished]
+    for i in learning:
+        seeds[i].optimizer.begin()
+    total = losses[learning].sum() + sum(seeds[i].optimizer.penalty() for i in learning)
+    total.backward()
+    for i in learning:
+        seeds[i].optimizer.finish()
+    return stats
+
+
+def seed_losses(loss: BatchedLoss, seeds: list[Seed], rollout: Rollout) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Each seed's loss on its own columns of the rollout, with its own weights: (S,) and stats of (S,) each."""
+    count = len(seeds)
+    targets = {k: split_seeds(v, count) for k, v in loss.update.targets(rollout).items()}
+    columns = {k: split_seeds(getattr(rollout, k), count) for k in ROLLOUT_FIELDS}
+    names = [name for name, _ in seeds[0].policy.named_parameters()]
+    params = {f"policy.{name}": torch.stack([dict(s.policy.named_parameters())[name] for s in seeds])
+              for name in names}
+
+    def one(weights, cols, tgts):
+        return torch.func.functional_call(loss, weights, (cols, tgts))
+
+    return torch.func.vmap(one)(params, columns, targets)
+
+
+def per_seed_episodes(rollout: Rollout, carry: tuple[torch.Tensor, torch.Tensor], seeds: int
+                      ) -> tuple[list[list[float]], list[list[int]], tuple[torch.Tensor, torch.Tensor]]:
+    """The returns and lengths of the episodes each seed finished in this rollout."""
+    ended = (rollout.terminated | rollout.truncated) & rollout.valid
+    returns, lengths, carry = finished_episodes(rollout.rewards, rollout.valid, ended, carry)
+    owner = (ended.nonzero()[:, 1] // (ended.shape[1] // seeds)).tolist()  # row-major (t, n), like the returns
+    by_seed_returns: list[list[float]] = [[] for _ in range(seeds)]
+    by_seed_lengths: list[list[int]] = [[] for _ in range(seeds)]
+    for s, r, n in zip(owner, returns.tolist(), lengths.tolist()):
+        by_seed_returns[s].append(r)
+        by_seed_lengths[s].append(n)
+    return by_seed_returns, by_seed_lengths, carry
+
+
+def evaluate_seeds(actor: StackedActor, cfg: AgentRunConfig, episodes: int, seed: int) -> np.ndarray:
+    """Greedy returns of every seed of `actor`, `episodes` each: (S, episodes). Up to 100 episodes per seed are played
+    side by side in one gymnasium vector env (the env single runs are judged on)."""
+    chunks = []
+    done = 0
+    while done < episodes:
+        n = min(100, episodes - done)
+        envs = make_vec_env(evaluation_env(cfg.env), num_envs=actor.seeds * n)
+        try:
+            obs, _ = envs.reset(seed=seed + done)
+            total = np.zeros(envs.num_envs)
+            running = np.ones(envs.num_envs, dtype=bool)
+            while running.any():
+                with torch.no_grad():
+                    action = actor.act(torch.as_tensor(obs, dtype=torch.float32)).numpy()
+                obs, reward, terminated, truncated, _ = envs.step(action)
+                total += np.where(running, reward, 0.0)
+                running &= ~(terminated | truncated)
+        finally:
+            envs.close()
+        chunks.append(total.reshape(actor.seeds, n))
+        done += n
+    return np.concatenate(chunks, axis=1)
+
+
+def _mean(values: list[float]) -> float:
+    return float(np.mean(values)) if values else math.nan
+
+
+def train_seeds(cfgs: list[AgentRunConfig], runs: list[RunDir], quiet: bool = False) -> list[TrainResult]:
+    """Train the configs (one config, several seeds: they differ in `seed` only) as one batched model into their run
+    directories; returns each seed's result, in order."""
+    started_at = time.perf_counter()
+    cfg = cfgs[0]
+    check_batchable(cfg)
+    device = resolve_device(cfg.device)
+    tc, count, per_seed = cfg.train, len(cfgs), cfg.env.num_envs
+    envs = make_vec_env(cfg.env.model_copy(update={"num_envs": count * per_seed}), device=device)
+    obs_dim, n_actions = envs.single_observation_space.shape[0], int(envs.single_action_space.n)
+    seeds = [new_seed(seed_cfg, run, obs_dim, n_actions, device) for seed_cfg, run in zip(cfgs, runs)]
+    for run in runs:
+        run.update_meta(unit="env steps", monitor="eval/return_mean",
+                        info={"env_id": cfg.env.id, "obs_dim": obs_dim, "n_actions": n_actions,
+                              "batched_seeds": [c.seed for c in cfgs]})
+    loss = BatchedLoss(cfg, build_policy(cfg, obs_dim, n_actions).to(device))
+    collector = RolloutCollector(envs, StackedActor([s.policy for s in seeds]), device, cfg.seed)
+    carry = (torch.zeros(count * per_seed, device=device), torch.zeros(count * per_seed, dtype=torch.int64,
+                                                                        device=device))
+    loggers = [s.run.metrics_logger() for s in seeds]
+    timings = {"set-up": 0.0, "training": 0.0, "evaluations": 0.0}
+    rollout_steps = tc.rollout_steps if tc.rollout == "steps" else None
+    total_budget = tc.total_steps * count
+    try:
+        with ProgressBar(total_budget, f"{cfg.algo} {cfg.env.id} × {count} seeds", quiet) as bar:
+            timings["set-up"] = time.perf_counter() - started_at
+            while not all(s.state.finished for s in seeds):
+                started = time.perf_counter()
+                collector.policy = StackedActor([s.policy for s in seeds])
+                rollout = collector.collect(rollout_steps)
+                learning = [i for i, s in enumerate(seeds) if not s.state.finished]
+                stats = batched_update(loss, seeds, rollout)
+                elapsed = time.perf_counter() - started
+                timings["training"] += elapsed
+                returns, lengths, carry = per_seed_episodes(rollout, carry, count)
+                steps = rollout.valid.reshape(rollout.valid.shape[0], count, per_seed).sum((0, 2)).tolist()
+                values = {k: v.float().tolist() for k, v in stats.items()}  # one host sync per iteration
+                due = []
+                for i in learning:
+                    s = seeds[i]
+                    last_loss = s.metrics.get("train/loss")
+                    s.state.train_seconds += elapsed / len(learning)
+                    s.state.progress += int(steps[i])
+                    s.state.iteration += 1
+                    s.recent = (s.recent + returns[i])[-100:]
+                    s.metrics = {k: v[i] for k, v in values.items()}
+                    check_finite(s.metrics["train/loss"], s.policy.parameters(), last_finite=last_loss,
+                                 where=f"seed {s.cfg.seed}, iteration {s.state.iteration}",
+                                 lr=("optimizer.lr", s.cfg.optimizer.lr),
+                                 clip=("optimizer.max_grad_norm", s.cfg.optimizer.max_grad_norm),
+                                 kept=f"Its run dir is {s.run.path}.")
+                    s.metrics.update({
+                        "rollout/ep_return_mean": _mean(returns[i]),
+                        "rollout/ep_len_mean": _mean(lengths[i]),
+                        "rollout/ep_return_mean_100": _mean(s.recent),
+                        "train/lr": s.optimizer.lr,
+                        "time/steps_per_s": steps[i] / max(elapsed / len(learning), 1e-9),
+                        "time/train_seconds": s.state.train_seconds,
+                        "time/iteration": s.state.iteration,
+                    })
+                    if evaluation_due(s.state, tc):
+                        due.append(i)
+                if due:
+                    eval_started = time.perf_counter()
+                    scores = evaluate_seeds(StackedActor([seeds[i].policy for i in due]), cfg, tc.eval_episodes,
+                                            cfg.seed + tc.eval_seed_offset)
+                    timings["evaluations"] += time.perf_counter() - eval_started
+                    rng = capture_rng(device)
+                    for i, returns_i in zip(due, scores):
+                        s = seeds[i]
+                        if record_evaluation(s.state, tc, returns_i, s.metrics):
+                            s.run.save_weights(s.policy, "model")
+                        s.run.save_checkpoint(s.policy, s.optimizer, s.state, rng)
+                for i in learning:
+                    loggers[i].log(seeds[i].state.progress, seeds[i].metrics)
+                bar.update(sum(min(s.state.progress, tc.total_steps) if not s.state.finished else tc.total_steps
+                               for s in seeds),
+                           f"{sum(s.state.status == 'solved' for s in seeds)}/{count} solved | it "
+                           f"{max(s.state.iteration for s in seeds)}")
+    finally:  # also on Ctrl-C or an error: every seed keeps what it learnt (never non-finite weights)
+        rng = capture_rng(device)
+        for s, logger in zip(seeds, loggers):
+            logger.close()
+            if not s.state.finished and all(torch.isfinite(p).all() for p in s.policy.parameters()):
+                if not s.run.has("model"):
+                    s.run.save_weights(s.policy, "model")
+                s.run.save_checkpoint(s.policy, s.optimizer, s.state, rng)
+        envs.close()
+    return [s.run.result(s.state, s.metrics, dict(timings)) for s in seeds]  # the timings of the whole batch
