@@ -92,6 +92,12 @@ def main() -> None:
     """
 
 
+def _interrupted(exc: TrainingInterrupted) -> Interrupted:
+    if exc.saved:
+        return Interrupted(f"interrupted; what was learned so far is saved in {exc.run_dir}")
+    return Interrupted(f"interrupted before anything was learned; nothing was kept in {exc.run_dir}")
+
+
 @main.command()
 @click.argument("config", type=click.Path(path_type=Path, dir_okay=False), required=False)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config field (repeatable).")
@@ -144,8 +150,11 @@ def train(config: Path | None, overrides: tuple[str, ...], set_file: Path | None
         if config is None or seed is not None or resume is not None or nproc > 1 or check_only:
             raise RlgenError("--seeds trains the seeds of a CONFIG in one process: leave out --seed, --resume, "
                              "--nproc and --check")
-        runs = api.train_seeds(config, seed_list, list(overrides), run_dir=run_dir, device=device, threads=threads,
-                               quiet=quiet)
+        try:
+            runs = api.train_seeds(config, seed_list, list(overrides), run_dir=run_dir, device=device,
+                                   threads=threads, quiet=quiet)
+        except TrainingInterrupted as exc:
+            raise _interrupted(exc) from None
         for run in runs:
             click.echo(f"seed {run.config.seed}: {run.result}")
         click.echo(f"run dirs: {runs[0].path.parent}/seed<N>")
@@ -193,9 +202,7 @@ def train(config: Path | None, overrides: tuple[str, ...], set_file: Path | None
             run = api.train(config, list(overrides), run_dir=run_dir, seed=seed, device=device, threads=threads,
                             quiet=quiet)
     except TrainingInterrupted as exc:
-        if exc.saved:
-            raise Interrupted(f"interrupted; what was learned so far is saved in {exc.run_dir}") from None
-        raise Interrupted(f"interrupted before anything was learned; nothing was kept in {exc.run_dir}") from None
+        raise _interrupted(exc) from None
     world = distributed.current()
     distributed.leave()
     if not world.is_main:  # rank 0 speaks for the run

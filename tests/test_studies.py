@@ -162,6 +162,23 @@ def test_an_interrupted_sweep_continues_where_it_stopped(tmp_path):
         assert [row["step"] for row in run.metrics()] == list(range(1, 61))  # continued, not restarted
 
 
+def test_a_sweep_trains_a_cell_s_seeds_as_one_batch_where_it_can(tmp_path):
+    tiny = {"train.total_steps": 2000, "train.eval_every_steps": 1000, "train.eval_episodes": 3, "env.num_envs": 8}
+    for batch in (True, False):
+        path = sweep_file(tmp_path, base=str(CONFIGS / "cartpole_reinforce.yaml"), set=tiny, seeds=[0, 1, 2],
+                          grid={"reinforce.gamma": [0.9, 0.99]}, batch_seeds=batch)
+        out = tmp_path / f"out-{batch}"
+        result = invoke("sweep", path, "--out", out, "--quiet")
+        assert result.exit_code == 0 and "6 of 6 runs finished" in result.output, result.output
+        for cell in ("reinforce.gamma=0.9", "reinforce.gamma=0.99"):
+            for seed in (0, 1, 2):
+                run = api.load(out / "runs" / cell / f"seed{seed}")
+                assert run.config.seed == seed and run.run.state().finished
+                assert run.meta.info.get("batched_seeds") == ([0, 1, 2] if batch else None)
+        with open(out / "runs.csv") as f:
+            assert len(list(csv.DictReader(f))) == 6
+
+
 # -- tuning ----------------------------------------------------------------------------------------------------------
 def space_file(tmp_path, **fields):
     path = tmp_path / "space.yaml"

@@ -43,6 +43,9 @@ class SweepSpec(Strict):
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1, max_length=10_000)
     metric: str | None = None
     """The metric the tables and plots compare (a metrics.csv column); default: the run kind's monitored metric."""
+    batch_seeds: bool = True
+    """Train a cell's new seeds at once, as one batched model in one process, where its config allows (REINFORCE
+    on the torch CartPole; see agents/seeds.py); false: one process per run."""
 
     @field_validator("seeds")
     @classmethod

@@ -1,5 +1,7 @@
 """Running a sweep: every (cell, seed) as an ordinary `rlgen train` in its own process, `jobs` at a time, each with
-its share of the cores, into OUT/runs/<cell>/seed<N>. Resumable: a finished run is skipped, an interrupted one is
+its share of the cores, into OUT/runs/<cell>/seed<N>; where a cell's config allows it (and `batch_seeds` is on),
+its new seeds train together in one `rlgen train --seeds` process instead (agents/seeds.py), which counts as one
+job and writes the same run directories. Resumable: a finished run is skipped, an interrupted one is
 continued with `train --resume`, one killed before it learnt anything starts again. OUT/sweep.yaml keeps the sweep
 that OUT belongs to, OUT/wall_seconds.json each finished run's wall time; the report (rlgen.studies.report) is
 drawn from these and the run directories."""
@@ -58,13 +60,48 @@ def run_state(run: PlannedRun) -> str:
     return "done" if RunDir(run.path).state().finished else "partial"  # (meta.json checked field by field)
 
 
-def command(run: PlannedRun, spec: SweepSpec, base: Path, resume: bool) -> list[str]:
-    args = [sys.executable, "-m", "rlgen", "train"]
-    if resume:
-        return [*args, "--resume", str(run.path), "--quiet"]
-    for key, value in {**spec.set, **run.cell.settings}.items():
-        args += ["--set", override_string(key, value)]
-    return [*args, str(base), "--seed", str(run.seed), "--run-dir", str(run.path), "--quiet"]
+@dataclass(frozen=True)
+class Task:
+    """One training process of a sweep: one run (new, or resumed) or a batch of one cell's new seeds."""
+
+    runs: tuple[PlannedRun, ...]
+    resume: bool = False
+
+    def command(self, spec: SweepSpec, base: Path) -> list[str]:
+        args = [sys.executable, "-m", "rlgen", "train"]
+        first = self.runs[0]
+        if self.resume:
+            return [*args, "--resume", str(first.path), "--quiet"]
+        for key, value in {**spec.set, **first.cell.settings}.items():
+            args += ["--set", override_string(key, value)]
+        if len(self.runs) > 1:
+            seeds = ",".join(str(run.seed) for run in self.runs)
+            return [*args, str(base), "--seeds", seeds, "--run-dir", str(first.path.parent), "--quiet"]
+        return [*args, str(base), "--seed", str(first.seed), "--run-dir", str(first.path), "--quiet"]
+
+
+def plan_tasks(spec: SweepSpec, base: Path, todo: list[tuple[PlannedRun, bool]]) -> list[Task]:
+    """The processes that train what is left: resumed runs alone; a cell's new seeds in one batch where its config
+    allows, else one process each."""
+    tasks = [Task((run,), True) for run, resume in todo if resume]
+    new: dict[str, list[PlannedRun]] = {}
+    for run, resume in todo:
+        if not resume:
+            new.setdefault(run.cell.name, []).append(run)
+    for runs in new.values():
+        if spec.batch_seeds and len(runs) > 1 and batchable(spec, base, runs[0].cell):
+            tasks.append(Task(tuple(runs)))
+        else:
+            tasks += [Task((run,)) for run in runs]
+    return tasks
+
+
+def batchable(spec: SweepSpec, base: Path, cell: Cell) -> bool:
+    from rlgen import api
+
+    overrides = [override_string(k, v) for k, v in {**spec.set, **cell.settings}.items()]
+    cfg, _, kind = api.check(base, overrides, seed=spec.seeds[0])
+    return kind.batching_problem(cfg) is None
 
 
 def shared_env(jobs: int) -> dict[str, str]:
@@ -168,31 +205,31 @@ def _run_claimed(spec: SweepSpec, base: Path, folder: "StudyDir", jobs: int, qui
     env = shared_env(jobs)
     failures: list[str] = []
 
-    def train(run: PlannedRun, resume: bool) -> tuple[PlannedRun, int, str, float]:
+    def train(task: Task) -> tuple[Task, int, str, float]:
         started = time.perf_counter()
-        done = subprocess.run(command(run, spec, base, resume), env=env, capture_output=True, text=True,
-                              check=False)
+        done = subprocess.run(task.command(spec, base), env=env, capture_output=True, text=True, check=False)
         lines = [line for line in done.stderr.splitlines() if line.strip()]
         why = lines[-1].removeprefix("rlgen: error: ") if lines else ""
-        return run, done.returncode, why, time.perf_counter() - started
+        return task, done.returncode, why, time.perf_counter() - started
 
     finished = len(runs) - len(todo)
     with ProgressBar(len(runs), f"sweep {folder.out.name}", quiet) as bar:
         bar.update(finished, f"{jobs} job(s)")
         pool = ThreadPoolExecutor(max_workers=jobs)
-        pending: set[Future] = {pool.submit(train, run, resume) for run, resume in todo}
+        pending: set[Future] = {pool.submit(train, task) for task in plan_tasks(spec, base, todo)}
         try:
             while pending:
                 completed, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in completed:
-                    run, code, last_line, seconds = future.result()
-                    if code in (0, 130):  # a finished run's time, or the part of it before a Ctrl-C
-                        folder.add_wall_time(run.key, seconds)
-                    finished += 1
+                    task, code, last_line, seconds = future.result()
+                    for run in task.runs:
+                        if code in (0, 130):  # a finished run's time (a batch's shared evenly), or the part of it
+                            folder.add_wall_time(run.key, seconds / len(task.runs))  # before a Ctrl-C
+                        if code not in (0, 130):
+                            failures.append(f"{run.key}: {last_line or f'exit code {code}'}")
+                    finished += len(task.runs)
                     if code == 130:
                         raise KeyboardInterrupt
-                    if code != 0:
-                        failures.append(f"{run.key}: {last_line or f'exit code {code}'}")
                     bar.update(finished, f"{len(failures)} failed" if failures else "")
         except KeyboardInterrupt:
             pool.shutdown(wait=True, cancel_futures=True)  # the runs got the same Ctrl-C and save what they learnt

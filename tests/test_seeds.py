@@ -1,0 +1,152 @@
+"""Batched seeds (agents/seeds.py): each seed of a batch is updated exactly as a single run of it would be, stops when
+it is done, is judged on its own, and lands in an ordinary run directory."""
+
+import json
+
+import pytest
+import torch
+
+import rlgen
+from agents.algorithms import UPDATES, algo_section, initial_policy
+from agents.config import RL_CONFIGS
+from agents.rollout import Rollout
+from agents.seeds import BatchedLoss, StackedActor, batched_update, evaluate_seeds, new_seed
+from rlgen.config import load_config
+from rlgen.errors import RlgenError
+from rlgen.optim import TrainingOptimizer
+from tests.conftest import CONFIGS
+from tests.test_cli import assert_one_line_error, invoke
+
+ENVS = 4  # copies per seed
+
+
+def reinforce(seed, *overrides):
+    return load_config(CONFIGS / "cartpole_reinforce.yaml", [f"seed={seed}", "device=cpu", f"env.num_envs={ENVS}",
+                                                              *overrides], RL_CONFIGS)
+
+
+def rollout_of(columns: int, steps: int = 15, seed: int = 0) -> Rollout:
+    g = torch.Generator().manual_seed(seed)
+    valid = torch.rand(steps, columns, generator=g) > 0.2
+    terminated = (torch.rand(steps, columns, generator=g) < 0.1) & valid
+    return Rollout(obs=torch.randn(steps, columns, 4, generator=g),
+                   actions=torch.randint(0, 2, (steps, columns), generator=g), rewards=torch.ones(steps, columns),
+                   terminated=terminated, truncated=torch.zeros(steps, columns, dtype=torch.bool), valid=valid,
+                   last_obs=torch.randn(columns, 4, generator=g), num_steps=int(valid.sum()))
+
+
+def columns(rollout: Rollout, k: int) -> Rollout:
+    part = slice(k * ENVS, (k + 1) * ENVS)
+    return Rollout(**{name: getattr(rollout, name)[:, part] for name in
+                      ("obs", "actions", "rewards", "terminated", "truncated", "valid")},
+                   last_obs=rollout.last_obs[part], num_steps=int(rollout.valid[:, part].sum()))
+
+
+def single_update(cfg, rollout):
+    """The weights and gradients of a single run of cfg's seed after its first update on `rollout`."""
+    policy = initial_policy(cfg, 4, 2, torch.device("cpu"))
+    UPDATES[cfg.algo](algo_section(cfg), policy, TrainingOptimizer(policy, cfg.optimizer)).update(rollout)
+    return policy.state_dict(), {name: p.grad for name, p in policy.named_parameters()}
+
+
+@pytest.mark.parametrize("extra", [[], ["reinforce.baseline=true", "optimizer.max_grad_norm=0.05",
+                                        "optimizer.l2=0.001", "reinforce.normalize=false"]])
+def test_the_batched_seed_k_and_a_single_run_of_seed_k_agree_on_their_first_update(extra):
+    seeds = [3, 7, 11]
+    cfgs = [reinforce(s, *extra) for s in seeds]
+    batch = [new_seed(cfg, None, 4, 2, torch.device("cpu")) for cfg in cfgs]
+    rollout = rollout_of(len(seeds) * ENVS)
+    batched_update(BatchedLoss(cfgs[0], initial_policy(cfgs[0], 4, 2, torch.device("cpu"))), batch, rollout)
+    for k, cfg in enumerate(cfgs):
+        weights, grads = single_update(cfg, columns(rollout, k))
+        for name, p in batch[k].policy.named_parameters():  # its own normalisation, penalty and clipping
+            assert torch.allclose(p.grad, grads[name], rtol=1e-4, atol=1e-7), (k, name, (p.grad - grads[name]).abs().max())
+        for name, value in batch[k].policy.state_dict().items():  # Adam's first step is ±lr wherever a gradient is
+            assert torch.allclose(value, weights[name], atol=2e-5), (k, name)  # non-zero: float noise shows at 1e-6
+    assert not torch.allclose(batch[0].policy.actor[0][0].weight, batch[1].policy.actor[0][0].weight)
+
+
+def test_a_finished_seed_stops_learning_while_the_others_go_on():
+    cfgs = [reinforce(s) for s in (0, 1)]
+    batch = [new_seed(cfg, None, 4, 2, torch.device("cpu")) for cfg in cfgs]
+    before = [{k: v.clone() for k, v in s.policy.state_dict().items()} for s in batch]
+    batch[0].state.status = "solved"
+    batched_update(BatchedLoss(cfgs[0], initial_policy(cfgs[0], 4, 2, torch.device("cpu"))), batch, rollout_of(8))
+    assert all(torch.equal(v, before[0][k]) for k, v in batch[0].policy.state_dict().items())
+    assert not all(torch.equal(v, before[1][k]) for k, v in batch[1].policy.state_dict().items())
+    assert batch[0].optimizer.steps_done == 0 and batch[1].optimizer.steps_done == 1
+
+
+def test_the_stacked_actor_is_each_seed_s_own_policy():
+    policies = [initial_policy(reinforce(s), 4, 2, torch.device("cpu")) for s in range(3)]
+    obs = torch.randn(3 * 5, 4)
+    stacked = StackedActor(policies).logits(obs)
+    for k, policy in enumerate(policies):
+        assert torch.allclose(stacked[k * 5:(k + 1) * 5], policy.logits(obs[k * 5:(k + 1) * 5]), atol=1e-6)
+    returns = evaluate_seeds(StackedActor(policies), reinforce(0), episodes=3, seed=0)
+    assert returns.shape == (3, 3) and (returns >= 8).all() and (returns <= 500).all()
+
+
+def test_train_seeds_writes_ordinary_run_dirs(tmp_path):
+    budget = {"train.total_steps": 4000, "train.eval_every_steps": 2000, "train.eval_episodes": 5,
+              "env.num_envs": 8}
+    runs = rlgen.train_seeds(CONFIGS / "cartpole_reinforce.yaml", [2, 5], budget, run_dir=tmp_path, quiet=True)
+    assert [r.path.name for r in runs] == ["seed2", "seed5"] and [r.config.seed for r in runs] == [2, 5]
+    for run in runs:
+        again = rlgen.load(run.path)  # an ordinary run: evaluate, plot, resume as any other
+        assert again.meta.info["batched_seeds"] == [2, 5] and run.result.progress >= 4000
+        assert run.result.status == "done" and len(again.metrics()) == run.result.iterations
+        assert again.evaluate(episodes=3)["episodes"] == 3
+    with pytest.raises(RlgenError, match="already exists and is not empty"):
+        rlgen.train_seeds(CONFIGS / "cartpole_reinforce.yaml", [9, 5], budget, run_dir=tmp_path, quiet=True)
+    assert not (tmp_path / "seed9").exists()  # the batch was refused whole: nothing half-made
+
+
+def test_batched_seeds_refuse_what_they_cannot_train(tmp_path):
+    for config, extra, message in [("cartpole_ppo", [], "batched seeds train reinforce only so far"),
+                                   ("cartpole_reinforce", ["--set", "env.backend=gymnasium"], "need the torch CartPole"),
+                                   ("cartpole_reinforce", ["--set", "policy.dropout=0.1"], "without batch norm"),
+                                   ("fashion_mlp", [], "batched seeds are for agents")]:
+        result = invoke("train", CONFIGS / f"{config}.yaml", "--seeds", "0-1", "--run-dir", tmp_path / "x", *extra)
+        assert_one_line_error(result, 1, message)
+    for bad in ("3-1", "a", "1,1", "0-5000"):
+        assert_one_line_error(invoke("train", CONFIGS / "cartpole_reinforce.yaml", "--seeds", bad), 2, "--seeds")
+    assert_one_line_error(invoke("train", CONFIGS / "cartpole_reinforce.yaml", "--seeds", "0-1", "--seed", 3), 1,
+                          "leave out --seed")
+    assert not (tmp_path / "x").exists()
+    with pytest.raises(RlgenError, match="distinct whole numbers"):
+        rlgen.train_seeds(CONFIGS / "cartpole_reinforce.yaml", [1, 1])
+
+
+def test_rlgen_train_seeds_on_the_command_line(tmp_path):
+    result = invoke("train", CONFIGS / "cartpole_reinforce.yaml", "--seeds", "0,4", "--run-dir", tmp_path, "--quiet",
+                    "--set", "train.total_steps=2000", "--set", "train.eval_episodes=3")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("seed 0: done: ") and "\nseed 4: done: " in result.output
+    meta = json.loads((tmp_path / "seed4" / "meta.json").read_text())
+    assert meta["state"]["status"] == "done" and meta["info"]["threads"] == 1
+
+
+def test_an_interrupted_batch_keeps_every_seed_and_each_resumes_alone(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "rlgen", "train", str(CONFIGS / "cartpole_reinforce.yaml"),
+                             "--seeds", "0-2", "--run-dir", str(tmp_path), "--quiet", "--set", "train.target_return=1000",
+                             "--set", "train.eval_episodes=5"],
+                            env={**os.environ, "OMP_NUM_THREADS": "1"}, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not all((tmp_path / f"seed{s}" / "checkpoint.safetensors").exists() for s in range(3)):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and f"what was learned so far is saved in {tmp_path}" in stderr, stderr
+    stopped = rlgen.load(tmp_path / "seed1").run.state()
+    assert stopped.status == "running" and stopped.progress > 0
+    resumed = rlgen.resume(tmp_path / "seed1", quiet=True, threads=1)  # an ordinary run: --resume continues it
+    assert resumed.result.progress >= 300_000 and resumed.result.status == "done"
