@@ -37,10 +37,15 @@ def critic_targets(policy: ActorCritic, rollout: Rollout, gamma: float, lam: flo
 
 class A2C(Update):
     cfg: A2CConfig
+    batchable = True
 
-    def update(self, rollout: Rollout) -> dict[str, torch.Tensor]:
+    def targets(self, rollout: Rollout, policy) -> dict[str, torch.Tensor]:
+        _, advantages, returns = critic_targets(policy, rollout, self.cfg.gamma, self.cfg.gae_lambda)
+        return {"advantages": advantages, "returns": returns}
+
+    def loss(self, rollout: Rollout, targets: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         cfg, mask = self.cfg, rollout.valid
-        _, advantages, returns = critic_targets(self.policy, rollout, cfg.gamma, cfg.gae_lambda)
+        advantages, returns = targets["advantages"], targets["returns"]
         if cfg.normalize_advantages:
             advantages = masked_normalize(advantages, mask)
         logp, entropy = log_prob_and_entropy(self.policy.logits(rollout.obs), rollout.actions)
@@ -49,6 +54,5 @@ class A2C(Update):
         value_loss = masked_mean((returns - values).square(), mask)
         entropy_mean = masked_mean(entropy, mask)
         loss = policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * entropy_mean
-        self.optimizer.step(loss)
-        return {"train/loss": loss.detach(), "train/policy_loss": policy_loss.detach(),
-                "train/value_loss": value_loss.detach(), "train/entropy": entropy_mean.detach()}
+        return loss, {"train/loss": loss.detach(), "train/policy_loss": policy_loss.detach(),
+                      "train/value_loss": value_loss.detach(), "train/entropy": entropy_mean.detach()}

@@ -38,7 +38,7 @@ class Reinforce(Update):
     def needs_critic(cfg: ReinforceConfig) -> bool:
         return cfg.baseline
 
-    def targets(self, rollout: Rollout) -> dict[str, torch.Tensor]:
+    def targets(self, rollout: Rollout, policy=None) -> dict[str, torch.Tensor]:
         return {"returns": discounted_returns(rollout.rewards, rollout.terminated, rollout.truncated, self.cfg.gamma)}
 
     def loss(self, rollout: Rollout, targets: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

@@ -17,6 +17,7 @@ small matrix products per step by one batched product, and S processes' start-up
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.algorithms import UPDATES, algo_section, build_policy, initial_policy
+from agents.algorithms import UPDATES, algo_section, initial_policy
 from agents.config import AgentRunConfig
 from agents.evaluate import evaluation_env, evaluation_due, record_evaluation
 from agents.policy import ActorCritic
@@ -45,7 +46,7 @@ ROLLOUT_FIELDS = ("obs", "actions", "rewards", "terminated", "truncated", "valid
 def batching_problem(cfg: AgentRunConfig) -> str | None:
     """Why this config's seeds cannot train as one batched model (None when they can)."""
     if cfg.algo not in UPDATES or not UPDATES[cfg.algo].batchable:
-        batchable = ", ".join(name for name, update in UPDATES.items() if update.batchable)
+        batchable = " and ".join(name for name, update in UPDATES.items() if update.batchable)
         return f"batched seeds train {batchable} only so far (not {cfg.algo}); train its seeds one by one"
     if cfg.env.backend != "torch":
         return "batched seeds need the torch CartPole (env.backend: torch)"
@@ -75,27 +76,49 @@ class Seed:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
-class StackedActor:
-    """The S seeds' actors as one batched network, from their weights stacked along a new first dim: observations
-    (S·N, D) → logits (S·N, A), seed s's rows through seed s's weights. Built from detached copies, once per rollout
-    (the weights do not change during one)."""
+Layers = list[tuple[torch.Tensor, torch.Tensor] | nn.Module]
+
+
+def _stacked_layers(networks: list[nn.Module]) -> Layers:
+    """The layers of S networks of one shape: each linear layer's weights stacked, (S, in, out) and (S, 1, out);
+    activations as they are (the same function for every seed). Detached copies: for rollouts and targets."""
+    layers: Layers = []
+    per_network = [[m for m in net.modules() if not isinstance(m, nn.Sequential)] for net in networks]
+    for parts in zip(*per_network):
+        if isinstance(parts[0], nn.Linear):
+            layers.append((torch.stack([m.weight.detach() for m in parts]).transpose(1, 2),
+                           torch.stack([m.bias.detach() for m in parts]).unsqueeze(1)))
+        else:
+            layers.append(parts[0])
+    return layers
+
+
+class StackedPolicy:
+    """The S seeds' policies as one batched network: observations (…, S·N, D) → logits (…, S·N, A) and values
+    (…, S·N), seed s's columns s·N … s·N + N − 1 through seed s's weights (one `torch.baddbmm` per layer). Built
+    once per rollout (the weights do not change during one)."""
 
     def __init__(self, policies: list[ActorCritic]):
-        self.layers: list[tuple[torch.Tensor, torch.Tensor] | nn.Module] = []
-        for parts in zip(*(p._actor_layers for p in policies)):
-            if isinstance(parts[0], nn.Linear):
-                weight = torch.stack([m.weight.detach() for m in parts]).transpose(1, 2)  # (S, in, out)
-                bias = torch.stack([m.bias.detach() for m in parts]).unsqueeze(1)  # (S, 1, out)
-                self.layers.append((weight, bias))
-            else:  # an activation: the same function for every seed
-                self.layers.append(parts[0])
         self.seeds = len(policies)
+        self.actor = _stacked_layers([p.actor for p in policies])
+        self.critic = _stacked_layers([p.critic for p in policies]) if policies[0].critic is not None else None
+
+    def _run(self, layers: Layers, obs: torch.Tensor) -> torch.Tensor:
+        lead = obs.shape[:-2]  # (…, S·N, D) → (S, …·N, D)
+        x = obs.reshape(*lead, self.seeds, -1, obs.shape[-1]).movedim(-3, 0)
+        per_seed = x.shape[1:-1]
+        x = x.reshape(self.seeds, -1, obs.shape[-1])
+        for layer in layers:
+            x = torch.baddbmm(layer[1], x, layer[0]) if isinstance(layer, tuple) else layer(x)
+        return x.reshape(self.seeds, *per_seed, -1).movedim(0, -3).reshape(*obs.shape[:-1], -1)
 
     def logits(self, obs: torch.Tensor) -> torch.Tensor:
-        x = obs.reshape(self.seeds, -1, obs.shape[-1])
-        for layer in self.layers:
-            x = torch.baddbmm(layer[1], x, layer[0]) if isinstance(layer, tuple) else layer(x)
-        return x.reshape(*obs.shape[:-1], -1)
+        return self._run(self.actor, obs)
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        if self.critic is None:
+            return torch.zeros(obs.shape[:-1], device=obs.device)
+        return self._run(self.critic, obs).squeeze(-1)
 
     def sample(self, obs: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         return (self.logits(obs) + noise).argmax(dim=-1)
@@ -147,7 +170,8 @@ def batched_update(loss: "BatchedLoss", seeds: list[Seed], rollout: Rollout) -> 
 def seed_losses(loss: BatchedLoss, seeds: list[Seed], rollout: Rollout) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Each seed's loss on its own columns of the rollout, with its own weights: (S,) and stats of (S,) each."""
     count = len(seeds)
-    targets = {k: split_seeds(v, count) for k, v in loss.update.targets(rollout).items()}
+    stacked = StackedPolicy([s.policy for s in seeds])
+    targets = {k: split_seeds(v, count) for k, v in loss.update.targets(rollout, stacked).items()}
     columns = {k: split_seeds(getattr(rollout, k), count) for k in ROLLOUT_FIELDS}
     names = [name for name, _ in seeds[0].policy.named_parameters()]
     params = {f"policy.{name}": torch.stack([dict(s.policy.named_parameters())[name] for s in seeds])
@@ -173,7 +197,7 @@ def per_seed_episodes(rollout: Rollout, carry: tuple[torch.Tensor, torch.Tensor]
     return by_seed_returns, by_seed_lengths, carry
 
 
-def evaluate_seeds(actor: StackedActor, cfg: AgentRunConfig, episodes: int, seed: int) -> np.ndarray:
+def evaluate_seeds(actor: StackedPolicy, cfg: AgentRunConfig, episodes: int, seed: int) -> np.ndarray:
     """Greedy returns of every seed of `actor`, `episodes` each: (S, episodes). Up to 100 episodes per seed are played
     side by side in one gymnasium vector env (the env single runs are judged on)."""
     chunks = []
@@ -217,8 +241,8 @@ def train_seeds(cfgs: list[AgentRunConfig], runs: list[RunDir], quiet: bool = Fa
         run.update_meta(unit="env steps", monitor="eval/return_mean",
                         info={"env_id": cfg.env.id, "obs_dim": obs_dim, "n_actions": n_actions,
                               "batched_seeds": [c.seed for c in cfgs]})
-    loss = BatchedLoss(cfg, build_policy(cfg, obs_dim, n_actions).to(device))
-    collector = RolloutCollector(envs, StackedActor([s.policy for s in seeds]), device, cfg.seed)
+    loss = BatchedLoss(cfg, copy.deepcopy(seeds[0].policy))  # a template for the functional calls (no RNG drawn)
+    collector = RolloutCollector(envs, StackedPolicy([s.policy for s in seeds]), device, cfg.seed)
     carry = (torch.zeros(count * per_seed, device=device), torch.zeros(count * per_seed, dtype=torch.int64,
                                                                         device=device))
     loggers = [s.run.metrics_logger() for s in seeds]
@@ -230,7 +254,7 @@ def train_seeds(cfgs: list[AgentRunConfig], runs: list[RunDir], quiet: bool = Fa
             timings["set-up"] = time.perf_counter() - started_at
             while not all(s.state.finished for s in seeds):
                 started = time.perf_counter()
-                collector.policy = StackedActor([s.policy for s in seeds])
+                collector.policy = StackedPolicy([s.policy for s in seeds])
                 rollout = collector.collect(rollout_steps)
                 learning = [i for i, s in enumerate(seeds) if not s.state.finished]
                 stats = batched_update(loss, seeds, rollout)
@@ -266,7 +290,7 @@ def train_seeds(cfgs: list[AgentRunConfig], runs: list[RunDir], quiet: bool = Fa
                         due.append(i)
                 if due:
                     eval_started = time.perf_counter()
-                    scores = evaluate_seeds(StackedActor([seeds[i].policy for i in due]), cfg, tc.eval_episodes,
+                    scores = evaluate_seeds(StackedPolicy([seeds[i].policy for i in due]), cfg, tc.eval_episodes,
                                             cfg.seed + tc.eval_seed_offset)
                     timings["evaluations"] += time.perf_counter() - eval_started
                     rng = capture_rng(device)

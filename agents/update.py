@@ -29,12 +29,13 @@ class Update:
         self.cfg, self.policy, self.optimizer = cfg, policy, optimizer
 
     def update(self, rollout: Rollout) -> dict[str, torch.Tensor]:
-        loss, stats = self.loss(rollout, self.targets(rollout))
+        loss, stats = self.loss(rollout, self.targets(rollout, self.policy))
         self.optimizer.step(loss)
         return stats
 
-    def targets(self, rollout: Rollout) -> dict[str, torch.Tensor]:
-        """(T, N) tensors the loss needs that do not depend on the policy's parameters."""
+    def targets(self, rollout: Rollout, policy: Any) -> dict[str, torch.Tensor]:
+        """(T, N) tensors the loss regresses towards, computed without gradients (with `policy`'s critic where the
+        algorithm has one: `self.policy`, or the stacked policy of a batch of seeds)."""
         raise NotImplementedError
 
     def loss(self, rollout: Rollout, targets: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
