@@ -72,8 +72,36 @@ class Seed:
     policy: ActorCritic
     optimizer: TrainingOptimizer
     state: RunState = field(default_factory=RunState)
-    recent: list[float] = field(default_factory=list)
+    recent: list[float] = field(default_factory=list)  # returns of its last 100 finished training episodes
     metrics: dict[str, float] = field(default_factory=dict)
+
+    def record_iteration(self, stats: dict[str, float], steps: int, returns: list[float], lengths: list[int],
+                         seconds: float) -> None:
+        """Count one update of this seed (its share of the iteration's seconds) and set its metrics row, as the
+        single-run loop does; a non-finite loss or weight stops the batch with one line naming the seed."""
+        last_loss = self.metrics.get("train/loss")
+        self.state.train_seconds += seconds
+        self.state.progress += steps
+        self.state.iteration += 1
+        self.recent = (self.recent + returns)[-100:]
+        self.metrics = dict(stats)
+        check_finite(self.metrics["train/loss"], self.policy.parameters(), last_finite=last_loss,
+                     where=f"seed {self.cfg.seed}, iteration {self.state.iteration}",
+                     lr=("optimizer.lr", self.cfg.optimizer.lr),
+                     clip=("optimizer.max_grad_norm", self.cfg.optimizer.max_grad_norm),
+                     kept=f"Its run dir is {self.run.path}.")
+        self.metrics.update({
+            "rollout/ep_return_mean": _mean(returns),
+            "rollout/ep_len_mean": _mean(lengths),
+            "rollout/ep_return_mean_100": _mean(self.recent),
+            "train/lr": self.optimizer.lr,
+            "time/steps_per_s": steps / max(seconds, 1e-9),
+            "time/train_seconds": self.state.train_seconds,
+            "time/iteration": self.state.iteration,
+        })
+
+    def save(self, rng: dict[str, torch.Tensor]) -> None:
+        self.run.save_checkpoint(self.policy, self.optimizer, self.state, rng)
 
 
 Layers = list[tuple[torch.Tensor, torch.Tensor] | nn.Module]
@@ -197,6 +225,18 @@ def per_seed_episodes(rollout: Rollout, carry: tuple[torch.Tensor, torch.Tensor]
     return by_seed_returns, by_seed_lengths, carry
 
 
+def evaluate_due(seeds: list[Seed], due: list[int], cfg: AgentRunConfig, device: torch.device) -> None:
+    """Evaluate the seeds whose evaluation is due, all at once; each keeps its best weights and saves a checkpoint."""
+    tc = cfg.train
+    scores = evaluate_seeds(StackedPolicy([seeds[i].policy for i in due]), cfg, tc.eval_episodes,
+                            cfg.seed + tc.eval_seed_offset)
+    rng = capture_rng(device)
+    for i, returns in zip(due, scores):
+        if record_evaluation(seeds[i].state, tc, returns, seeds[i].metrics):
+            seeds[i].run.save_weights(seeds[i].policy, "model")
+        seeds[i].save(rng)
+
+
 def evaluate_seeds(actor: StackedPolicy, cfg: AgentRunConfig, episodes: int, seed: int) -> np.ndarray:
     """Greedy returns of every seed of `actor`, `episodes` each: (S, episodes). Up to 100 episodes per seed are played
     side by side in one gymnasium vector env (the env single runs are judged on)."""
@@ -263,42 +303,14 @@ def train_seeds(cfgs: list[AgentRunConfig], runs: list[RunDir], quiet: bool = Fa
                 returns, lengths, carry = per_seed_episodes(rollout, carry, count)
                 steps = rollout.valid.reshape(rollout.valid.shape[0], count, per_seed).sum((0, 2)).tolist()
                 values = {k: v.float().tolist() for k, v in stats.items()}  # one host sync per iteration
-                due = []
                 for i in learning:
-                    s = seeds[i]
-                    last_loss = s.metrics.get("train/loss")
-                    s.state.train_seconds += elapsed / len(learning)
-                    s.state.progress += int(steps[i])
-                    s.state.iteration += 1
-                    s.recent = (s.recent + returns[i])[-100:]
-                    s.metrics = {k: v[i] for k, v in values.items()}
-                    check_finite(s.metrics["train/loss"], s.policy.parameters(), last_finite=last_loss,
-                                 where=f"seed {s.cfg.seed}, iteration {s.state.iteration}",
-                                 lr=("optimizer.lr", s.cfg.optimizer.lr),
-                                 clip=("optimizer.max_grad_norm", s.cfg.optimizer.max_grad_norm),
-                                 kept=f"Its run dir is {s.run.path}.")
-                    s.metrics.update({
-                        "rollout/ep_return_mean": _mean(returns[i]),
-                        "rollout/ep_len_mean": _mean(lengths[i]),
-                        "rollout/ep_return_mean_100": _mean(s.recent),
-                        "train/lr": s.optimizer.lr,
-                        "time/steps_per_s": steps[i] / max(elapsed / len(learning), 1e-9),
-                        "time/train_seconds": s.state.train_seconds,
-                        "time/iteration": s.state.iteration,
-                    })
-                    if evaluation_due(s.state, tc):
-                        due.append(i)
+                    seeds[i].record_iteration({k: v[i] for k, v in values.items()}, int(steps[i]), returns[i],
+                                              lengths[i], elapsed / len(learning))
+                due = [i for i in learning if evaluation_due(seeds[i].state, tc)]
                 if due:
                     eval_started = time.perf_counter()
-                    scores = evaluate_seeds(StackedPolicy([seeds[i].policy for i in due]), cfg, tc.eval_episodes,
-                                            cfg.seed + tc.eval_seed_offset)
+                    evaluate_due(seeds, due, cfg, device)
                     timings["evaluations"] += time.perf_counter() - eval_started
-                    rng = capture_rng(device)
-                    for i, returns_i in zip(due, scores):
-                        s = seeds[i]
-                        if record_evaluation(s.state, tc, returns_i, s.metrics):
-                            s.run.save_weights(s.policy, "model")
-                        s.run.save_checkpoint(s.policy, s.optimizer, s.state, rng)
                 for i in learning:
                     loggers[i].log(seeds[i].state.progress, seeds[i].metrics)
                 bar.update(sum(min(s.state.progress, tc.total_steps) if not s.state.finished else tc.total_steps
@@ -312,6 +324,6 @@ def train_seeds(cfgs: list[AgentRunConfig], runs: list[RunDir], quiet: bool = Fa
             if not s.state.finished and all(torch.isfinite(p).all() for p in s.policy.parameters()):
                 if not s.run.has("model"):
                     s.run.save_weights(s.policy, "model")
-                s.run.save_checkpoint(s.policy, s.optimizer, s.state, rng)
+                s.save(rng)
         envs.close()
     return [s.run.result(s.state, s.metrics, dict(timings)) for s in seeds]  # the timings of the whole batch
