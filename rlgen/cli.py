@@ -108,7 +108,7 @@ def _interrupted(exc: TrainingInterrupted) -> Interrupted:
 @click.option("--device", help=DEVICE_HELP)
 @click.option("--seed", type=SEED, help="Override the config's seed.")
 @click.option("--seeds", "seed_list", type=SeedList(),
-              help="Train these seeds at once, as one batched model in this process (REINFORCE on the torch "
+              help="Train these seeds at once, as one batched model in this process (REINFORCE or A2C on the torch "
                    "CartPole): 0-31 or 0,3,7. --run-dir is then the folder of their run dirs seed<N>.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--threads", type=click.IntRange(1, 1024),

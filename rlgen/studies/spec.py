@@ -45,7 +45,7 @@ class SweepSpec(Strict):
     """The metric the tables and plots compare (a metrics.csv column); default: the run kind's monitored metric."""
     batch_seeds: bool = True
     """Train a cell's new seeds at once, as one batched model in one process, where its config allows (REINFORCE
-    on the torch CartPole; see agents/seeds.py); false: one process per run."""
+    or A2C on the torch CartPole; see agents/seeds.py); false: one process per run."""
 
     @field_validator("seeds")
     @classmethod
