@@ -157,7 +157,14 @@ def test_an_interrupted_batch_keeps_every_seed_and_each_resumes_alone(tmp_path):
 
 def start(*args) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "rlgen", *map(str, args), "--quiet"], text=True,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"}, stderr=subprocess.PIPE, start_new_session=True)
+                            env={**os.environ, "OMP_NUM_THREADS": "1"}, stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=default_ctrl_c)
+
+
+def default_ctrl_c() -> None:
+    """A job started in the background by a shell (nohup …&, as CI scripts may) ignores SIGINT, and its children
+    inherit that: give the child Python's own Ctrl-C handling back."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def progress_of(run) -> int:

@@ -22,6 +22,7 @@ from rlgen.studies.space import SpaceSpec, base_params, decoded, encoded
 from rlgen.studies.spec import SweepSpec, load_spec
 from rlgen.studies.stats import bootstrap_ci, describe, iqm
 from tests.conftest import CONFIGS, ROOT
+from tests.test_seeds import default_ctrl_c
 
 TINY_MLP = {"data.limit": 600, "data.validation": 88,
             "model.layers": [{"type": "flatten"}, {"type": "dense", "units": 16}], "device": "cpu"}
@@ -150,7 +151,7 @@ def test_an_interrupted_sweep_continues_where_it_stopped(tmp_path):
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "rlgen", "sweep", str(path), "--out", str(out), "--quiet"],
                             cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=default_ctrl_c)
     first = out / "runs" / "base" / "seed0"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # cheap, frequent looks: a busy machine must not let the run finish unseen
