@@ -1,5 +1,6 @@
 """The GPU paths, run by `make gpu-check` on a machine with CUDA (skipped without one): autoencoders and the
-classifier with bf16 autocast, the torch CartPole and an agent on the GPU, CPU = GPU for the environment, and
+classifier with bf16 autocast, the torch CartPole, an agent and a batch of seeds on the GPU, CPU = GPU for the
+environment, and
 data-parallel training on NCCL where there is more than one GPU."""
 
 import subprocess
@@ -44,6 +45,12 @@ def test_the_torch_cartpole_steps_alike_on_cpu_and_gpu():
 def test_an_agent_solves_on_the_gpu(tmp_path):
     run = api.train(CONFIGS / "cartpole_a2c.yaml", device="cuda", run_dir=tmp_path / "a2c", quiet=True)
     assert run.result.status == "solved"
+
+
+def test_batched_seeds_solve_on_the_gpu(tmp_path):
+    runs = api.train_seeds(CONFIGS / "cartpole_reinforce.yaml", list(range(8)), device="cuda", run_dir=tmp_path,
+                           quiet=True)
+    assert sum(run.result.status == "solved" for run in runs) >= 7
 
 
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="data parallelism on NCCL needs two GPUs")
