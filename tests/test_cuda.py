@@ -1,7 +1,6 @@
 """The GPU paths, run by `make gpu-check` on a machine with CUDA (skipped without one): autoencoders and the
 classifier with bf16 autocast, the torch CartPole, an agent and a batch of seeds on the GPU, CPU = GPU for the
-environment, and
-data-parallel training on NCCL where there is more than one GPU."""
+environment, and data-parallel training on NCCL where there is more than one GPU."""
 
 import subprocess
 import sys
