@@ -130,6 +130,17 @@ def test_conv_autoencoders_reconstruct_the_image_shape(kernel, algo, name):
     assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in model.decoder.modules())
 
 
+def test_a_refining_convolution_ends_the_decoder_at_full_resolution():
+    model = build_autoencoder(vae("model.conv=[4, 8]", "model.hidden=[32]", "model.decoder_refine=6"))
+    last_up = [m for m in model.decoder.modules() if isinstance(m, torch.nn.ConvTranspose2d)][-1]
+    refine = [m for m in model.decoder.modules() if isinstance(m, torch.nn.Conv2d)
+              and not isinstance(m, torch.nn.ConvTranspose2d)]
+    assert last_up.out_channels == 6 and len(refine) == 1
+    assert (refine[0].in_channels, refine[0].out_channels, refine[0].stride) == (6, 1, (1, 1))
+    x = torch.rand(3, *IMAGE_SHAPE)
+    assert model.reconstruct(x).shape == x.shape and model.sample(2).shape == (2, *IMAGE_SHAPE)
+
+
 def test_conv_configs_that_cannot_work_are_one_line():
     with pytest.raises(ConfigError, match=r"model.conv\[3\]"):
         build_autoencoder(vae("model.conv=[4, 4, 4, 4]", "model.conv_kernel=5"))  # 28 → 13 → 6 → 2 → 0
@@ -137,6 +148,8 @@ def test_conv_configs_that_cannot_work_are_one_line():
         vae("model.conv=[4]", "stacked.tied=true", name="stacked_ae")
     with pytest.raises(ConfigError, match="layer-wise pretraining needs an MLP"):
         vae("model.conv=[4]", "denoising.layerwise_epochs=1", name="denoising_ae")
+    with pytest.raises(ConfigError, match="decoder_refine needs a convolutional decoder"):
+        vae("model.conv=[]", "model.decoder_refine=8")
 
 
 # -- the conditional VAE -----------------------------------------------------------------------------------------------

@@ -23,6 +23,10 @@ class AutoencoderNetConfig(Strict):
     the decoder mirrors them with transposed convolutions. []: an MLP on the pixel vector."""
     conv_kernel: int = Field(default=4, ge=2, le=5)
     """Kernel size of every (transposed) convolution; stride 2, padding 1."""
+    decoder_refine: int = Field(default=0, ge=0, le=1024)
+    """Conv decoders: the last transposed convolution gives this many channels at full resolution, and a 3×3
+    stride-1 convolution turns them into the pixel logits (finer detail than one transposed convolution can draw;
+    0: none)."""
 
     hidden: Widths = Field(default_factory=lambda: [300])
     """Hidden layer sizes of the encoder, outermost first."""
@@ -32,6 +36,12 @@ class AutoencoderNetConfig(Strict):
     init: Init = "he_normal"
     batch_norm: bool = False
     dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
+
+    @model_validator(mode="after")
+    def _refine_needs_conv(self) -> "AutoencoderNetConfig":
+        if self.decoder_refine and not self.conv:
+            raise ValueError("model.decoder_refine needs a convolutional decoder (model.conv not empty)")
+        return self
 
     def mlp(self, hidden: list[int], output_activation: Activation = "identity") -> MLPConfig:
         return MLPConfig(

@@ -4,7 +4,8 @@ MLP (`model.conv: []`): flatten → dense `hidden` layers. Convolutional (`model
 convolution per entry (kernel `conv_kernel`, stride 2, padding 1: 28 → 14 → 7), flatten, then the dense layers. The
 decoder mirrors the encoder: dense layers back to the last convolution's (C, H, W), then one transposed convolution
 per entry, the last one to the image's channels; its output padding is chosen so that every map regains the exact
-size the encoder saw. Decoders end in per-pixel logits, flat: (…, C·H·W).
+size the encoder saw (`decoder_refine: K`: the last one gives K channels, and a 3×3 stride-1 convolution the image's).
+Decoders end in per-pixel logits, flat: (…, C·H·W).
 
 A conditional model takes the one-hot label as extra input: as constant planes stacked on the image's channels (conv)
 or appended to the pixel vector (MLP) in the encoder, appended to the latent code in the decoder.
@@ -78,11 +79,14 @@ def build_decoder(net: AutoencoderNetConfig, image_shape: Shape, in_features: in
     ups: list[nn.Module] = []
     for i in range(len(net.conv), 0, -1):  # shapes[i] → shapes[i - 1]
         (c_in, h_in, _), (c_out, h_out, _) = shapes[i], shapes[i - 1]
-        c_out = image_shape[0] if i == 1 else c_out
+        last = i == 1 and not net.decoder_refine  # this one gives the pixel logits
+        c_out = image_shape[0] if last else (net.decoder_refine if i == 1 else c_out)
         padding = h_out - ((h_in - 1) * 2 - 2 + net.conv_kernel)  # the rows the encoder's floor division dropped
         conv = nn.ConvTranspose2d(c_in, c_out, net.conv_kernel, 2, 1, output_padding=padding,
-                                  bias=i == 1 or not net.batch_norm)
-        ups.append(_conv_block(conv, c_out, net, net.activation if i > 1 else None))
+                                  bias=last or not net.batch_norm)
+        ups.append(_conv_block(conv, c_out, net, None if last else net.activation))
+    if net.decoder_refine:
+        ups.append(_conv_block(nn.Conv2d(net.decoder_refine, image_shape[0], 3, 1, 1), image_shape[0], net, None))
     return nn.Sequential(*dense, nn.Unflatten(-1, shapes[-1]), *ups, nn.Flatten(-3))
 
 
