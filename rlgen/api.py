@@ -81,9 +81,9 @@ def train_seeds(config: str | Path | BaseModel | Mapping[str, Any], seeds: list[
     if distributed.launched_world().active:
         raise RlgenError("batched seeds train in one process; run them without torchrun / --nproc")
     started = time.perf_counter()
-    cfgs = [check(config, overrides, seed=seed, device=device)[0] for seed in seeds]
-    _, name, kind = check(config, overrides, seed=seeds[0], device=device)
-    problem = kind.batching_problem(cfgs[0])
+    first, name, kind = check(config, overrides, seed=seeds[0], device=device)
+    cfgs = [first, *(resolve_config(first, {"seed": seed})[0] for seed in seeds[1:])]  # checked once: only seeds differ
+    problem = kind.batching_problem(first)
     if problem is not None:
         raise RlgenError(problem)
     checked = time.perf_counter() - started
