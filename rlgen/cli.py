@@ -13,32 +13,8 @@ STARTED = time.perf_counter()
 import click
 
 from rlgen import __version__
+from rlgen.cli_options import DEVICE_HELP, PNG, RUN_DIR, SEED, TEMPERATURE, SeedList
 from rlgen.errors import Interrupted, RlgenError, TrainingInterrupted
-
-RUN_DIR = click.Path(path_type=Path, file_okay=False)
-PNG = click.Path(path_type=Path, dir_okay=False)
-DEVICE_HELP = "auto (CUDA when present), cpu, cuda or cuda:N."
-SEED = click.IntRange(0, 2**32 - 1)
-TEMPERATURE = click.FloatRange(0, 10)
-
-
-class SeedList(click.ParamType):
-    """Seeds as ranges and lists: 0-31, 0,3,7 or 0-3,10."""
-
-    name = "SEEDS"
-
-    def convert(self, value, param, ctx) -> list[int]:
-        if isinstance(value, list):
-            return value
-        seeds: list[int] = []
-        for part in str(value).split(","):
-            low, _, high = part.strip().partition("-")
-            if not low.isdigit() or (high and not high.isdigit()) or (high and int(high) < int(low)):
-                self.fail(f"{value!r} is not a list of seeds such as 0-31 or 0,3,7", param, ctx)
-            seeds += range(int(low), int(high or low) + 1)
-        if len(set(seeds)) != len(seeds) or max(seeds) >= 2**32 or len(seeds) > 4096:
-            self.fail(f"{value!r} names a seed twice, a seed past 2**32 - 1, or more than 4,096 seeds", param, ctx)
-        return seeds  # NaN passes click; the API refuses it
 
 
 def one_line(message: str) -> str:
@@ -284,73 +260,6 @@ def render(run_dir: Path, out: Path | None, episodes: int, seed: int, fps: int, 
 @main.command()
 @click.argument("run_dir", type=RUN_DIR)
 @click.option("--out", type=PNG, required=True, help="FILE.png to write.")
-@click.option("--n", default=64, show_default=True, type=click.IntRange(min=1, max=4096), help="Number of images.")
-@click.option("--seed", default=0, show_default=True, type=SEED)
-@click.option("--label", help="Conditional VAE: the class to draw, by number or name (8, Bag, 'Ankle boot').")
-@click.option("--temperature", default=1.0, show_default=True, type=TEMPERATURE,
-              help="Scale of the latent noise: below 1, more typical images and less variety; 0 decodes the prior's "
-                   "means.")
-@click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
-def sample(run_dir: Path, out: Path, n: int, seed: int, label: str | None, temperature: float, device: str):
-    """Generate new images with a VAE run: decode z drawn from its prior into a PNG grid. A conditional VAE draws
-    the class --label asks for; without --label it draws N of every class, one row per class.
-
-    \b
-    Examples:
-      rlgen sample runs/fashion_vae/<run> --out samples.png --n 64
-      rlgen sample runs/fashion_cvae/<run> --out bags.png --label Bag --n 16
-      rlgen sample runs/fashion_cvae/<run> --out classes.png --n 10      # a 10 x 10 class grid
-      rlgen sample runs/fashion_cvae/<run> --out typical.png --n 10 --temperature 0.6
-    """
-    from rlgen import api
-
-    run = api.load(run_dir)
-    images = run.sample(n, seed=seed, out=out, device=device, label=label, temperature=temperature)
-    click.echo(f"wrote {out} ({len(images)} samples)")
-
-
-@main.command()
-@click.argument("run_dir", type=RUN_DIR)
-@click.option("--out", type=PNG, required=True, help="FILE.png to write.")
-@click.option("--n", default=10, show_default=True, type=click.IntRange(min=1, max=100), help="Test images.")
-@click.option("--seed", default=0, show_default=True, type=SEED, help="Which test images.")
-@click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
-def reconstruct(run_dir: Path, out: Path, n: int, seed: int, device: str):
-    """Test images above their reconstructions (denoisers: clean, corrupted, denoised).
-
-    \b
-    Example:
-      rlgen reconstruct runs/fashion_denoising_ae/<run> --out denoised.png
-    """
-    from rlgen import api
-
-    rows = api.load(run_dir).reconstruct(n, seed=seed, out=out, device=device)
-    click.echo(f"wrote {out} ({len(rows)} rows of {n} images)")
-
-
-@main.command()
-@click.argument("run_dir", type=RUN_DIR)
-@click.option("--out", type=PNG, required=True, help="FILE.png to write.")
-@click.option("--steps", default=10, show_default=True, type=click.IntRange(min=2, max=100), help="Points per walk.")
-@click.option("--pairs", default=4, show_default=True, type=click.IntRange(min=1, max=50), help="Walks (rows).")
-@click.option("--seed", default=0, show_default=True, type=SEED, help="Which test images.")
-@click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
-def interpolate(run_dir: Path, out: Path, steps: int, pairs: int, seed: int, device: str):
-    """A walk in latent space between pairs of test images (each row: start, decoded walk, end).
-
-    \b
-    Example:
-      rlgen interpolate runs/fashion_vae/<run> --out walk.png --steps 12
-    """
-    from rlgen import api
-
-    api.load(run_dir).interpolate(steps, pairs, seed=seed, out=out, device=device)
-    click.echo(f"wrote {out} ({pairs} walks of {steps} steps)")
-
-
-@main.command()
-@click.argument("run_dir", type=RUN_DIR)
-@click.option("--out", type=PNG, required=True, help="FILE.png to write.")
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 def plot(run_dir: Path, out: Path, device: str):
     """Training and validation curves of any run from its metrics.csv; for a classifier also the test set's
@@ -408,14 +317,15 @@ def data_fetch(data_dir: Path | None):
                f"{len(data.test_x)} test images, checksums good)")
 
 
-def _add_study_commands() -> None:
+def _add_commands() -> None:
+    from rlgen.image_commands import interpolate, reconstruct, sample
     from rlgen.studies.commands import sweep, tune
 
-    main.add_command(sweep)
-    main.add_command(tune)
+    for command in (sample, reconstruct, interpolate, sweep, tune):
+        main.add_command(command)
 
 
-_add_study_commands()
+_add_commands()
 
 
 def entry() -> None:
