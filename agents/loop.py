@@ -47,6 +47,21 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(values)) if values else math.nan
 
 
+def rollout_metrics(returns: list[float], lengths: list[int], recent: list[float], lr: float, steps: int,
+                    seconds: float, state: RunState) -> dict[str, float]:
+    """The part of an iteration's metrics row that is not the update's own statistics (a single run's and each
+    seed's of a batch alike)."""
+    return {
+        "rollout/ep_return_mean": _mean(returns),
+        "rollout/ep_len_mean": _mean(lengths),
+        "rollout/ep_return_mean_100": _mean(recent),
+        "train/lr": lr,
+        "time/steps_per_s": steps / max(seconds, 1e-9),
+        "time/train_seconds": state.train_seconds,
+        "time/iteration": state.iteration,
+    }
+
+
 def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: bool = False) -> TrainResult:
     """Train to the config's budget or target. `resume`: continue from the run's checkpoint (weights, optimizer
     state, run state, RNG) instead of starting; episodes start afresh, because environment state is not saved."""
@@ -123,15 +138,8 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: b
                              where=f"iteration {state.iteration} ({state.progress:,} env steps)",
                              lr=("optimizer.lr", cfg.optimizer.lr),
                              clip=("optimizer.max_grad_norm", cfg.optimizer.max_grad_norm), kept=_kept(run, state))
-                metrics.update({
-                    "rollout/ep_return_mean": _mean(rollout.ep_returns),
-                    "rollout/ep_len_mean": _mean(rollout.ep_lengths),
-                    "rollout/ep_return_mean_100": _mean(recent),
-                    "train/lr": optimizer.lr,
-                    "time/steps_per_s": steps / max(elapsed, 1e-9),
-                    "time/train_seconds": state.train_seconds,
-                    "time/iteration": state.iteration,
-                })
+                metrics.update(rollout_metrics(rollout.ep_returns, rollout.ep_lengths, recent, optimizer.lr, steps,
+                                               elapsed, state))
                 if evaluation_due(state, tc):  # the same on every rank: progress counts every rank's steps
                     if world.is_main:
                         eval_started = time.perf_counter()

@@ -19,7 +19,6 @@ the same random numbers in the same order as a single run of it, and so logs the
 from __future__ import annotations
 
 import copy
-import math
 import time
 from dataclasses import dataclass, field
 
@@ -30,6 +29,7 @@ from torch import nn
 from agents.algorithms import UPDATES, algo_section, initial_policy
 from agents.config import AgentRunConfig
 from agents.evaluate import evaluation_env, evaluation_due, record_evaluation
+from agents.loop import rollout_metrics
 from agents.policy import ActorCritic
 from agents.rollout import Rollout, RolloutCollector, finished_episodes
 from envs.make import make_vec_env
@@ -91,15 +91,8 @@ class Seed:
                      lr=("optimizer.lr", self.cfg.optimizer.lr),
                      clip=("optimizer.max_grad_norm", self.cfg.optimizer.max_grad_norm),
                      kept=f"Its run dir is {self.run.path}.")
-        self.metrics.update({
-            "rollout/ep_return_mean": _mean(returns),
-            "rollout/ep_len_mean": _mean(lengths),
-            "rollout/ep_return_mean_100": _mean(self.recent),
-            "train/lr": self.optimizer.lr,
-            "time/steps_per_s": steps / max(seconds, 1e-9),
-            "time/train_seconds": self.state.train_seconds,
-            "time/iteration": self.state.iteration,
-        })
+        self.metrics.update(rollout_metrics(returns, lengths, self.recent, self.optimizer.lr, steps, seconds,
+                                            self.state))
 
     def save(self, rng: dict[str, torch.Tensor]) -> None:
         self.run.save_checkpoint(self.policy, self.optimizer, self.state, rng)
@@ -183,10 +176,12 @@ def new_seed(cfg: AgentRunConfig, run: RunDir, obs_dim: int, n_actions: int, dev
     return seed
 
 
-def batched_update(loss: "BatchedLoss", seeds: list[Seed], rollout: Rollout) -> dict[str, torch.Tensor]:
+def batched_update(loss: "BatchedLoss", seeds: list[Seed], rollout: Rollout,
+                   stacked: StackedPolicy | None = None) -> dict[str, torch.Tensor]:
     """One update of every seed still learning, each on its own columns of the rollout: one backward pass through
-    the sum of their losses, then each seed's optimizer step. Returns the stats, (S,) each."""
-    losses, stats = seed_losses(loss, seeds, rollout)
+    the sum of their losses, then each seed's optimizer step. `stacked`: the seeds' current weights stacked, when the
+    caller has them (the rollout's). Returns the stats, (S,) each."""
+    losses, stats = seed_losses(loss, seeds, rollout, stacked or StackedPolicy([s.policy for s in seeds]))
     learning = [i for i, s in enumerate(seeds) if not s.state.finished]
     for i in learning:
         seeds[i].optimizer.begin()
@@ -197,15 +192,14 @@ def batched_update(loss: "BatchedLoss", seeds: list[Seed], rollout: Rollout) -> 
     return stats
 
 
-def seed_losses(loss: BatchedLoss, seeds: list[Seed], rollout: Rollout) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def seed_losses(loss: BatchedLoss, seeds: list[Seed], rollout: Rollout,
+                stacked: StackedPolicy) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Each seed's loss on its own columns of the rollout, with its own weights: (S,) and stats of (S,) each."""
     count = len(seeds)
-    stacked = StackedPolicy([s.policy for s in seeds])
     targets = {k: split_seeds(v, count) for k, v in loss.update.targets(rollout, stacked).items()}
     columns = {k: split_seeds(getattr(rollout, k), count) for k in ROLLOUT_FIELDS}
-    names = [name for name, _ in seeds[0].policy.named_parameters()]
-    params = {f"policy.{name}": torch.stack([dict(s.policy.named_parameters())[name] for s in seeds])
-              for name in names}
+    per_seed = [dict(s.policy.named_parameters()) for s in seeds]
+    params = {f"policy.{name}": torch.stack([own[name] for own in per_seed]) for name in per_seed[0]}
 
     def one(weights, cols, tgts):
         return torch.func.functional_call(loss, weights, (cols, tgts))
@@ -264,10 +258,6 @@ def evaluate_seeds(actor: StackedPolicy, cfg: AgentRunConfig, episodes: int, see
     return np.concatenate(chunks, axis=1)
 
 
-def _mean(values: list[float]) -> float:
-    return float(np.mean(values)) if values else math.nan
-
-
 def train_seeds(cfgs: list[AgentRunConfig], runs: list[RunDir], quiet: bool = False) -> list[TrainResult]:
     """Train the configs (one config, several seeds: they differ in `seed` only) as one batched model into their run
     directories; returns each seed's result, in order."""
@@ -296,10 +286,10 @@ def train_seeds(cfgs: list[AgentRunConfig], runs: list[RunDir], quiet: bool = Fa
             timings["set-up"] = time.perf_counter() - started_at
             while not all(s.state.finished for s in seeds):
                 started = time.perf_counter()
-                collector.policy = StackedPolicy([s.policy for s in seeds])
+                collector.policy = stacked = StackedPolicy([s.policy for s in seeds])
                 rollout = collector.collect(rollout_steps)
                 learning = [i for i, s in enumerate(seeds) if not s.state.finished]
-                stats = batched_update(loss, seeds, rollout)
+                stats = batched_update(loss, seeds, rollout, stacked)
                 elapsed = time.perf_counter() - started
                 timings["training"] += elapsed
                 returns, lengths, carry = per_seed_episodes(rollout, carry, count)
