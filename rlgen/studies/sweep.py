@@ -80,28 +80,20 @@ class Task:
         return [*args, str(base), "--seed", str(first.seed), "--run-dir", str(first.path), "--quiet"]
 
 
-def plan_tasks(spec: SweepSpec, base: Path, todo: list[tuple[PlannedRun, bool]]) -> list[Task]:
+def plan_tasks(spec: SweepSpec, batchable: set[str], todo: list[tuple[PlannedRun, bool]]) -> list[Task]:
     """The processes that train what is left: resumed runs alone; a cell's new seeds in one batch where its config
-    allows, else one process each."""
+    allows (`batchable`: the names of such cells), else one process each."""
     tasks = [Task((run,), True) for run, resume in todo if resume]
     new: dict[str, list[PlannedRun]] = {}
     for run, resume in todo:
         if not resume:
             new.setdefault(run.cell.name, []).append(run)
     for runs in new.values():
-        if spec.batch_seeds and len(runs) > 1 and batchable(spec, base, runs[0].cell):
+        if spec.batch_seeds and len(runs) > 1 and runs[0].cell.name in batchable:
             tasks.append(Task(tuple(runs)))
         else:
             tasks += [Task((run,)) for run in runs]
     return tasks
-
-
-def batchable(spec: SweepSpec, base: Path, cell: Cell) -> bool:
-    from rlgen import api
-
-    overrides = [override_string(k, v) for k, v in {**spec.set, **cell.settings}.items()]
-    cfg, _, kind = api.check(base, overrides, seed=spec.seeds[0])
-    return kind.batching_problem(cfg) is None
 
 
 def shared_env(jobs: int) -> dict[str, str]:
@@ -111,16 +103,21 @@ def shared_env(jobs: int) -> dict[str, str]:
     return {**os.environ, SHARED_BY: str(jobs)}
 
 
-def check_cells(spec: SweepSpec, base: Path) -> None:
-    """Every cell's config is checked before any run starts: a bad value is one line naming the cell."""
+def check_cells(spec: SweepSpec, base: Path) -> set[str]:
+    """Every cell's config is checked before any run starts: a bad value is one line naming the cell. Returns the
+    names of the cells whose seeds can train as one batch."""
     from rlgen import api
 
+    batchable = set()
     for cell in spec.cells():
         overrides = [override_string(k, v) for k, v in {**spec.set, **cell.settings}.items()]
         try:
-            api.check(base, overrides, seed=spec.seeds[0])
+            cfg, _, kind = api.check(base, overrides, seed=spec.seeds[0])
         except RlgenError as exc:
             raise RlgenError(f"sweep cell {cell.label()}: {exc}", exit_code=exc.exit_code) from None
+        if kind.batching_problem(cfg) is None:
+            batchable.add(cell.name)
+    return batchable
 
 
 class StudyDir:
@@ -184,16 +181,17 @@ class StudyDir:
 
 def run_sweep(spec: SweepSpec, base: Path, out: Path, jobs: int, quiet: bool = False) -> list[str]:
     """Run what is left of the sweep; returns one line per failed run (empty when all finished)."""
-    check_cells(spec, base)
+    batchable = check_cells(spec, base)
     folder = StudyDir(out)
     folder.claim(spec_record(spec, base))
     try:
-        return _run_claimed(spec, base, folder, jobs, quiet)
+        return _run_claimed(spec, base, folder, jobs, quiet, batchable)
     finally:
         folder.release()
 
 
-def _run_claimed(spec: SweepSpec, base: Path, folder: "StudyDir", jobs: int, quiet: bool) -> list[str]:
+def _run_claimed(spec: SweepSpec, base: Path, folder: "StudyDir", jobs: int, quiet: bool,
+                 batchable: set[str]) -> list[str]:
     runs = planned_runs(spec, folder.out)
     todo = []
     for run in runs:
@@ -216,7 +214,7 @@ def _run_claimed(spec: SweepSpec, base: Path, folder: "StudyDir", jobs: int, qui
     with ProgressBar(len(runs), f"sweep {folder.out.name}", quiet) as bar:
         bar.update(finished, f"{jobs} job(s)")
         pool = ThreadPoolExecutor(max_workers=jobs)
-        pending: set[Future] = {pool.submit(train, task) for task in plan_tasks(spec, base, todo)}
+        pending: set[Future] = {pool.submit(train, task) for task in plan_tasks(spec, batchable, todo)}
         try:
             while pending:
                 completed, pending = wait(pending, return_when=FIRST_COMPLETED)
