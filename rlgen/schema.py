@@ -29,7 +29,7 @@ def _wants_number(annotation: Any) -> bool:
 class Strict(BaseModel):
     # infinities and NaN are never meaningful settings (an infinite learning rate is a typo, not a choice)
     # defer_build: a schema is built when first used, so a command builds only its own kind's (0.14 s less start-up)
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, use_attribute_docstrings=True,
+    model_config = ConfigDict(extra="forbid", validate_assignment=True,
                               allow_inf_nan=False, defer_build=True)
 
     @model_validator(mode="before")
