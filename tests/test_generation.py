@@ -171,6 +171,31 @@ def test_conditional_vae_depends_on_the_label():
             model.encode(x)
 
 
+def test_a_decoder_labelled_at_every_layer_starts_as_the_plain_one_and_scales_and_shifts_each_layer_by_class():
+    for conv in ("[4, 8]", "[]"):
+        torch.manual_seed(0)
+        plain = build_autoencoder(vae("vae.conditional=true", f"model.conv={conv}", "model.hidden=[32]")).eval()
+        torch.manual_seed(0)
+        labelled = build_autoencoder(vae("vae.conditional=true", "vae.label_every_layer=true", f"model.conv={conv}",
+                                         "model.hidden=[32]")).eval()
+        weights = [m for m in plain.decoder.modules() if isinstance(m, (torch.nn.Linear, torch.nn.ConvTranspose2d))]
+        assert len(labelled.decoder.film) == len(weights) and all(
+            f.out_features == 2 * (w.out_features if isinstance(w, torch.nn.Linear) else w.out_channels)
+            for f, w in zip(labelled.decoder.film, weights))
+        labelled.load_state_dict(plain.state_dict(), strict=False)  # same weights, FiLM at zero
+        z, y = torch.randn(4, plain.latent), torch.tensor([0, 3, 8, 9])
+        assert torch.allclose(labelled.decode(z, y), plain.decode(z, y), atol=1e-6)
+        # by hand: class 3's shift on the decoder's first layer, and nothing for the other classes
+        first = labelled.decoder.film[0]
+        width = first.out_features // 2
+        with torch.no_grad():
+            first.weight[width:, 3] = 1.0  # β_3 = 1 on every unit of the first layer
+        changed = ~torch.isclose(labelled.decode(z, y), plain.decode(z, y), atol=1e-6).flatten(1).all(-1)
+        assert changed.tolist() == [False, True, False, False]
+    with pytest.raises(ConfigError, match="label_every_layer needs a conditional VAE"):
+        vae("vae.label_every_layer=true")
+
+
 def test_labels_by_number_or_name():
     assert [parse_label(t) for t in ("Bag", "bag", "8", 8, "T-shirt/top", "tshirt", "ANKLE BOOT", "0")] == [
         8, 8, 8, 8, 0, 0, 9, 9 - 9]

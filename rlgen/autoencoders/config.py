@@ -79,6 +79,9 @@ class VAEConfig(Strict):
     or "continuous_bernoulli" (a proper density on grey levels in [0, 1]); see rlgen.autoencoders.likelihoods."""
     conditional: bool = False
     """Class-conditional VAE: the label enters encoder and decoder, so that samples can be asked for by class."""
+    label_every_layer: bool = False
+    """Conditional VAE: every layer of the decoder sees the label (a learned scale and shift per class and feature,
+    FiLM), not only its input beside z."""
     nll_samples: int = Field(default=1000, ge=1, le=10**6)
     """Importance samples per test image for the negative log-likelihood estimate (Burda et al., 2016)."""
     prior: Literal["standard", "vamp"] = "standard"
@@ -137,6 +140,8 @@ class VAERunConfig(AERunConfig):
         if self.vae.likelihood == "continuous_bernoulli" and self.data.binarize is not None:
             raise ValueError("vae.likelihood continuous_bernoulli is a density on grey levels in [0, 1]; binarised "
                              "data (data.binarize) needs the bernoulli likelihood")
+        if self.vae.label_every_layer and not self.vae.conditional:
+            raise ValueError("vae.label_every_layer needs a conditional VAE (vae.conditional: true)")
         if self.vae.prior == "vamp" and self.vae.conditional and self.vae.pseudo_inputs < NUM_CLASSES:
             raise ValueError(f"vae.pseudo_inputs {self.vae.pseudo_inputs}: a conditional VampPrior needs at least one "
                              f"pseudo-input per class ({NUM_CLASSES})")

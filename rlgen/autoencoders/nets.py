@@ -8,7 +8,9 @@ size the encoder saw (`decoder_refine: K`: the last one gives K channels, and a 
 Decoders end in per-pixel logits, flat: (…, C·H·W).
 
 A conditional model takes the one-hot label as extra input: as constant planes stacked on the image's channels (conv)
-or appended to the pixel vector (MLP) in the encoder, appended to the latent code in the decoder.
+or appended to the pixel vector (MLP) in the encoder, appended to the latent code in the decoder. With
+`label_every_layer`, every layer of the decoder also sees it (`LabelledDecoder`): each layer's output is scaled and
+shifted per class, feature by feature (FiLM; Perez et al., 2018).
 """
 
 from __future__ import annotations
@@ -69,8 +71,15 @@ def build_encoder(net: AutoencoderNetConfig, image_shape: Shape, out_features: i
                          *build_mlp(net.mlp(hidden, output_activation), math.prod(shapes[-1]), out_features))
 
 
-def build_decoder(net: AutoencoderNetConfig, image_shape: Shape, in_features: int) -> nn.Sequential:
-    """(…, in_features) → (…, C·H·W) pixel logits: dense layers (reversed `hidden`) [→ transposed convolutions]."""
+def build_decoder(net: AutoencoderNetConfig, image_shape: Shape, in_features: int,
+                  label_every_layer: int = 0) -> nn.Module:
+    """(…, in_features) → (…, C·H·W) pixel logits: dense layers (reversed `hidden`) [→ transposed convolutions].
+    `label_every_layer`: the number of classes whose one-hot label ends the input and conditions every layer."""
+    decoder = _build_decoder(net, image_shape, in_features)
+    return LabelledDecoder(decoder, label_every_layer) if label_every_layer else decoder
+
+
+def _build_decoder(net: AutoencoderNetConfig, image_shape: Shape, in_features: int) -> nn.Sequential:
     pixels = math.prod(image_shape)
     if not net.conv:
         return build_mlp(net.mlp(net.hidden[::-1]), in_features, pixels)
@@ -90,7 +99,44 @@ def build_decoder(net: AutoencoderNetConfig, image_shape: Shape, in_features: in
     return nn.Sequential(*dense, nn.Unflatten(-1, shapes[-1]), *ups, nn.Flatten(-3))
 
 
-def decode_logits(decoder: nn.Sequential, z: torch.Tensor) -> torch.Tensor:
+class LabelledDecoder(nn.Module):
+    """A decoder whose every layer sees the label, not only its input: the output of each linear or (transposed)
+    convolution, before its normalisation and activation, becomes h·(1 + γ_y) + β_y, with a learned γ and β per class
+    and feature (channel, for convolutions). The input is (B, latent + classes), the one-hot label last (or a mix of
+    classes, which mixes their γ and β); γ = β = 0 at the start, so it starts as the plain decoder."""
+
+    def __init__(self, decoder: nn.Sequential, classes: int):
+        super().__init__()
+        self.decoder = decoder
+        self.classes = classes
+        # the decoder is a chain: its modules without their Sequential wrappers, in order (a plain tuple, so that
+        # the weights keep their names under `decoder.`)
+        self._chain = tuple(m for m in decoder.modules() if not isinstance(m, nn.Sequential))
+        self.film = nn.ModuleList()
+        for layer in self._chain:
+            if isinstance(layer, _WEIGHTED):
+                width = layer.out_features if isinstance(layer, nn.Linear) else layer.out_channels
+                self.film.append(nn.Linear(classes, 2 * width, bias=False))
+                nn.init.zeros_(self.film[-1].weight)
+
+    def forward(self, z_and_label: torch.Tensor) -> torch.Tensor:
+        label = z_and_label[:, -self.classes :]
+        films = iter(self.film)
+        h = z_and_label
+        for layer in self._chain:
+            h = layer(h)
+            if isinstance(layer, _WEIGHTED):
+                scale, shift = next(films)(label).to(h.dtype).chunk(2, -1)  # (B, width) each
+                if h.dim() == 4:
+                    scale, shift = scale[..., None, None], shift[..., None, None]
+                h = h * (1 + scale) + shift
+        return h
+
+
+_WEIGHTED = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
+
+
+def decode_logits(decoder: nn.Module, z: torch.Tensor) -> torch.Tensor:
     """Run a decoder on codes of any leading shape (…, latent) → (…, pixels); convolutions need one batch dim."""
     lead = z.shape[:-1]
     return decoder(z.reshape(-1, z.shape[-1])).reshape(*lead, -1)

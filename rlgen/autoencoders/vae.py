@@ -45,7 +45,8 @@ class VariationalAutoencoder(Autoencoder):
         self.trunk = build_encoder(net, image_shape, last, self.num_classes, net.activation, inner)
         self.mean_head = build_mlp(net.mlp([]), last, net.latent)
         self.logvar_head = build_mlp(net.mlp([]), last, net.latent)
-        self.decoder = build_decoder(net, image_shape, net.latent + self.num_classes)
+        self.decoder = build_decoder(net, image_shape, net.latent + self.num_classes,
+                                     self.num_classes if cfg.label_every_layer else 0)
         self.latent = net.latent
         self.nll = NLL[cfg.likelihood]
         self.vamp = VampPrior(cfg.pseudo_inputs, image_shape, self.num_classes) if cfg.prior == "vamp" else None
