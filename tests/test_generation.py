@@ -196,6 +196,30 @@ def test_a_decoder_labelled_at_every_layer_starts_as_the_plain_one_and_scales_an
         vae("vae.label_every_layer=true")
 
 
+def test_class_guidance_judges_decoded_prior_draws_with_a_guide_that_learns_only_from_real_images():
+    torch.manual_seed(0)
+    for prior in ("vamp", "standard"):
+        model = build_autoencoder(vae("vae.conditional=true", "vae.class_guidance=5", "vae.guide_hidden=16",
+                                      f"vae.prior={prior}", "vae.pseudo_inputs=20", "model.conv=[4, 8]",
+                                      "model.hidden=[32]"))
+        x, y = torch.rand(6, *IMAGE_SHAPE), torch.tensor([0, 1, 2, 7, 8, 9])
+        out = model(x, y=y)
+        terms = out.losses()
+        assert set(terms) == {"loss", "recon_loss", "reg_loss", "guide_loss", "guide_real_loss"}
+        expected = terms["recon_loss"] + terms["reg_loss"] + 5 * terms["guide_loss"] + terms["guide_real_loss"]
+        assert torch.allclose(terms["loss"], expected)
+        guide = list(model.guide.parameters())
+        decoder = list(model.decoder.parameters())
+        from_drawn = torch.autograd.grad(terms["guide_loss"], guide + decoder, retain_graph=True, allow_unused=True)
+        assert all(g is None for g in from_drawn[: len(guide)])  # the guide does not learn from drawn images
+        assert all(g is not None and g.abs().sum() > 0 for g in from_drawn[len(guide) :])  # the decoder does
+        from_real = torch.autograd.grad(terms["guide_real_loss"], guide + decoder, allow_unused=True)
+        assert all(g is not None for g in from_real[: len(guide)]) and all(g is None for g in from_real[len(guide) :])
+        assert model.guide(x).shape == (6, 10)
+    with pytest.raises(ConfigError, match="class_guidance needs a conditional VAE"):
+        vae("vae.class_guidance=1")
+
+
 def test_labels_by_number_or_name():
     assert [parse_label(t) for t in ("Bag", "bag", "8", 8, "T-shirt/top", "tshirt", "ANKLE BOOT", "0")] == [
         8, 8, 8, 8, 0, 0, 9, 9 - 9]

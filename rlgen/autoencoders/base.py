@@ -8,7 +8,7 @@ only a conditional model uses them.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -24,9 +24,10 @@ class AutoencoderOutput:
     reg_loss: torch.Tensor  # regularisation term: the VAE's β·KL, 0 for the others (l1/l2 live in the optimizer)
     recon_logits: torch.Tensor  # (B, D) decoder output before the sigmoid, flat
     z: torch.Tensor  # (B, latent) the coding that was decoded
+    extra: Losses = field(default_factory=dict)  # a model's own further terms, logged by name
 
     def losses(self) -> Losses:
-        return {"loss": self.loss, "recon_loss": self.recon_loss, "reg_loss": self.reg_loss}
+        return {"loss": self.loss, "recon_loss": self.recon_loss, "reg_loss": self.reg_loss, **self.extra}
 
 
 class Autoencoder(EpochModel):

@@ -82,6 +82,12 @@ class VAEConfig(Strict):
     label_every_layer: bool = False
     """Conditional VAE: every layer of the decoder sees the label (a learned scale and shift per class and feature,
     FiLM), not only its input beside z."""
+    class_guidance: float = Field(default=0.0, ge=0.0, le=1e4)
+    """Conditional VAE: weight λ of a class-consistency term. A guide classifier (the encoder's convolutions and a
+    dense layer of `guide_hidden` units) learns the labels of the real training images alongside, and images decoded
+    from z ~ p(z | y) pay λ × its cross-entropy against y (the guide itself is not trained on them). 0: none."""
+    guide_hidden: Width = 128
+    """Units of the guide classifier's dense layer (with vae.class_guidance)."""
     nll_samples: int = Field(default=1000, ge=1, le=10**6)
     """Importance samples per test image for the negative log-likelihood estimate (Burda et al., 2016)."""
     prior: Literal["standard", "vamp"] = "standard"
@@ -140,8 +146,9 @@ class VAERunConfig(AERunConfig):
         if self.vae.likelihood == "continuous_bernoulli" and self.data.binarize is not None:
             raise ValueError("vae.likelihood continuous_bernoulli is a density on grey levels in [0, 1]; binarised "
                              "data (data.binarize) needs the bernoulli likelihood")
-        if self.vae.label_every_layer and not self.vae.conditional:
-            raise ValueError("vae.label_every_layer needs a conditional VAE (vae.conditional: true)")
+        for option in ("label_every_layer", "class_guidance"):
+            if getattr(self.vae, option) and not self.vae.conditional:
+                raise ValueError(f"vae.{option} needs a conditional VAE (vae.conditional: true)")
         if self.vae.prior == "vamp" and self.vae.conditional and self.vae.pseudo_inputs < NUM_CLASSES:
             raise ValueError(f"vae.pseudo_inputs {self.vae.pseudo_inputs}: a conditional VampPrior needs at least one "
                              f"pseudo-input per class ({NUM_CLASSES})")

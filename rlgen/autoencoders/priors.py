@@ -66,10 +66,12 @@ class VampPrior(nn.Module):
         return torch.logsumexp(log_q, -1) - own.sum(-1).to(log_q.dtype).log()
 
     def pick(self, n: int, generator: torch.Generator | None, labels: torch.Tensor | None) -> torch.Tensor:
-        """Indices of the components to sample from: uniform over all, or over each asked class's own."""
+        """Indices of the components to sample from: uniform over all, or over each asked class's own. Drawn with
+        `generator` on the CPU, or without one on the labels' device (no host sync in a training step)."""
+        device = torch.device("cpu") if generator is not None or labels is None else labels.device
         if labels is None or not self.num_classes:
-            return torch.randint(len(self.logits), (n,), generator=generator)
-        labels = labels.cpu()  # class c owns components c, c + classes, c + 2·classes, …
-        counts = torch.bincount(self.labels.cpu(), minlength=self.num_classes)[labels]  # (n,)
-        offset = (torch.rand(n, generator=generator) * counts).long().clamp(max=counts - 1)
+            return torch.randint(len(self.logits), (n,), generator=generator, device=device)
+        labels = labels.to(device)  # class c owns components c, c + classes, c + 2·classes, …
+        counts = torch.bincount(self.labels.to(device), minlength=self.num_classes)[labels]  # (n,)
+        offset = (torch.rand(n, generator=generator, device=device) * counts).long().clamp(max=counts - 1)
         return labels + offset * self.num_classes

@@ -9,6 +9,12 @@ estimate, log q(z|x) − log p(z) at the z that was decoded, for the VampPrior.
 The conditional VAE (Sohn et al., 2015) sees the label y in both networks, q(z|x, y) and p(x|z, y), with the
 N(0, I) prior or a VampPrior of per-class pseudo-inputs p(z | y): its likelihoods are p(x | y), and asking the
 decoder for class k gives clothes of class k.
+
+Class guidance (`vae.class_guidance: λ`, in the spirit of the classifier network of CVAE-GAN, Bao et al. 2017):
+a guide classifier learns the real images' labels, and each step also decodes one image from z ~ p(z | y) per
+batch label y, which adds λ·CE(guide(image), y) to the loss through the decoder and the prior (not the guide): the
+model is pushed to draw clothes whose class can be told, not only images with a high likelihood. The loss is then
+no longer the −ELBO (evaluation reports the −ELBO and the NLL themselves).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from torch.func import functional_call
 
 from rlgen.autoencoders.base import Autoencoder, AutoencoderOutput
 from rlgen.autoencoders.config import AutoencoderNetConfig, VAEConfig
@@ -50,6 +57,8 @@ class VariationalAutoencoder(Autoencoder):
         self.latent = net.latent
         self.nll = NLL[cfg.likelihood]
         self.vamp = VampPrior(cfg.pseudo_inputs, image_shape, self.num_classes) if cfg.prior == "vamp" else None
+        self.guide = (build_encoder(net, image_shape, self.num_classes, hidden=[cfg.guide_hidden])
+                      if cfg.class_guidance else None)
 
     def onehot(self, y: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor | None:
         """The label as the networks see it: one-hot float (…, classes); None for an unconditional model. Float y
@@ -96,19 +105,29 @@ class VariationalAutoencoder(Autoencoder):
             y = y.argmax(-1)
         return self.vamp.log_density(z, *components, y)
 
-    def kl(self, z: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+    def kl(self, z: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor, y: torch.Tensor | None,
+           components: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """KL(q(z|x) ‖ p(z)) per image: exact for N(0, I), else log q(z|x) − log p(z) at the sampled z: (B,)."""
         if self.vamp is None:
             return gaussian_kl(mean, logvar)
-        return gaussian_log_density(z, mean, logvar) - self.log_prior(z, y)
+        return gaussian_log_density(z, mean, logvar) - self.log_prior(z, y, components)
 
     def loss_terms(self, x: torch.Tensor, x_in: torch.Tensor, y: torch.Tensor | None = None) -> AutoencoderOutput:
         mean, logvar = self.posterior(x_in, y)
         z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)  # reparameterisation trick
         logits = self.decode_logits(z, y).float()
+        components = self.prior_components()
         recon = self.nll(logits, x.flatten(1)).mean()
-        reg = self.cfg.beta * self.kl(z, mean, logvar, y).mean()
-        return AutoencoderOutput(recon + reg, recon, reg, logits, z)
+        reg = self.cfg.beta * self.kl(z, mean, logvar, y, components).mean()
+        if self.guide is None:
+            return AutoencoderOutput(recon + reg, recon, reg, logits, z)
+        guide_real = F.cross_entropy(self.guide(x).float(), y)  # trains the guide
+        drawn = self.prior_draw(torch.randn_like(mean), y, components)
+        images = self.pixel_mean(self.decode_logits(drawn, y).float()).unflatten(-1, self.image_shape)
+        frozen = {name: p.detach() for name, p in self.guide.named_parameters()}  # judges, does not learn, here
+        guide = F.cross_entropy(functional_call(self.guide, frozen, (images,)).float(), y)
+        loss = recon + reg + self.cfg.class_guidance * guide + guide_real
+        return AutoencoderOutput(loss, recon, reg, logits, z, {"guide_loss": guide, "guide_real_loss": guide_real})
 
     @torch.no_grad()
     def negative_elbo(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
@@ -137,8 +156,15 @@ class VariationalAutoencoder(Autoencoder):
         device = next(self.parameters()).device
         noise = temperature * torch.randn(n, self.latent, generator=generator).to(device)
         labels = labels.to(device) if labels is not None else None
-        if self.vamp is None:
-            return self.decode(noise, labels)
-        mean, logvar = self.prior_components()
-        k = self.vamp.pick(n, generator, labels).to(device)  # a component each, then z ~ q(z | u_k)
-        return self.decode(mean[k] + torch.exp(0.5 * logvar[k]) * noise, labels)
+        return self.decode(self.prior_draw(noise, labels, self.prior_components(), generator), labels)
+
+    def prior_draw(self, noise: torch.Tensor, labels: torch.Tensor | None,
+                   components: tuple[torch.Tensor, torch.Tensor] | None,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+        """z ~ p(z) (p(z | labels)) from standard normal `noise` (n, latent): the noise itself for N(0, I); for the
+        VampPrior a component each (drawn with `generator`, else on the noise's device), then μ_k + σ_k·noise."""
+        if components is None:
+            return noise
+        mean, logvar = components
+        k = self.vamp.pick(len(noise), generator, labels).to(noise.device)  # a component each, then z ~ q(z | u_k)
+        return mean[k] + torch.exp(0.5 * logvar[k]) * noise
