@@ -28,7 +28,7 @@ from rlgen.registry import RunKind, kind_of_algo, open_run, schemas
 from rlgen.rundir import FollowerRunDir, RunDir, default_run_dir, new_meta
 from rlgen.runstate import RunMeta, TrainResult
 from rlgen.summary import summary_table
-from rlgen.threads import ThreadPolicy
+from rlgen.threads import chosen_threads
 
 Overrides = Mapping[str, Any] | list[str] | tuple[str, ...] | None
 IMAGE_SUFFIXES = (".png",)
@@ -112,12 +112,11 @@ def _train_many(kind: RunKind, cfgs: list[Any], runs: list[RunDir], quiet: bool,
                 ) -> list[TrainResult]:
     """`_train` for batched seeds: every seed's run is locked while training, and one that learnt nothing before a
     failure or Ctrl-C is removed again."""
-    previous_threads = torch.get_num_threads()
     try:
-        policy = ThreadPolicy(threads, kind.adaptive_threads)
-        for run in runs:
-            run.update_meta(info=policy.describe())
-        return kind.train_seeds(cfgs, runs, quiet)
+        with chosen_threads(threads, kind.adaptive_threads) as policy:
+            for run in runs:
+                run.update_meta(info=policy.describe())
+            return kind.train_seeds(cfgs, runs, quiet)
     except (KeyboardInterrupt, RlgenError) as exc:
         kept = [run for run in runs if run.has("checkpoint") and run.state().progress > 0]
         for run in runs:
@@ -129,7 +128,6 @@ def _train_many(kind: RunKind, cfgs: list[Any], runs: list[RunDir], quiet: bool,
     finally:
         for run in runs:
             run.unlock()
-        torch.set_num_threads(previous_threads)
 
 
 def _new_run(world: distributed.World, path: Path, cfg: Any, kind: RunKind, source: str | None) -> RunDir:
@@ -169,11 +167,11 @@ def _train(kind: RunKind, cfg: Any, run: RunDir, quiet: bool, resume: bool, thre
     def learnt() -> bool:
         return run.has("checkpoint") and run.state().progress > 0
 
-    started, previous_threads = time.perf_counter(), torch.get_num_threads()
+    started = time.perf_counter()
     try:
-        policy = ThreadPolicy(threads, kind.adaptive_threads, distributed.current().local_size)
-        run.update_meta(info=policy.describe())
-        result = kind.train(cfg, run, quiet=quiet, resume=resume, threads=policy)
+        with chosen_threads(threads, kind.adaptive_threads, distributed.current().local_size) as policy:
+            run.update_meta(info=policy.describe())
+            result = kind.train(cfg, run, quiet=quiet, resume=resume, threads=policy)
         total = time.perf_counter() - started
         result.timings["data, saving and the rest"] = total - sum(result.timings.values())
         return result
@@ -188,7 +186,6 @@ def _train(kind: RunKind, cfg: Any, run: RunDir, quiet: bool, resume: bool, thre
         raise
     finally:
         run.unlock()
-        torch.set_num_threads(previous_threads)  # a notebook's own torch work keeps its thread count
 
 
 def resume(path: str | Path, *, device: str | None = None, threads: int | None = None, quiet: bool = False) -> "Run":
@@ -239,21 +236,24 @@ class Run:
         return read_metrics(path)
 
     def evaluate(self, *, episodes: int = 100, seed: int = 0, greedy: bool = True, nll_samples: int | None = None,
-                 device: str = "auto", quiet: bool = True) -> dict[str, Any]:
+                 device: str = "auto", quiet: bool = True, threads: int | None = None) -> dict[str, Any]:
         """Test-set metrics (models trained on data) or returns over `episodes` greedy episodes (agents);
-        `quiet=False` shows a progress bar where evaluating takes long (the VAE's importance sampling)."""
-        return self.kind.evaluate(self.run, self.config, resolve_device(device), episodes=episodes, seed=seed,
-                                  greedy=greedy, nll_samples=nll_samples, quiet=quiet)
+        `quiet=False` shows a progress bar where evaluating takes long (the VAE's importance sampling). `threads`:
+        as in `train` (default: OMP_NUM_THREADS, else the kind of run chooses)."""
+        with chosen_threads(threads, self.kind.adaptive_threads):
+            return self.kind.evaluate(self.run, self.config, resolve_device(device), episodes=episodes, seed=seed,
+                                      greedy=greedy, nll_samples=nll_samples, quiet=quiet)
 
     def fid(self, classifier: str | Path, *, n: int = 10_000, seed: int = 0, device: str = "auto",
-            temperature: float = 1.0) -> dict[str, Any]:
+            temperature: float = 1.0, threads: int | None = None) -> dict[str, Any]:
         """Fréchet distance of n generated images to the test images, on the features of a trained classifier run
         (with the train-vs-test floor, and for a conditional VAE the label accuracy of its samples). `temperature`:
-        as in `sample`."""
+        as in `sample`; `threads`: as in `evaluate`."""
         if not 2 <= n <= 10**6:
             raise RlgenError(f"n must be between 2 and 1,000,000 images, got {n}")
-        return self.kind.fid(self.run, self.config, resolve_device(device), Path(classifier), n=n, seed=seed,
-                             temperature=_temperature(temperature))
+        with chosen_threads(threads, self.kind.adaptive_threads):
+            return self.kind.fid(self.run, self.config, resolve_device(device), Path(classifier), n=n, seed=seed,
+                                 temperature=_temperature(temperature))
 
     def describe(self, report: dict[str, Any]) -> str:
         return self.kind.describe(report)

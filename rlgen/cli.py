@@ -13,7 +13,7 @@ STARTED = time.perf_counter()
 import click
 
 from rlgen import __version__
-from rlgen.cli_options import DEVICE_HELP, PNG, RUN_DIR, SEED, TEMPERATURE, SeedList
+from rlgen.cli_options import DEVICE_HELP, PNG, RUN_DIR, SEED, TEMPERATURE, THREADS_HELP, SeedList
 from rlgen.errors import Interrupted, RlgenError, TrainingInterrupted
 
 
@@ -87,9 +87,7 @@ def _interrupted(exc: TrainingInterrupted) -> Interrupted:
               help="Train these seeds at once, as one batched model in this process (REINFORCE or A2C on the torch "
                    "CartPole): 0-31 or 0,3,7. --run-dir is then the folder of their run dirs seed<N>.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.option("--threads", type=click.IntRange(1, 1024),
-              help="Threads to compute with (default: OMP_NUM_THREADS, else 1 for agents and the free cores for "
-                   "models trained on data).")
+@click.option("--threads", type=click.IntRange(1, 1024), help=THREADS_HELP)
 @click.option("--timings", is_flag=True, help="Also print where the command's time went.")
 @click.option("--check", "check_only", is_flag=True,
               help="Only check the config (schema, device, environment, model size); train nothing.")
@@ -206,9 +204,10 @@ def train(config: Path | None, overrides: tuple[str, ...], set_file: Path | None
               help="With --fid: generated images.")
 @click.option("--temperature", default=1.0, show_default=True, type=TEMPERATURE,
               help="With --fid: scale of the latent noise of the generated images (1: the model as trained).")
+@click.option("--threads", type=click.IntRange(1, 1024), help=THREADS_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def evaluate(run_dir: Path, episodes: int, seed: int, device: str, sample: bool, nll_samples: int | None,
-             fid_run: Path | None, fid_samples: int, temperature: float, as_json: bool):
+             fid_run: Path | None, fid_samples: int, temperature: float, threads: int | None, as_json: bool):
     """Evaluate a trained run: a classifier's test accuracy (per class too), an autoencoder's test losses (a VAE's
     −ELBO and importance-sampled NLL), or an agent's return over greedy episodes.
 
@@ -223,10 +222,10 @@ def evaluate(run_dir: Path, episodes: int, seed: int, device: str, sample: bool,
 
     run = api.load(run_dir)
     if fid_run is not None:
-        report = run.fid(fid_run, n=fid_samples, seed=seed, device=device, temperature=temperature)
+        report = run.fid(fid_run, n=fid_samples, seed=seed, device=device, temperature=temperature, threads=threads)
     else:
         report = run.evaluate(episodes=episodes, seed=seed, greedy=not sample, nll_samples=nll_samples,
-                              device=device, quiet=as_json)
+                              device=device, quiet=as_json, threads=threads)
     click.echo(json.dumps(report) if as_json else run.describe(report))
 
 

@@ -30,3 +30,6 @@ class SeedList(click.ParamType):
         if len(set(seeds)) != len(seeds) or max(seeds) >= 2**32 or len(seeds) > 4096:
             self.fail(f"{value!r} names a seed twice, a seed past 2**32 - 1, or more than 4,096 seeds", param, ctx)
         return seeds
+
+THREADS_HELP = ("Threads to compute with (default: OMP_NUM_THREADS, else 1 for agents and the free cores for models "
+                "trained on data).")

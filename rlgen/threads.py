@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
 import torch
 
@@ -118,3 +120,14 @@ class ThreadPolicy:
 
     def describe(self) -> dict[str, object]:
         return {"threads": self.count, "threads_from": self.source, "cores": self.cores}
+
+
+@contextmanager
+def chosen_threads(requested: int | None, adaptive: bool, processes: int = 1) -> Iterator[ThreadPolicy]:
+    """A ThreadPolicy for the work inside; afterwards the caller's own thread count again (a notebook's own torch
+    work keeps its count)."""
+    previous = torch.get_num_threads()
+    try:
+        yield ThreadPolicy(requested, adaptive, processes)
+    finally:
+        torch.set_num_threads(previous)

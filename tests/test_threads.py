@@ -77,3 +77,17 @@ def test_the_callers_thread_count_is_restored(tmp_path, tiny_agent_overrides):
     torch.set_num_threads(2)
     api.train(CONFIGS / "cartpole_a2c.yaml", tiny_agent_overrides, run_dir=tmp_path / "a", quiet=True)
     assert torch.get_num_threads() == 2
+
+
+def test_evaluation_chooses_its_threads_too_and_gives_the_callers_back(tmp_path, tiny_agent_overrides, monkeypatch):
+    agent = api.train(CONFIGS / "cartpole_a2c.yaml", tiny_agent_overrides, run_dir=tmp_path / "a", quiet=True)
+    seen = []
+    evaluate = agent.kind.evaluate
+    monkeypatch.setattr(agent.kind, "evaluate", lambda *a, **k: seen.append(torch.get_num_threads()) or evaluate(*a, **k))
+    torch.set_num_threads(2)
+    agent.evaluate(episodes=2, device="cpu")  # an agent: one thread
+    agent.evaluate(episodes=2, device="cpu", threads=3)
+    assert seen == [1, 3] and torch.get_num_threads() == 2
+    with pytest.raises(RlgenError, match="--threads 0"):
+        agent.evaluate(episodes=2, threads=0)
+    assert torch.get_num_threads() == 2
