@@ -277,5 +277,6 @@ def test_vamp_vae_samples_its_components_and_trains():
     cold = model.sample(50, torch.Generator().manual_seed(1), torch.full((50,), 8), temperature=0)
     assert all(torch.allclose(image, means[0]) or torch.allclose(image, means[1]) for image in cold)
     assert "VampPrior, K = 20" in vae("vae.prior=vamp", "vae.pseudo_inputs=20").describe()
+    assert "class guidance 10" in vae("vae.conditional=true", "vae.class_guidance=10").describe()
     with pytest.raises(ConfigError, match="at least one pseudo-input per class"):
         vae("vae.prior=vamp", "vae.pseudo_inputs=5", "vae.conditional=true")

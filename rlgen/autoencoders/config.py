@@ -158,6 +158,8 @@ class VAERunConfig(AERunConfig):
         kind = f"{'conditional ' if self.vae.conditional else ''}{'conv' if self.model.conv else 'MLP'} VAE"
         if self.vae.prior == "vamp":
             kind += f" (VampPrior, K = {self.vae.pseudo_inputs})"
+        if self.vae.class_guidance:
+            kind += f", class guidance {self.vae.class_guidance:g}"
         data = "binarised" if self.data.binarize else "grey-level"
         return f"{kind}, {LABELS[self.vae.likelihood]} likelihood, {data} Fashion-MNIST"
 
