@@ -132,6 +132,8 @@ def train(config: Path | None, overrides: tuple[str, ...], set_file: Path | None
         for run in runs:
             click.echo(f"seed {run.config.seed}: {run.result}")
         click.echo(f"run dirs: {runs[0].path.parent}/seed<N>")
+        if timings:  # every seed's result holds the whole batch's timings
+            _echo_timings(imported, f"{runs[0].result.describe_timings()} (all {len(runs)} seeds together)")
         return
     if nproc > 1 and not check_only:
         if distributed.launched_world().active:
@@ -183,9 +185,13 @@ def train(config: Path | None, overrides: tuple[str, ...], set_file: Path | None
         return
     click.echo(f"{run.result}\nrun dir: {run.path}")
     if timings:
-        whole = time.perf_counter() - STARTED
-        click.echo(f"time: imports {imported - STARTED:.2f} s, {run.result.describe_timings()}; whole command "
-                   f"{whole:.2f} s (after Python started)")
+        _echo_timings(imported, run.result.describe_timings())
+
+
+def _echo_timings(imported: float, detail: str) -> None:
+    whole = time.perf_counter() - STARTED
+    click.echo(f"time: imports {imported - STARTED:.2f} s, {detail}; whole command {whole:.2f} s (after Python "
+               f"started)")
 
 
 @main.command()

@@ -132,9 +132,10 @@ def test_batched_seeds_refuse_what_they_cannot_train(tmp_path):
 
 def test_rlgen_train_seeds_on_the_command_line(tmp_path):
     result = invoke("train", CONFIGS / "cartpole_reinforce.yaml", "--seeds", "0,4", "--run-dir", tmp_path, "--quiet",
-                    "--set", "train.total_steps=2000", "--set", "train.eval_episodes=3")
+                    "--set", "train.total_steps=2000", "--set", "train.eval_episodes=3", "--timings")
     assert result.exit_code == 0, result.output
     assert result.output.startswith("seed 0: ") and "\nseed 4: " in result.output
+    assert "training" in result.output and "(all 2 seeds together); whole command" in result.output
     meta = json.loads((tmp_path / "seed4" / "meta.json").read_text())
     assert meta["state"]["status"] in ("done", "solved") and meta["info"]["threads"] == 1
 
