@@ -52,11 +52,13 @@ def write_figure(picture: np.ndarray, out: Path, title: str, row_labels: list[st
     dpi = 100
     height, width = picture.shape[0] / dpi, picture.shape[1] / dpi
     left = 1.1 if row_labels else 0.05
-    lines = textwrap.wrap(title, max(20, int((width + left) * 14)))
+    fig_w = max(width + left + 0.05, 3.0)  # a small grid still gets a title of a few lines, not a tall column
+    margin = (fig_w - width - left - 0.05) / 2  # a narrower grid sits in the middle
+    lines = textwrap.wrap(title, max(20, int((fig_w - 0.05) * 14)), break_on_hyphens=False)
     top = 0.1 + 0.16 * len(lines)
-    fig_w, fig_h = width + left + 0.05, height + top + 0.05
+    fig_h = height + top + 0.05
     fig = plt.figure(figsize=(fig_w, fig_h), dpi=dpi)
-    ax = fig.add_axes((left / fig_w, 0.05 / fig_h, width / fig_w, height / fig_h))
+    ax = fig.add_axes(((margin + left) / fig_w, 0.05 / fig_h, width / fig_w, height / fig_h))
     ax.imshow(picture, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
