@@ -106,8 +106,12 @@ def test_early_stopping_with_patience(tmp_path):
     assert run.run.state().progress == 3 and len(run.metrics()) == 3
 
 
-def test_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch):
-    cfg = config("denoising_ae", "train.epochs=3", "data.limit=1000")  # corruption noise makes RNG state matter
+@pytest.mark.parametrize("name, extra", [
+    ("denoising_ae", []),  # corruption noise makes RNG state matter
+    ("cvae", ["model.conv=[4, 8]", "model.hidden=[16]", "vae.pseudo_inputs=20"]),  # guidance draws from p(z | y)
+])
+def test_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch, name, extra):
+    cfg = config(name, "train.epochs=3", "data.limit=1000", *extra)
     api.train(cfg, run_dir=tmp_path / "whole", quiet=True)
     original_log = MetricsLogger.log
 
