@@ -198,9 +198,9 @@ def test_a_decoder_labelled_at_every_layer_starts_as_the_plain_one_and_scales_an
 
 def test_class_guidance_judges_decoded_prior_draws_with_a_guide_that_learns_only_from_real_images():
     torch.manual_seed(0)
-    for prior in ("vamp", "standard"):
+    for prior, conv in (("vamp", "[4, 8]"), ("standard", "[]")):
         model = build_autoencoder(vae("vae.conditional=true", "vae.class_guidance=5", "vae.guide_hidden=16",
-                                      f"vae.prior={prior}", "vae.pseudo_inputs=20", "model.conv=[4, 8]",
+                                      f"vae.prior={prior}", "vae.pseudo_inputs=20", f"model.conv={conv}",
                                       "model.hidden=[32]"))
         x, y = torch.rand(6, *IMAGE_SHAPE), torch.tensor([0, 1, 2, 7, 8, 9])
         out = model(x, y=y)

@@ -83,8 +83,8 @@ class VAEConfig(Strict):
     """Conditional VAE: every layer of the decoder sees the label (a learned scale and shift per class and feature,
     FiLM), not only its input beside z."""
     class_guidance: float = Field(default=0.0, ge=0.0, le=1e4)
-    """Conditional VAE: weight λ of a class-consistency term. A guide classifier (the encoder's convolutions and a
-    dense layer of `guide_hidden` units) learns the labels of the real training images alongside, and images decoded
+    """Conditional VAE: weight λ of a class-consistency term. A guide classifier (the encoder's convolutions, if any,
+    and a dense layer of `guide_hidden` units) learns the labels of the real training images alongside, and images decoded
     from z ~ p(z | y) pay λ × its cross-entropy against y (the guide itself is not trained on them). 0: none."""
     guide_hidden: Width = 128
     """Units of the guide classifier's dense layer (with vae.class_guidance)."""
