@@ -126,6 +126,21 @@ class RolloutCollector:
         self._noise._chunk, self._noise._next = to(saved["noise"]), used
         self._seed = None  # the env's generator continues where it was
 
+    def keep(self, copies: torch.Tensor) -> None:
+        """Go on collecting from only these copies of the torch env (indices into the current ones): each keeps its
+        episode, its episode bookkeeping and its share of the Gumbel noise already drawn."""
+        if not self.torch_env:
+            raise RlgenError("only the torch CartPole's copies can be dropped")
+        copies = copies.to(self.device)
+        self.envs.keep(copies)
+        self.num_envs = len(copies)
+        if self._obs is not None:
+            self._obs = self._obs[copies]
+        self._after_done = self._after_done[copies]
+        self._running = (self._running[0][copies], self._running[1][copies])
+        self._noise.shape = (self.num_envs, *self._noise.shape[1:])
+        self._noise._chunk = self._noise._chunk[:, copies]
+
     def _reset(self) -> None:
         obs, _ = self.envs.reset(seed=self._seed)
         self._seed = None

@@ -4,7 +4,8 @@ Each seed keeps its own policy, optimizer (state, schedule, clipping), run state
 as a single run of that seed would: the same initial weights, the same update rule, its own evaluations, its own
 end (a solved seed stops learning while the others go on). What is shared is the work:
 - one torch CartPole of S·N copies: seed s plays copies s·N … s·N + N − 1; every step asks one batched forward
-  pass (a `torch.baddbmm` per layer over the S stacked weight matrices) for all S·N actions;
+  pass (a `torch.baddbmm` per layer over the S stacked weight matrices) for all S·N actions; a seed that is done
+  (solved or out of budget) leaves the batch, its copies dropped from the env, so the others go on faster;
 - one update: the algorithm's own `targets` (A2C's from the stacked critics) and `loss` (agents/update.py), the
   loss run on each seed's slice of the rollout under `torch.func.vmap` with that seed's weights, so every mean and
   normalisation stays within its seed; the S losses are summed and backpropagated once (seeds share no parameter,
@@ -281,30 +282,38 @@ def train_seeds(cfgs: list[AgentRunConfig], runs: list[RunDir], quiet: bool = Fa
     timings = {"set-up": 0.0, "training": 0.0, "evaluations": 0.0}
     rollout_steps = tc.rollout_steps if tc.rollout == "steps" else None
     total_budget = tc.total_steps * count
+    active = list(range(count))  # the seeds still learning, in the order of their copies in the env
     try:
         with ProgressBar(total_budget, f"{cfg.algo} {cfg.env.id} × {count} seeds", quiet) as bar:
             timings["set-up"] = time.perf_counter() - started_at
-            while not all(s.state.finished for s in seeds):
+            while active:
                 started = time.perf_counter()
-                collector.policy = stacked = StackedPolicy([s.policy for s in seeds])
+                learning = [seeds[i] for i in active]
+                collector.policy = stacked = StackedPolicy([s.policy for s in learning])
                 rollout = collector.collect(rollout_steps)
-                learning = [i for i, s in enumerate(seeds) if not s.state.finished]
-                stats = batched_update(loss, seeds, rollout, stacked)
+                stats = batched_update(loss, learning, rollout, stacked)
                 elapsed = time.perf_counter() - started
                 timings["training"] += elapsed
-                returns, lengths, carry = per_seed_episodes(rollout, carry, count)
-                steps = rollout.valid.reshape(rollout.valid.shape[0], count, per_seed).sum((0, 2)).tolist()
+                returns, lengths, carry = per_seed_episodes(rollout, carry, len(active))
+                steps = rollout.valid.reshape(rollout.valid.shape[0], len(active), per_seed).sum((0, 2)).tolist()
                 values = {k: v.float().tolist() for k, v in stats.items()}  # one host sync per iteration
-                for i in learning:
-                    seeds[i].record_iteration({k: v[i] for k, v in values.items()}, int(steps[i]), returns[i],
-                                              lengths[i], elapsed / len(learning))
-                due = [i for i in learning if evaluation_due(seeds[i].state, tc)]
+                for k, s in enumerate(learning):
+                    s.record_iteration({name: v[k] for name, v in values.items()}, int(steps[k]), returns[k],
+                                       lengths[k], elapsed / len(learning))
+                due = [i for i in active if evaluation_due(seeds[i].state, tc)]
                 if due:
                     eval_started = time.perf_counter()
                     evaluate_due(seeds, due, cfg, device)
                     timings["evaluations"] += time.perf_counter() - eval_started
-                for i in learning:
+                for i in active:
                     loggers[i].log(seeds[i].state.progress, seeds[i].metrics)
+                if any(seeds[i].state.finished for i in active):  # their copies stop being stepped
+                    kept = [k for k, i in enumerate(active) if not seeds[i].state.finished]
+                    if kept:
+                        copies = torch.tensor([k * per_seed + j for k in kept for j in range(per_seed)], device=device)
+                        collector.keep(copies)
+                        carry = (carry[0][copies], carry[1][copies])
+                    active = [active[k] for k in kept]
                 bar.update(sum(min(s.state.progress, tc.total_steps) if not s.state.finished else tc.total_steps
                                for s in seeds),
                            f"{sum(s.state.status == 'solved' for s in seeds)}/{count} solved | it "

@@ -158,6 +158,15 @@ class TorchCartPoleVectorEnv(gym.vector.VectorEnv):
         self._done, self._starts = saved["done"].to(self.device), saved["starts"].to(self.device)
         self._starts_age = age
 
+    def keep(self, copies: torch.Tensor) -> None:
+        """Go on with only these copies (indices into the current ones, in their new order): their states, step
+        counts, done flags and pending start states are kept as they were; the generator continues."""
+        self.state, self.steps, self._done = self.state[:, copies], self.steps[copies], self._done[copies]
+        self._starts = self._starts[:, copies]
+        self.num_envs = len(copies)
+        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = gym.spaces.MultiDiscrete(np.full(self.num_envs, 2))
+
     def observations(self) -> torch.Tensor:
         return self.state.T.float()  # (N, 4)
 

@@ -85,3 +85,26 @@ def test_episode_returns_and_lengths_span_step_mode_rollouts():
     assert sum(len(r.ep_returns) for r in rollouts) == len(returns) > 5
     assert [x for r in rollouts for x in r.ep_returns] == returns
     assert [x for r in rollouts for x in r.ep_lengths] == lengths
+
+
+def test_dropping_torch_copies_leaves_the_kept_ones_playing_on_as_they_were():
+    torch.manual_seed(0)
+    policy = ActorCritic(4, 2, MLPConfig(hidden=[8]), None)
+    full, part = (RolloutCollector(make_vec_env(EnvConfig(num_envs=6, backend="torch")), policy, torch.device("cpu"),
+                                   seed=3) for _ in range(2))
+    for c in (full, part):  # the same 8 steps; both then have 56 steps of the same Gumbel noise left
+        torch.manual_seed(1)
+        c.collect(8)
+    keep = torch.tensor([5, 1, 2])
+    part.keep(keep)
+    assert part.num_envs == part.envs.num_envs == 3 and part.envs.state.shape == (4, 3)
+    a, b = full.collect(8), part.collect(8)
+    # the physics and the actions of kept copies are theirs; only fresh start states after a reset are drawn anew
+    no_reset = ~(a.terminated | a.truncated)[:, keep].cumsum(0).bool()
+    no_reset = torch.cat([torch.ones(1, 3, dtype=torch.bool), no_reset[:-1]])  # up to and including the first end
+    for name in ("obs", "actions", "rewards", "terminated", "valid"):
+        full_kept, kept = getattr(a, name)[:, keep], getattr(b, name)
+        assert torch.equal(full_kept[no_reset], kept[no_reset]), name
+    assert no_reset.sum() > 10
+    with pytest.raises(Exception, match="only the torch CartPole"):
+        collector(num_envs=2).keep(torch.tensor([0]))

@@ -86,6 +86,22 @@ def test_a_finished_seed_stops_learning_while_the_others_go_on():
     assert batch[0].optimizer.steps_done == 0 and batch[1].optimizer.steps_done == 1
 
 
+def test_a_seed_that_is_done_leaves_the_batch_and_the_others_finish_alone(tmp_path, monkeypatch):
+    from agents.rollout import RolloutCollector
+
+    sizes = []
+    keep = RolloutCollector.keep
+    monkeypatch.setattr(RolloutCollector, "keep", lambda self, copies: sizes.append(len(copies)) or keep(self, copies))
+    budget = {"train.eval_every_steps": 1000, "train.eval_episodes": 5, "train.target_return": 100,
+              "train.total_steps": 60000, "env.num_envs": ENVS}
+    runs = rlgen.train_seeds(CONFIGS / "cartpole_reinforce.yaml", [0, 1, 2], budget, run_dir=tmp_path, quiet=True)
+    ends = sorted(r.result.progress for r in runs)
+    assert sizes and sizes == sorted(sizes, reverse=True) and all(n % ENVS == 0 and 0 < n < 3 * ENVS for n in sizes)
+    assert ends[0] < ends[-1]  # they did not all end together: the later ones went on without the first
+    for run in runs:
+        assert run.result.status == "solved" and len(rlgen.load(run.path).metrics()) == run.result.iterations
+
+
 def test_the_stacked_actor_is_each_seed_s_own_policy():
     policies = [initial_policy(reinforce(s, algo="a2c"), 4, 2, torch.device("cpu")) for s in range(3)]
     obs = torch.randn(6, 3 * 5, 4)  # (T, S·N, D): seed k owns columns 5k … 5k + 4
