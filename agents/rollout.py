@@ -69,6 +69,11 @@ class GumbelNoise:
         self._chunk = torch.empty(0, *shape, device=device)
         self._next = 0
 
+    def keep(self, copies: torch.Tensor) -> None:
+        """Go on with only these copies' noise (the rest of the current chunk included)."""
+        self.shape = (len(copies), *self.shape[1:])
+        self._chunk = self._chunk[:, copies]
+
     def next(self) -> torch.Tensor:
         if self._next == len(self._chunk):
             self._chunk = gumbel_noise(self.CHUNK, *self.shape, device=self.device)
@@ -138,8 +143,7 @@ class RolloutCollector:
             self._obs = self._obs[copies]
         self._after_done = self._after_done[copies]
         self._running = (self._running[0][copies], self._running[1][copies])
-        self._noise.shape = (self.num_envs, *self._noise.shape[1:])
-        self._noise._chunk = self._noise._chunk[:, copies]
+        self._noise.keep(copies)
 
     def _reset(self) -> None:
         obs, _ = self.envs.reset(seed=self._seed)
