@@ -58,7 +58,7 @@ class Splits:
     train: Split
     val: Split
     test: Split
-    source: Path
+    source: Path | str  # where the data came from (a folder, or how it was generated)
 
 
 def load_splits(cfg: DataConfig, device: torch.device | str, seed: int = 0) -> Splits:

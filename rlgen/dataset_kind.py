@@ -1,5 +1,6 @@
 """What every kind of run trained on a data set shares: build the model, load the splits, train with the one epoch
-trainer, load the trained model. A kind (autoencoders, classifiers) says only how its model is built and evaluated.
+trainer, load the trained model. A kind (autoencoders, classifiers, forecasters) says only how its model is built
+and evaluated, and, where its data is not Fashion-MNIST, how its splits are made.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from rlgen.distributed import current, launched_world
 from rlgen.epochs import EpochModel, batches_per_epoch, train_epochs
 from rlgen.errors import RlgenError
 from rlgen.nets import check_size
-from rlgen.optim import ParamGroup, TrainingOptimizer
+from rlgen.optim import FixedModelOptimizer, ParamGroup, TrainingOptimizer
 from rlgen.registry import RunKind, require_model
 from rlgen.rundir import RunDir
 from rlgen.runstate import TrainResult
@@ -24,7 +25,19 @@ from rlgen.threads import ThreadPolicy
 
 
 class DatasetKind(RunKind):
-    """A kind whose runs train an EpochModel on Fashion-MNIST; configs have seed, device, data, optimizer, train."""
+    """A kind whose runs train an EpochModel on a data set (Fashion-MNIST unless the kind says otherwise); configs
+    have seed, device, data, optimizer, train."""
+
+    data_name = "fashion-mnist"
+    """What the progress bar calls the data."""
+
+    def load_data(self, cfg: Any, device: torch.device) -> Splits:
+        """The run's train / validation / test splits on `device`."""
+        return load_splits(cfg.data, device, cfg.seed)
+
+    def example_batch(self, cfg: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """Two made-up inputs and targets of the data's shapes (for `rlgen summary`)."""
+        return torch.rand(2, *IMAGE_SHAPE), torch.arange(2) % NUM_CLASSES
 
     def build_model(self, cfg: Any, run: RunDir | None = None) -> EpochModel:
         """The untrained model of `cfg` (`run`: the run it belongs to, when there is one)."""
@@ -56,15 +69,18 @@ class DatasetKind(RunKind):
         world = current()
         _check_global_batch(cfg.train.batch_size, world.size)
         seed_everything(cfg.seed)
-        splits = load_splits(cfg.data, device, cfg.seed)
+        splits = self.load_data(cfg, device)
         if not resume:
             self.prepare_run(cfg, run)
         model = self.build_model(cfg, run).to(device)
         if world.active:  # the same initial weights and shuffling on every rank, but their own dropout and noise
             torch.manual_seed(cfg.seed + 7919 * world.rank)
         per_epoch = batches_per_epoch(len(splits.train), cfg.train.batch_size, world)
-        optimizer = TrainingOptimizer(self.param_groups(cfg, model), cfg.optimizer,
-                                      total_steps=cfg.train.epochs * per_epoch)
+        if model.learns:
+            optimizer = TrainingOptimizer(self.param_groups(cfg, model), cfg.optimizer,
+                                          total_steps=cfg.train.epochs * per_epoch)
+        else:  # a baseline: measured by the same trainer, with steps that change nothing
+            optimizer = FixedModelOptimizer(cfg.optimizer)
         # the weights are in place before the training splits are made: a kind may compute features with them
         resumed = run.load_checkpoint(model, optimizer)[:2] if resume else None
         if not resume:
@@ -73,7 +89,7 @@ class DatasetKind(RunKind):
         if not resume:
             run.update_meta(info={"data_source": str(splits.source), **self.run_info(cfg, model)})
         return train_epochs(model, optimizer, train, val, cfg.train, run, seed=cfg.seed, device=device,
-                            description=f"{cfg.algo} fashion-mnist", quiet=quiet, resumed=resumed, threads=threads)
+                            description=f"{cfg.algo} {self.data_name}", quiet=quiet, resumed=resumed, threads=threads)
 
     def run_info(self, cfg: Any, model: EpochModel) -> dict[str, Any]:
         return {}
@@ -82,18 +98,18 @@ class DatasetKind(RunKind):
         """The run's best weights in the model its config builds, in evaluation mode."""
         require_model(run)
         model = self.build_model(cfg, run).to(device)
-        run.load_weights(model, "model", device)
+        if model.state_dict():  # (a baseline has no weights to load)
+            run.load_weights(model, "model", device)
         model.eval()
         return model
 
     def test_split(self, cfg: Any, device: torch.device) -> Split:
-        return load_splits(cfg.data, device, cfg.seed).test
+        return self.load_data(cfg, device).test
 
     def summary_model(self, cfg: Any, run: RunDir | None) -> tuple[nn.Module, Callable[[nn.Module], Any]]:
         model = self.build_model(cfg, run)
-        images = torch.rand(2, *IMAGE_SHAPE)
-        labels = torch.arange(2) % NUM_CLASSES
-        return model, lambda m: m.losses(images, labels)
+        inputs, targets = self.example_batch(cfg)
+        return model, lambda m: m.losses(inputs, targets)
 
 
 def _check_global_batch(batch_size: int, processes: int) -> None:

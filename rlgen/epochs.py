@@ -49,6 +49,8 @@ class EpochModel(nn.Module):
     weights. Models that want a warm-up (greedy layer-wise pretraining) list `pretraining` phases."""
 
     monitor: tuple[str, Mode] = ("loss", "min")
+    learns = True
+    """False for a baseline with nothing to learn (the naive forecast): the trainer then measures it without steps."""
 
     def losses(self, x: torch.Tensor, y: torch.Tensor) -> Losses:
         raise NotImplementedError

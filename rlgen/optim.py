@@ -214,3 +214,25 @@ class TrainingOptimizer:
         check_optimizer_state(self.optimizer, state["optimizer"], source)
         self.optimizer.load_state_dict(state["optimizer"])
         self.steps_done = steps
+
+
+class FixedModelOptimizer:
+    """What a model with nothing to learn (a baseline such as the naive forecast) trains with: the epoch trainer
+    measures it like any model, and every step leaves it as it is."""
+
+    def __init__(self, cfg: OptimizerConfig):
+        self.cfg = cfg
+        self.lr = 0.0
+        self.steps_done = 0
+
+    def step(self, loss: torch.Tensor) -> None:
+        self.steps_done += 1
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"steps_done": self.steps_done}
+
+    def load_state_dict(self, state: dict[str, Any], source: str = "optimizer state") -> None:
+        steps = state.get("steps_done") if isinstance(state, dict) else None
+        if set(state or {}) != {"steps_done"} or not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+            raise RlgenError(f"{source}: not the state of a model with nothing to learn")
+        self.steps_done = steps

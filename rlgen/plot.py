@@ -14,6 +14,7 @@ PANELS = [
     ("Return", "return", [("rollout/ep_return_mean", "training episodes"), ("eval/return_mean", "greedy evaluation")]),
     ("Loss", "loss", [("train/loss", "train"), ("val/loss", "validation")]),
     ("Accuracy", "accuracy", [("train/accuracy", "train"), ("val/accuracy", "validation")]),
+    ("Forecast", "MSE of the forecast", [("train/mse", "train"), ("val/mse", "validation")]),
     ("Reconstruction", "reconstruction loss", [("train/recon_loss", "train"), ("val/recon_loss", "validation")]),
     ("Regularisation", "β·KL", [("train/reg_loss", "train"), ("val/reg_loss", "validation")]),
     ("Policy", "", [("train/policy_loss", "policy loss"), ("train/value_loss", "value loss"), ("train/entropy", "entropy")]),

@@ -105,6 +105,11 @@ class RunKind:
         """What the run's model is, for figure titles."""
         return cfg.algo
 
+    def study_figure(self, cells: dict[str, list[tuple[RunDir, Any]]], out: Path, title: str) -> Path | None:
+        """A picture of a sweep's runs that only this kind draws (a forecaster's forecasts), written into the study
+        folder `out`; `cells`: each cell's label → its finished runs with their configs. None: nothing to draw."""
+        return None
+
 
 @functools.cache
 def kinds() -> dict[str, RunKind]:

@@ -83,6 +83,50 @@ def test_a_cell_whose_config_is_wrong_is_named_before_anything_runs(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_sweep_of_whole_configs_is_one_more_axis_with_a_baseline_to_compare_with():
+    spec = SweepSpec(configs={"naive": "a.yaml", "lstm": "b.yaml"}, grid={"data.horizon": [1, 10]},
+                     baseline={"config": "naive"})
+    cells = spec.cells()
+    assert [c.settings for c in cells] == [{"config": "naive", "data.horizon": 1}, {"config": "naive", "data.horizon": 10},
+                                           {"config": "lstm", "data.horizon": 1}, {"config": "lstm", "data.horizon": 10}]
+    assert cells[3].label() == "lstm, horizon=10" and cells[3].overrides == {"data.horizon": 10}
+    assert spec.base_of(cells[3]) == Path("b.yaml")
+    assert spec.baseline_of(cells[3]) == cells[1]  # the naive cell of the same horizon
+    assert spec.swept_keys() == ["config", "data.horizon"] and spec.values_of("config") == ["naive", "lstm"]
+
+
+@pytest.mark.parametrize("fields, needle", [
+    ({"base": "a.yaml", "configs": {"x": "b.yaml"}}, "give either base (one config) or configs"),
+    ({"configs": {"x": "a.yaml"}, "baseline": {"config": "y"}}, "baseline.config: 'y' is not one of the swept"),
+    ({"configs": {"x": "a.yaml"}, "grid": {"config": ["y"]}}, "config: the configs to compare go in `configs`"),
+    ({"base": "a.yaml", "baseline": {"optimizer.lr": 0.1}}, "baseline.optimizer.lr: 0.1 is not one of the swept"),
+])
+def test_bad_config_axes_and_baselines_are_refused(fields, needle):
+    with pytest.raises(ValueError, match=None) as caught:
+        SweepSpec(**fields)
+    assert needle in str(caught.value)
+
+
+def test_a_sweep_of_forecasters_reports_each_against_the_naive_one(tmp_path):
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump({
+        "configs": {"naive": str(CONFIGS / "series_naive.yaml"), "linear": str(CONFIGS / "series_linear.yaml")},
+        "set": {"data.series": 600, "data.train": 400, "data.validation": 100, "train.epochs": 3, "device": "cpu"},
+        "grid": {"data.horizon": [1, 10]}, "baseline": {"config": "naive"}, "seeds": [0, 1], "metric": "val/mse"}))
+    out = tmp_path / "out"
+    result = invoke("sweep", path, "--out", out, "--jobs", 2, "--quiet")
+    assert result.exit_code == 0 and "8 of 8 runs finished" in result.output, result.output
+    assert "× baseline" in result.output and (out / "forecasts.png").read_bytes()[:4] == b"\x89PNG"
+    with open(out / "cells.csv") as f:
+        cells = {c["cell"]: c for c in csv.DictReader(f)}
+    for horizon in (1, 10):
+        naive, linear = cells[f"naive, horizon={horizon}"], cells[f"linear, horizon={horizon}"]
+        assert float(naive["final_vs_baseline"]) == 1.0 and linear["baseline"] == f"naive, horizon={horizon}"
+        assert float(linear["final_vs_baseline"]) == pytest.approx(float(linear["final_mean"]) / float(naive["final_mean"]))
+    run = api.load(out / "runs" / "config=linear,data.horizon=10" / "seed1")
+    assert run.config.data.horizon == 10 and run.config.model.layers[0].type == "flatten" and run.config.seed == 1
+
+
 # -- the statistics ----------------------------------------------------------------------------------------------------
 def test_interquartile_mean():
     assert iqm(np.arange(8.0)) == pytest.approx(3.5)  # the middle four: 2, 3, 4, 5

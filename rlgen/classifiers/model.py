@@ -40,7 +40,7 @@ class Classifier(EpochModel):
         self.body, shape = build_layers(net, features)
         if len(shape) != 1:
             raise ConfigError(f"model.layers end in shape {shape}; the output layer needs vectors: end with a flatten "
-                              f"layer")
+                              f"layer, or a recurrent layer with return_sequences false")
         self.head = output_layer(net, shape[0], num_classes)
         self.features_cached = False
 

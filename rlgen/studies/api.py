@@ -19,9 +19,9 @@ def sweep(sweep_file: str | Path, out: str | Path | None = None, *, jobs: int = 
 
     if not 1 <= jobs <= 256:
         raise RlgenError(f"jobs {jobs}: give a number from 1 to 256")
-    spec, base = load_spec(Path(sweep_file))
+    spec = load_spec(Path(sweep_file))
     out = Path(out) if out is not None else Path("runs") / "sweeps" / Path(sweep_file).stem
-    failures = run_sweep(spec, base, out, jobs, quiet)
+    failures = run_sweep(spec, out, jobs, quiet)
     spec, runs = existing_runs(out)
     return {**report(out, spec, runs), "failures": failures}
 

@@ -57,11 +57,14 @@ def _show(result: dict) -> None:
     name = cells[0]["metric"]
     agents = cells[0]["unit"] == "env steps"
     width = max(len(c["cell"]) for c in cells)
-    click.echo(f"{'cell':<{width}}  runs  {name} mean [95 % CI]  IQM  {'solved  steps  ' if agents else ''}train s")
+    versus = "final_vs_baseline" in cells[0]
+    click.echo(f"{'cell':<{width}}  runs  {name} mean [95 % CI]  IQM  {'× baseline  ' if versus else ''}"
+               f"{'solved  steps  ' if agents else ''}train s")
     for c in cells:
         solved = f"{c['solved']:>4}/{c['runs']:<3} {c['progress_mean']:>9,.0f}  " if agents else ""
+        ratio = f"{c['final_vs_baseline']:>10.4f}  " if versus else ""
         click.echo(f"{c['cell']:<{width}}  {c['runs']:>4}  {c['final_mean']:.4g} [{c['final_ci_low']:.4g}, "
-                   f"{c['final_ci_high']:.4g}]  {c['final_iqm']:.4g}  {solved}{c['train_seconds_mean']:.2f}")
+                   f"{c['final_ci_high']:.4g}]  {c['final_iqm']:.4g}  {ratio}{solved}{c['train_seconds_mean']:.2f}")
     click.echo(f"{result['runs']} of {result['planned']} runs finished; wrote {', '.join(result['files'])}")
 
 

@@ -50,7 +50,9 @@ def curve(run: PlannedRun, metric: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def aggregate(rows: list[dict[str, Any]], spec: SweepSpec) -> list[dict[str, Any]]:
-    table = []
+    """One entry per cell with runs: counts and each statistic's summary; with a baseline, `baseline` (its cell's
+    label) and `final_vs_baseline` (the cell's mean final metric over its baseline cell's)."""
+    entries: dict[str, dict[str, Any]] = {}
     for cell in spec.cells():
         mine = [row for row in rows if row["cell_id"] == cell.name]  # (labels of two cells may read alike)
         if not mine:
@@ -62,8 +64,15 @@ def aggregate(rows: list[dict[str, Any]], spec: SweepSpec) -> list[dict[str, Any
             for stat, value in describe([row[name] for row in mine]).items():
                 if stat != "n":
                     entry[f"{name}_{stat}"] = value
-        table.append(entry)
-    return table
+        entries[cell.name] = entry
+    for cell in spec.cells():
+        baseline = spec.baseline_of(cell)
+        if baseline is not None and cell.name in entries:
+            reference = entries.get(baseline.name, {}).get("final_mean", math.nan)
+            entries[cell.name]["baseline"] = baseline.label()
+            entries[cell.name]["final_vs_baseline"] = entries[cell.name]["final_mean"] / reference if reference \
+                else math.nan
+    return list(entries.values())
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -92,10 +101,23 @@ def report(out: Path, spec: SweepSpec, runs: list[PlannedRun]) -> dict[str, Any]
     curves = {(c.label() if unique else c.name): [curve(run, metric) for run in finished if run.cell == c]
               for c in cells_}
     plot_curves({label: c for label, c in curves.items() if c}, metric, rows[0]["unit"], Path(out) / "curves.png",
-                title=f"{Path(spec.base).name}: {metric} by cell (mean over seeds, 95 % bootstrap band)")
-    plot_final(cells, spec, Path(out) / "final.png", title=f"{Path(spec.base).name}: {len(rows)} runs")
-    return {"cells": cells, "runs": len(rows), "planned": len(runs),
-            "files": [str(Path(out) / name) for name in ("runs.csv", "cells.csv", "curves.png", "final.png")]}
+                title=f"{spec.title()}: {metric} by cell (mean over seeds, 95 % bootstrap band)")
+    plot_final(cells, spec, Path(out) / "final.png", title=f"{spec.title()}: {len(rows)} runs")
+    files = [str(Path(out) / name) for name in ("runs.csv", "cells.csv", "curves.png", "final.png")]
+    extra = kind_figure(out, spec, finished)
+    return {"cells": cells, "runs": len(rows), "planned": len(runs), "files": files + ([str(extra)] if extra else [])}
+
+
+def kind_figure(out: Path, spec: SweepSpec, finished: list[PlannedRun]) -> Path | None:
+    """The picture the runs' kind draws of a study (a forecaster's forecasts against the truth), if it has one."""
+    from rlgen.registry import open_run
+
+    cells: dict[str, list[tuple[Any, Any]]] = {}
+    kind = None
+    for run in finished:
+        run_dir, cfg, kind = open_run(run.path)
+        cells.setdefault(run.cell.label(), []).append((run_dir, cfg))
+    return kind.study_figure(cells, Path(out), spec.title()) if kind is not None else None
 
 
 def mean_band(curves: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -168,8 +190,8 @@ def plot_final(cells: list[dict[str, Any]], spec: SweepSpec, out: Path, title: s
     spanning 100× or more), one line per combination of the other settings, 95 % bootstrap intervals as bars."""
     plt = _pyplot()
     keys = spec.swept_keys()
-    axis_key = keys[0] if spec.grid else None
-    axis_values = spec.grid[axis_key] if axis_key else [None]
+    axis_key = keys[0] if spec.grid or spec.configs else None
+    axis_values = spec.values_of(axis_key) if axis_key else [None]
     panels = [("final", cells[0]["metric"] + " (final)")]
     if len({round(c["progress_mean"], 6) for c in cells}) > 1:
         panels.append(("progress", f"{cells[0]['unit'] or 'steps'} run"))
@@ -194,8 +216,8 @@ def plot_final(cells: list[dict[str, Any]], spec: SweepSpec, out: Path, title: s
         if log:
             ax.set_xscale("log")
         spread = [c[f"{name}_mean"] for c in cells if c[f"{name}_mean"] > 0]
-        if name == "train_seconds" and spread and max(spread) / min(spread) >= 100:
-            ax.set_yscale("log")  # 0.5 s beside 200 s
+        if spread and len(spread) == len(cells) and max(spread) / min(spread) >= 30:
+            ax.set_yscale("log")  # 0.5 s beside 200 s; an MSE of 0.003 beside 0.26
         if axis_key and not numeric:
             ax.set_xticks(range(len(axis_values)), [short_value(v) for v in axis_values], rotation=20)
         elif not axis_key:

@@ -8,6 +8,14 @@ group of equally long lists is one axis whose values change together) and a list
     seeds: [0, 1, 2]
     metric: val/accuracy               # default: what the base config's kind of run monitors
 
+Instead of one `base`, a sweep may compare whole configs: `configs` names each (label → path, relative to the sweep
+file), one more axis, before the others; `baseline` names the cell every other is compared with, among those that
+share its other settings (a ratio column in the tables):
+
+    configs: {naive: ../forecast_naive.yaml, lstm: ../forecast_lstm.yaml}
+    grid: {data.horizon: [1, 10]}
+    baseline: {config: naive}
+
 A cell is one combination of the axes' values; each cell runs once per seed, each run in an ordinary run directory.
 """
 
@@ -28,12 +36,15 @@ from rlgen.errors import ConfigError
 from rlgen.schema import Strict
 
 MAX_RUNS = 100_000
+CONFIG_AXIS = "config"  # the settings key of the `configs` axis (not a config field: it picks the base config)
 Settings = dict[str, Any]  # dotted config key → value
 
 
 class SweepSpec(Strict):
-    base: str = Field(min_length=1)
+    base: str | None = Field(default=None, min_length=1)
     """The config every run starts from; a path relative to the sweep file."""
+    configs: dict[str, str] = Field(default_factory=dict)
+    """Instead of `base`: configs to compare, label → path relative to the sweep file; one axis, the first."""
     set: Settings = Field(default_factory=dict)
     """Overrides every run gets (dotted keys)."""
     grid: dict[str, list[Any]] = Field(default_factory=dict)
@@ -43,6 +54,9 @@ class SweepSpec(Strict):
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1, max_length=10_000)
     metric: str | None = None
     """The metric the tables and plots compare (a metrics.csv column); default: the run kind's monitored metric."""
+    baseline: Settings = Field(default_factory=dict)
+    """The settings that make a cell the baseline of the cells sharing its other settings (`{config: naive}`);
+    the tables then give each cell's mean metric over its baseline's."""
     batch_seeds: bool = True
     """Train a cell's new seeds at once, as one batched model in one process, where its config allows (REINFORCE
     or A2C on the torch CartPole; see agents/seeds.py); false: one process per run."""
@@ -56,6 +70,17 @@ class SweepSpec(Strict):
 
     @model_validator(mode="after")
     def _axes(self) -> "SweepSpec":
+        if (self.base is None) == (not self.configs):
+            raise ValueError("give either base (one config) or configs (several to compare)")
+        for label, path in self.configs.items():
+            if not label or not path:
+                raise ValueError("configs: give each config a label and a path")
+        if CONFIG_AXIS in self.grid or CONFIG_AXIS in self.zip or CONFIG_AXIS in self.set:
+            raise ValueError(f"{CONFIG_AXIS}: the configs to compare go in `configs`")
+        for key, value in self.baseline.items():
+            values = list(self.configs) if key == CONFIG_AXIS else self.grid.get(key, self.zip.get(key))
+            if values is None or value not in values:
+                raise ValueError(f"baseline.{key}: {value!r} is not one of the swept values of {key}")
         for name, axes in (("grid", self.grid), ("zip", self.zip)):
             for key, values in axes.items():
                 if not values:
@@ -74,7 +99,8 @@ class SweepSpec(Strict):
 
     def axes(self) -> list[list[Settings]]:
         """Each axis as the list of settings it takes: one per grid key, then the zip group."""
-        axes = [[{key: value} for value in values] for key, values in self.grid.items()]
+        axes = [[{CONFIG_AXIS: label} for label in self.configs]] if self.configs else []
+        axes += [[{key: value} for value in values] for key, values in self.grid.items()]
         if self.zip:
             axes.append([dict(zip(self.zip, values)) for values in zip(*self.zip.values())])
         return axes
@@ -84,12 +110,37 @@ class SweepSpec(Strict):
         return [Cell({k: v for part in parts for k, v in part.items()}) for parts in itertools.product(*self.axes())]
 
     def swept_keys(self) -> list[str]:
-        return [*self.grid, *self.zip]
+        return [*([CONFIG_AXIS] if self.configs else []), *self.grid, *self.zip]
+
+    def values_of(self, key: str) -> list[Any]:
+        """The values a swept key takes, in the sweep's order."""
+        if key == CONFIG_AXIS:
+            return list(self.configs)
+        return list(self.grid[key] if key in self.grid else self.zip[key])
+
+    def base_of(self, cell: "Cell") -> Path:
+        """The config a cell's runs start from (paths resolved by `load_spec`)."""
+        return Path(self.configs[cell.settings[CONFIG_AXIS]] if self.configs else self.base)
+
+    def baseline_of(self, cell: "Cell") -> "Cell | None":
+        """The cell `cell` is compared with: its settings with the baseline's in place (None without a baseline)."""
+        if not self.baseline:
+            return None
+        return Cell({**cell.settings, **self.baseline})
+
+    def title(self) -> str:
+        """A name for figure titles: the base config's file, or the compared configs' labels."""
+        return Path(self.base).name if self.base else " vs ".join(self.configs)
 
 
 @dataclass(frozen=True)
 class Cell:
     settings: Settings
+
+    @property
+    def overrides(self) -> Settings:
+        """The config fields the cell sets (its settings without the choice of config)."""
+        return {k: v for k, v in self.settings.items() if k != CONFIG_AXIS}
 
     @property
     def name(self) -> str:
@@ -103,7 +154,8 @@ class Cell:
 
     def label(self) -> str:
         """What the cell sets, for tables and legends: the last part of each key."""
-        parts = (f"{key.rsplit('.', 1)[-1]}={short_value(value)}" for key, value in self.settings.items())
+        parts = (str(value) if key == CONFIG_AXIS else f"{key.rsplit('.', 1)[-1]}={short_value(value)}"
+                 for key, value in self.settings.items())
         return ", ".join(parts) or "base"
 
 
@@ -117,14 +169,21 @@ def short_value(value: Any) -> str:
     return str(value)
 
 
-def load_spec(path: Path) -> tuple[SweepSpec, Path]:
-    """The sweep file and the base config's path (resolved against the sweep file's folder)."""
+def load_spec(path: Path) -> SweepSpec:
+    """The sweep file, with its config paths resolved against the sweep file's folder (and checked to exist)."""
     data = read_yaml_mapping(path)
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"{path}: {explain(exc, SweepSpec)}") from None
-    base = (Path(path).parent / spec.base) if not Path(spec.base).is_absolute() else Path(spec.base)
-    if not base.is_file():
-        raise ConfigError(f"{path}: base: config file {base} does not exist")
-    return spec, base
+    here = Path(path).parent
+
+    def resolved(where: str, name: str) -> str:
+        config = Path(name) if Path(name).is_absolute() else here / name
+        if not config.is_file():
+            raise ConfigError(f"{path}: {where}: config file {config} does not exist")
+        return str(config.resolve())
+
+    if spec.base is not None:
+        return spec.model_copy(update={"base": resolved("base", spec.base)})
+    return spec.model_copy(update={"configs": {k: resolved(f"configs.{k}", v) for k, v in spec.configs.items()}})

@@ -48,9 +48,9 @@ def planned_runs(spec: SweepSpec, out: Path) -> list[PlannedRun]:
             for seed in spec.seeds]
 
 
-def spec_record(spec: SweepSpec, base: Path) -> dict:
-    """What OUT/sweep.yaml holds: the sweep with its base config's path made absolute."""
-    return {**spec.model_dump(mode="json"), "base": str(base.resolve())}
+def spec_record(spec: SweepSpec) -> dict:
+    """What OUT/sweep.yaml holds: the sweep, its config paths absolute (as `load_spec` resolved them)."""
+    return spec.model_dump(mode="json", exclude_defaults=True)
 
 
 def run_state(run: PlannedRun) -> str:
@@ -67,12 +67,13 @@ class Task:
     runs: tuple[PlannedRun, ...]
     resume: bool = False
 
-    def command(self, spec: SweepSpec, base: Path) -> list[str]:
+    def command(self, spec: SweepSpec) -> list[str]:
         args = [sys.executable, "-m", "rlgen", "train"]
         first = self.runs[0]
         if self.resume:
             return [*args, "--resume", str(first.path), "--quiet"]
-        for key, value in {**spec.set, **first.cell.settings}.items():
+        base = spec.base_of(first.cell)
+        for key, value in {**spec.set, **first.cell.overrides}.items():
             args += ["--set", override_string(key, value)]
         if len(self.runs) > 1:
             seeds = ",".join(str(run.seed) for run in self.runs)
@@ -103,16 +104,16 @@ def shared_env(jobs: int) -> dict[str, str]:
     return {**os.environ, SHARED_BY: str(jobs)}
 
 
-def check_cells(spec: SweepSpec, base: Path) -> set[str]:
+def check_cells(spec: SweepSpec) -> set[str]:
     """Every cell's config is checked before any run starts: a bad value is one line naming the cell. Returns the
     names of the cells whose seeds can train as one batch."""
     from rlgen import api
 
     batchable = set()
     for cell in spec.cells():
-        overrides = [override_string(k, v) for k, v in {**spec.set, **cell.settings}.items()]
+        overrides = [override_string(k, v) for k, v in {**spec.set, **cell.overrides}.items()]
         try:
-            cfg, _, kind = api.check(base, overrides, seed=spec.seeds[0])
+            cfg, _, kind = api.check(spec.base_of(cell), overrides, seed=spec.seeds[0])
         except RlgenError as exc:
             raise RlgenError(f"sweep cell {cell.label()}: {exc}", exit_code=exc.exit_code) from None
         if kind.batching_problem(cfg) is None:
@@ -179,18 +180,19 @@ class StudyDir:
         atomic_write_text(self.out / WALL_TIMES, json.dumps(times, indent=1, sort_keys=True))
 
 
-def run_sweep(spec: SweepSpec, base: Path, out: Path, jobs: int, quiet: bool = False) -> list[str]:
-    """Run what is left of the sweep; returns one line per failed run (empty when all finished)."""
-    batchable = check_cells(spec, base)
+def run_sweep(spec: SweepSpec, out: Path, jobs: int, quiet: bool = False) -> list[str]:
+    """Run what is left of the sweep (as `load_spec` read it); returns one line per failed run (empty when all
+    finished)."""
+    batchable = check_cells(spec)
     folder = StudyDir(out)
-    folder.claim(spec_record(spec, base))
+    folder.claim(spec_record(spec))
     try:
-        return _run_claimed(spec, base, folder, jobs, quiet, batchable)
+        return _run_claimed(spec, folder, jobs, quiet, batchable)
     finally:
         folder.release()
 
 
-def _run_claimed(spec: SweepSpec, base: Path, folder: "StudyDir", jobs: int, quiet: bool,
+def _run_claimed(spec: SweepSpec, folder: "StudyDir", jobs: int, quiet: bool,
                  batchable: set[str]) -> list[str]:
     runs = planned_runs(spec, folder.out)
     todo = []
@@ -205,7 +207,7 @@ def _run_claimed(spec: SweepSpec, base: Path, folder: "StudyDir", jobs: int, qui
 
     def train(task: Task) -> tuple[Task, int, str, float]:
         started = time.perf_counter()
-        done = subprocess.run(task.command(spec, base), env=env, capture_output=True, text=True, check=False)
+        done = subprocess.run(task.command(spec), env=env, capture_output=True, text=True, check=False)
         lines = [line for line in done.stderr.splitlines() if line.strip()]
         why = lines[-1].removeprefix("rlgen: error: ") if lines else ""
         return task, done.returncode, why, time.perf_counter() - started
