@@ -28,8 +28,7 @@ class A2CConfig(Strict):
 def critic_targets(policy: ActorCritic, rollout: Rollout, gamma: float, lam: float):
     """V(s_t) and GAE advantages / λ-returns for a rollout, without gradients: values (T, N), advantages, returns."""
     with torch.no_grad():
-        all_obs = torch.cat([rollout.obs, rollout.last_obs.unsqueeze(0)])  # (T+1, N, obs_dim)
-        all_values = policy.value(all_obs)  # (T+1, N)
+        all_values = policy.rollout_values(rollout)  # (T+1, N): V(s_0) … V(s_{T−1}) and V(last_obs)
         values, next_values = all_values[:-1], all_values[1:]
         advantages, returns = gae(rollout.rewards, values, next_values, rollout.terminated, rollout.truncated, gamma, lam)
     return values, advantages, returns
@@ -48,8 +47,8 @@ class A2C(Update):
         advantages, returns = targets["advantages"], targets["returns"]
         if cfg.normalize_advantages:
             advantages = masked_normalize(advantages, mask)
-        logp, entropy = log_prob_and_entropy(self.policy.logits(rollout.obs), rollout.actions)
-        values = self.policy.value(rollout.obs)
+        logp, entropy = log_prob_and_entropy(self.policy.rollout_logits(rollout), rollout.actions)
+        values = self.policy.rollout_values(rollout, bootstrap=False)
         policy_loss = -masked_mean(logp * advantages, mask)
         value_loss = masked_mean((returns - values).square(), mask)
         entropy_mean = masked_mean(entropy, mask)

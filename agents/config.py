@@ -10,7 +10,7 @@ from agents.a2c import A2CConfig
 from agents.ppo import PPOConfig
 from agents.reinforce import ReinforceConfig
 from envs.make import EnvConfig
-from rlgen.nets import MLPConfig
+from agents.memory import PolicyNetConfig
 from rlgen.optim import OptimizerConfig
 from rlgen.schema import RunBase, Strict, Widths
 
@@ -44,9 +44,9 @@ class AgentRunConfig(RunBase):
     """Fields shared by every rlgen agent run."""
 
     env: EnvConfig = Field(default_factory=EnvConfig)
-    policy: MLPConfig = Field(default_factory=lambda: MLPConfig(output_gain=0.01))
-    """The policy network (observation → action logits)."""
-    value: MLPConfig = Field(default_factory=lambda: MLPConfig(output_gain=1.0))
+    policy: PolicyNetConfig = Field(default_factory=lambda: PolicyNetConfig(output_gain=0.01))
+    """The policy network (observation → action logits), feed-forward or with a recurrent core."""
+    value: PolicyNetConfig = Field(default_factory=lambda: PolicyNetConfig(output_gain=1.0))
     """The value network (observation → V(s)), built only when the algorithm uses a critic."""
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     train: AgentTrainConfig = Field(default_factory=AgentTrainConfig)

@@ -9,19 +9,52 @@ import numpy as np
 import torch
 
 from agents.config import EvalScheduleConfig
-from agents.policy import ActorCritic
+from agents.policy import ActorCritic, gumbel_noise
 from envs.make import EnvConfig, make_vec_env
 from rlgen.runstate import RunState
 
 MAX_PARALLEL_EPISODES = 100
-Actor = Callable[[np.ndarray], np.ndarray]  # a batch of observations → a batch of actions
+Actor = Callable[[np.ndarray], np.ndarray]
+"""A batch of observations → a batch of actions. An actor with memory also has `reset(copies)`, which the players
+call when a batch of episodes begins (see `start_episodes`)."""
+
+
+def start_episodes(act: Actor, copies: int) -> None:
+    """Tell an actor with memory that `copies` new episodes begin (its state is zeroed); others need nothing."""
+    reset = getattr(act, "reset", None)
+    if reset is not None:
+        reset(copies)
+
+
+class PolicyActor:
+    """An rlgen policy as an actor. A recurrent one carries each copy's state from step to step through its episode,
+    from zero at `reset`."""
+
+    def __init__(self, policy: ActorCritic, device: torch.device, greedy: bool = True):
+        self.policy, self.device, self.greedy = policy, device, greedy
+        self.memory: dict[str, torch.Tensor] = {}
+        self.start: torch.Tensor | None = None
+
+    def reset(self, copies: int) -> None:
+        self.memory = self.policy.initial_memory(copies, self.device)
+        self.start = torch.ones(copies, dtype=torch.bool, device=self.device)
+
+    @torch.no_grad()
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        x = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
+        if not self.policy.recurrent:
+            return self.policy.act(x, greedy=self.greedy).cpu().numpy()
+        if self.start is None or len(self.start) != len(x):
+            self.reset(len(x))
+        logits, self.memory = self.policy.step_logits(x, self.memory, self.start)
+        self.start = torch.zeros_like(self.start)
+        if not self.greedy:
+            logits = logits + gumbel_noise(*logits.shape, device=logits.device)
+        return logits.argmax(dim=-1).cpu().numpy()
 
 
 def policy_actor(policy: ActorCritic, device: torch.device, greedy: bool = True) -> Actor:
-    def act(obs: np.ndarray) -> np.ndarray:
-        return policy.act(torch.as_tensor(obs, dtype=torch.float32, device=device), greedy=greedy).cpu().numpy()
-
-    return act
+    return PolicyActor(policy, device, greedy)
 
 
 def evaluation_env(env: EnvConfig) -> EnvConfig:
@@ -29,7 +62,7 @@ def evaluation_env(env: EnvConfig) -> EnvConfig:
     run is judged on gymnasium's CartPole), one copy per episode, batched in numpy where gymnasium has a vector
     version of the env (CartPole: ~40× faster than a sync vector env of single envs), else in a sync vector env."""
     batched = "vector_entry_point" if not env.id.startswith("rlgen/") else "sync"
-    return EnvConfig(id=env.id, kwargs=env.kwargs, vectorization=batched)
+    return EnvConfig(id=env.id, kwargs=env.kwargs, vectorization=batched, observe=env.observe)
 
 
 def evaluate_policy(policy: ActorCritic, env: EnvConfig, episodes: int, seed: int, device: torch.device,
@@ -65,6 +98,7 @@ def evaluate_actor(act: Actor, env: EnvConfig, episodes: int, seed: int) -> np.n
 
 def _play_once(envs: gym.vector.VectorEnv, act: Actor, seed: int) -> np.ndarray:
     obs, _ = envs.reset(seed=seed)
+    start_episodes(act, envs.num_envs)
     total = np.zeros(envs.num_envs)
     running = np.ones(envs.num_envs, dtype=bool)
     while running.any():

@@ -15,6 +15,7 @@ from agents.config import RL_CONFIGS, SB3_CONFIGS, AgentRunConfig, SB3RunConfig
 from agents.evaluate import Actor, evaluate_actor, policy_actor, summarize
 from agents.loop import train_agent
 from agents.render import check_render_request, render_actor
+from agents.rollout import Rollout
 from rlgen.distributed import launched_world
 from rlgen.errors import RlgenError
 from rlgen.nets import check_size
@@ -53,6 +54,10 @@ class AgentKind(_ActorKind):
     def check(self, cfg: AgentRunConfig) -> None:
         shapes = env_shapes(cfg.env)
         check_size(lambda: build_policy(cfg, *shapes), "the policy")
+        recurrent = cfg.policy.recurrent is not None or cfg.value.recurrent is not None
+        if recurrent and cfg.algo == "ppo" and cfg.ppo.minibatches > cfg.env.num_envs:
+            raise RlgenError(f"ppo.minibatches {cfg.ppo.minibatches} is more than env.num_envs {cfg.env.num_envs}: a "
+                             f"recurrent policy's minibatches are whole env copies; use at most {cfg.env.num_envs}")
 
     def train(self, cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: bool = False,
               threads=None) -> TrainResult:
@@ -74,8 +79,11 @@ class AgentKind(_ActorKind):
     def summary_model(self, cfg: AgentRunConfig, run: RunDir | None) -> tuple[nn.Module, Callable[[nn.Module], Any]]:
         obs_dim, n_actions = env_shapes(cfg.env)
         policy = build_policy(cfg, obs_dim, n_actions)
-        obs = torch.zeros(2, obs_dim)
-        return policy, lambda p: (p.logits(obs), p.value(obs))
+        steps = torch.zeros(3, 2, dtype=torch.bool)  # a rollout of 3 steps of 2 copies, for feed-forward and recurrent
+        rollout = Rollout(obs=torch.zeros(3, 2, obs_dim), actions=steps.long(), rewards=steps.float(), terminated=steps,
+                          truncated=steps, valid=~steps, last_obs=torch.zeros(2, obs_dim), num_steps=6,
+                          starts=steps, last_start=steps[0], memory=policy.initial_memory(2, "cpu"))
+        return policy, lambda p: (p.rollout_logits(rollout), p.rollout_values(rollout))
 
 
 class SB3Kind(_ActorKind):

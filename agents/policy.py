@@ -1,24 +1,50 @@
-"""A categorical policy with an optional value head, both built by the core's network builder."""
+"""A categorical policy with an optional value head, both built by the core's network builder, either of them
+feed-forward or recurrent (agents/memory.py)."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
+from agents.memory import MemoryNet, PolicyNetConfig
 from rlgen.nets import MLPConfig, build_mlp
+
+if TYPE_CHECKING:
+    from agents.rollout import Rollout
+
+Memory = dict[str, torch.Tensor]  # "actor" / "critic" → (K, layers, N, H): the state of the recurrent networks
+
+
+def _network(spec: PolicyNetConfig | MLPConfig, in_features: int, out_features: int) -> nn.Module:
+    """A recurrent network where the spec asks for one, else the MLP (a plain MLPConfig is a feed-forward spec)."""
+    if getattr(spec, "recurrent", None) is not None:
+        return MemoryNet(spec, in_features, out_features)
+    return build_mlp(spec, in_features, out_features)
 
 
 class ActorCritic(nn.Module):
-    """π(a|s) as logits from `actor`; V(s) from a separate `critic` when the algorithm uses one."""
+    """π(a|s) as logits from `actor`; V(s) from a separate `critic` when the algorithm uses one.
 
-    def __init__(self, obs_dim: int, n_actions: int, policy: MLPConfig, value: MLPConfig | None):
+    A feed-forward network maps observations of any leading shape; a recurrent one (`MemoryNet`) reads whole
+    rollouts through `rollout_logits` / `rollout_values`, and steps through `step` with its state, so the updates
+    call those two and never need to know which kind they have."""
+
+    def __init__(self, obs_dim: int, n_actions: int, policy: PolicyNetConfig | MLPConfig,
+                 value: PolicyNetConfig | MLPConfig | None):
         super().__init__()
-        self.actor = build_mlp(policy, obs_dim, n_actions)
-        self.critic = build_mlp(value, obs_dim, 1) if value is not None else None
+        self.actor = _network(policy, obs_dim, n_actions)
+        self.critic = _network(value, obs_dim, 1) if value is not None else None
+        self.memories = {name: net for name, net in (("actor", self.actor), ("critic", self.critic))
+                         if isinstance(net, MemoryNet)}
+        self.recurrent = bool(self.memories)
         # the actor's layers without their Sequential wrappers: on small batches each module call costs as much
         # as the layer's own work, so a rollout step calls only the layers (a plain tuple, not registered again)
-        self._actor_layers = tuple(m for m in self.actor.modules() if not isinstance(m, nn.Sequential))
+        self._actor_layers = () if isinstance(self.actor, MemoryNet) else \
+            tuple(m for m in self.actor.modules() if not isinstance(m, nn.Sequential))
 
+    # -- feed-forward networks: any leading shape ---------------------------------------------------------------------
     def logits(self, obs: torch.Tensor) -> torch.Tensor:
         for layer in self._actor_layers:
             obs = layer(obs)
@@ -42,6 +68,38 @@ class ActorCritic(nn.Module):
         Gumbel(0, 1) `noise` shaped like the logits, in as few operations as possible: the rollout step. Call it
         under torch.no_grad()."""
         return (self.logits(obs) + noise).argmax(dim=-1)  # log-softmax only shifts each row: same argmax
+
+    # -- either kind: what the rollout step and the updates call ---------------------------------------------------
+    def initial_memory(self, copies: int, device: torch.device | str) -> Memory:
+        """Zero states of the recurrent networks for `copies` env copies (empty for a feed-forward policy)."""
+        return {name: net.initial_state(copies, device) for name, net in self.memories.items()}
+
+    def step_logits(self, obs: torch.Tensor, memory: Memory, start: torch.Tensor) -> tuple[torch.Tensor, Memory]:
+        """Logits of one step of N copies (obs (N, D); start (N,): obs is an episode's first) and the actor's new
+        state; a recurrent critic's state is not stepped here (the collector replays it once per rollout)."""
+        if "actor" not in memory:
+            return self.logits(obs), memory
+        logits, state = self.actor.step(obs, memory["actor"], start)
+        return logits, {**memory, "actor": state}
+
+    def rollout_logits(self, rollout: "Rollout") -> torch.Tensor:
+        """(T, N, A) logits of a rollout's observations, a recurrent actor from the state the rollout began in."""
+        if "actor" in self.memories:
+            return self.actor.sequence(rollout.obs, rollout.starts, rollout.memory["actor"])[0]
+        return self.logits(rollout.obs)
+
+    def rollout_values(self, rollout: "Rollout", bootstrap: bool = True) -> torch.Tensor:
+        """V of a rollout's observations, (T, N); with `bootstrap`, of its final observations too, (T + 1, N)."""
+        obs = torch.cat([rollout.obs, rollout.last_obs.unsqueeze(0)]) if bootstrap else rollout.obs
+        if "critic" not in self.memories:
+            return self.value(obs)
+        starts = torch.cat([rollout.starts, rollout.last_start.unsqueeze(0)]) if bootstrap else rollout.starts
+        return self.critic.sequence(obs, starts, rollout.memory["critic"])[0].squeeze(-1)
+
+
+    def critic_state_after(self, rollout: "Rollout") -> torch.Tensor:
+        """A recurrent critic's state after reading the rollout's observations (where the next rollout begins)."""
+        return self.critic.sequence(rollout.obs, rollout.starts, rollout.memory["critic"])[1]
 
 
 def gumbel_noise(*shape: int, device: torch.device) -> torch.Tensor:

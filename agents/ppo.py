@@ -27,7 +27,8 @@ class PPOConfig(Strict):
     epochs: int = Field(default=10, ge=1, le=100_000)
     """Passes over each rollout."""
     minibatches: int = Field(default=4, ge=1, le=10**6)
-    """Minibatches per pass (the rollout's T·N samples split evenly)."""
+    """Minibatches per pass: the rollout's T·N samples split evenly; for a recurrent policy its N env copies (whole
+    sequences), so at most env.num_envs."""
     normalize_advantages: bool = True
     """Normalise advantages within each minibatch."""
     target_kl: float | None = Field(default=None, gt=0.0, le=1e3)
@@ -43,34 +44,52 @@ class PPO(Update):
         return self.cfg.clip_range * max(0.0, 1.0 - self.optimizer.fraction_done())
 
     def update(self, rollout: Rollout) -> dict[str, torch.Tensor]:
+        """`epochs` passes over the rollout in `minibatches` minibatches: of single transitions, shuffled, for a
+        feed-forward policy; of whole env-copy sequences with the states they began in (time order kept inside
+        each) for a recurrent one, as sb3-contrib's RecurrentPPO and CleanRL's LSTM PPO do."""
         cfg = self.cfg
         old_values, advantages, returns = critic_targets(self.policy, rollout, cfg.gamma, cfg.gae_lambda)
-        flat = lambda x: x.reshape(-1, *x.shape[2:])  # (T, N, ...) → (T·N, ...)  # noqa: E731
-        obs, actions = flat(rollout.obs), flat(rollout.actions)
         with torch.no_grad():  # the policy that collected the rollout, which is unchanged until the first step below
-            old_logp, _ = log_prob_and_entropy(self.policy.logits(obs), actions)
-        old_values, advantages, returns, mask = flat(old_values), flat(advantages), flat(returns), flat(rollout.valid)
-        n = obs.shape[0]
-        size = -(-n // cfg.minibatches)  # ceil
+            old_logp, _ = log_prob_and_entropy(self.policy.rollout_logits(rollout), rollout.actions)  # (T, N)
+        recurrent = self.policy.recurrent
+        if recurrent:  # minibatches of env copies: each index picks a whole column of the (T, N) tensors
+            units = rollout.valid.shape[1]
+            pick = lambda x, idx: x[:, idx]  # noqa: E731
+        else:  # minibatches of transitions: the (T, N) tensors flattened
+            units = rollout.valid.numel()
+            flat = lambda x: x.reshape(-1, *x.shape[2:])  # (T, N, ...) → (T·N, ...)  # noqa: E731
+            obs, actions = flat(rollout.obs), flat(rollout.actions)
+            old_logp, old_values, advantages, returns = map(flat, (old_logp, old_values, advantages, returns))
+            pick = lambda x, idx: x[idx]  # noqa: E731
+        mask = rollout.valid if recurrent else rollout.valid.reshape(-1)
+        device = rollout.valid.device
+        size = -(-units // cfg.minibatches)  # ceil
         eps = self.clip_range()
-        sums = torch.zeros(4, device=obs.device)  # loss, policy loss, value loss, entropy
-        approx_kl = clip_fraction = torch.zeros((), device=obs.device)
+        sums = torch.zeros(4, device=device)  # loss, policy loss, value loss, entropy
+        approx_kl = clip_fraction = torch.zeros((), device=device)
         updates = 0
         for _ in range(cfg.epochs):
-            order = torch.randperm(n, device=obs.device)
+            order = torch.randperm(units, device=device)
             stop = False
-            for start in range(0, n, size):
+            for start in range(0, units, size):
                 idx = order[start : start + size]
-                m = mask[idx]
-                logp, entropy = log_prob_and_entropy(self.policy.logits(obs[idx]), actions[idx])
-                log_ratio = logp - old_logp[idx]
+                m = pick(mask, idx)
+                if recurrent:
+                    part = rollout.select(idx)
+                    logits, values = self.policy.rollout_logits(part), self.policy.rollout_values(part, False)
+                    taken = part.actions
+                else:
+                    logits, values, taken = self.policy.logits(obs[idx]), self.policy.value(obs[idx]), actions[idx]
+                logp, entropy = log_prob_and_entropy(logits, taken)
+                log_ratio = logp - pick(old_logp, idx)
                 ratio = log_ratio.exp()
-                adv = masked_normalize(advantages[idx], m) if cfg.normalize_advantages else advantages[idx]
+                adv = pick(advantages, idx)
+                adv = masked_normalize(adv, m) if cfg.normalize_advantages else adv
                 pg_loss = masked_mean(torch.max(-adv * ratio, -adv * ratio.clamp(1 - eps, 1 + eps)), m)
-                values = self.policy.value(obs[idx])
                 if cfg.clip_range_vf is not None:
-                    values = old_values[idx] + (values - old_values[idx]).clamp(-cfg.clip_range_vf, cfg.clip_range_vf)
-                value_loss = masked_mean((returns[idx] - values).square(), m)
+                    old = pick(old_values, idx)
+                    values = old + (values - old).clamp(-cfg.clip_range_vf, cfg.clip_range_vf)
+                value_loss = masked_mean((pick(returns, idx) - values).square(), m)
                 entropy_mean = masked_mean(entropy, m)
                 with torch.no_grad():
                     approx_kl = masked_mean((ratio - 1) - log_ratio, m)  # Schulman's k3 estimator

@@ -43,11 +43,11 @@ class Reinforce(Update):
 
     def loss(self, rollout: Rollout, targets: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         cfg, mask, returns = self.cfg, rollout.valid, targets["returns"]  # (T, N)
-        logits = self.policy.logits(rollout.obs)  # (T, N, A)
+        logits = self.policy.rollout_logits(rollout)  # (T, N, A)
         logp, entropy = log_prob_and_entropy(logits, rollout.actions)
         stats: dict[str, torch.Tensor] = {}
         if cfg.baseline:
-            values = self.policy.value(rollout.obs)  # (T, N)
+            values = self.policy.rollout_values(rollout, bootstrap=False)  # (T, N)
             advantages = returns - values.detach()
             value_loss = masked_mean((values - returns).square(), mask)
             stats["train/value_loss"] = value_loss.detach()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.evaluate import Actor
+from agents.evaluate import Actor, start_episodes
 from envs.make import EnvConfig, make_env
 from rlgen.atomic import atomic_output
 from rlgen.errors import RlgenError
@@ -22,12 +22,13 @@ def has_display() -> bool:
 def play(act: Actor, env_cfg: EnvConfig, episodes: int, seed: int, render_mode: str) -> tuple[list[np.ndarray], list[float]]:
     """Play greedy episodes (episode k from seed + k) on gymnasium's env of the run's id and keyword arguments;
     returns the frames (rgb_array mode) and the returns."""
-    env = make_env(env_cfg.id, render_mode=render_mode, **env_cfg.kwargs)
+    env = make_env(env_cfg.id, render_mode=render_mode, observe=env_cfg.observe, **env_cfg.kwargs)
     frames: list[np.ndarray] = []
     returns: list[float] = []
     try:
         for k in range(episodes):
             obs, _ = env.reset(seed=seed + k)
+            start_episodes(act, 1)
             total, done = 0.0, False
             if render_mode == "rgb_array":
                 frames.append(env.render())

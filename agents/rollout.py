@@ -8,6 +8,11 @@ final observation when t ended an episode), which is what a critic needs to boot
 
 All bookkeeping is in torch on the device: with rlgen's torch CartPole no step copies anything to the host; with a
 gymnasium env, actions go to numpy and results come back at the env boundary only.
+
+A recurrent policy's state is carried from step to step and from rollout to rollout: `starts[t]` marks the steps
+whose observation is an episode's first (the step after a reset step), where the state is zeroed before it is read
+(agents/memory.py says why that is the step), and `memory` keeps the states the rollout began with, so that the
+update replays exactly the sequences that were played.
 """
 
 from __future__ import annotations
@@ -37,6 +42,19 @@ class Rollout:
     num_steps: int  # number of valid transitions (environment steps used)
     ep_returns: list[float] = field(default_factory=list)  # episodes that ended in this rollout
     ep_lengths: list[int] = field(default_factory=list)
+    starts: torch.Tensor | None = None  # (T, N) bool: obs[t] is an episode's first observation (recurrent policies)
+    last_start: torch.Tensor | None = None  # (N,) bool: last_obs is an episode's first observation
+    memory: dict[str, torch.Tensor] = field(default_factory=dict)  # recurrent states before step 0, (K, L, N, H)
+
+    def select(self, copies: torch.Tensor) -> "Rollout":
+        """The rollout of some env copies only (whole sequences, with the states they began in): PPO's recurrent
+        minibatches."""
+        cols = {name: getattr(self, name)[:, copies] for name in ("obs", "actions", "rewards", "terminated",
+                                                                  "truncated", "valid")}
+        return Rollout(**cols, last_obs=self.last_obs[copies], num_steps=int(cols["valid"].sum()),
+                       starts=self.starts[:, copies] if self.starts is not None else None,
+                       last_start=self.last_start[copies] if self.last_start is not None else None,
+                       memory={k: v[:, :, copies] for k, v in self.memory.items()})
 
 
 def finished_episodes(
@@ -95,8 +113,11 @@ class RolloutCollector:
         self._obs: torch.Tensor | None = None
         n = self.num_envs
         self._after_done = torch.zeros(n, dtype=torch.bool, device=device)  # next step of this copy is a reset step
+        self._fresh = torch.ones(n, dtype=torch.bool, device=device)  # the next observation is an episode's first
         self._running = (torch.zeros(n, device=device), torch.zeros(n, dtype=torch.int64, device=device))
         self._noise = GumbelNoise((n, int(envs.single_action_space.n)), device)
+        self.recurrent = getattr(policy, "recurrent", False)
+        self._memory = policy.initial_memory(n, device) if self.recurrent else {}
 
     def state_dict(self) -> dict[str, torch.Tensor] | None:
         """Where collection stands (the torch env's own state, the last observation, episode bookkeeping, the Gumbel
@@ -104,9 +125,10 @@ class RolloutCollector:
         if not self.torch_env or self._obs is None:
             return None
         return {**{f"env.{k}": v for k, v in self.envs.get_state().items()}, "obs": self._obs.clone(),
-                "after_done": self._after_done.clone(), "running_return": self._running[0].clone(),
-                "running_length": self._running[1].clone(), "noise": self._noise._chunk.clone(),
-                "noise_used": torch.tensor(self._noise._next)}
+                "after_done": self._after_done.clone(), "fresh": self._fresh.clone(),
+                "running_return": self._running[0].clone(), "running_length": self._running[1].clone(),
+                "noise": self._noise._chunk.clone(), "noise_used": torch.tensor(self._noise._next),
+                **{f"memory.{k}": v.clone() for k, v in self._memory.items()}}
 
     def load_state_dict(self, saved: Any, what: str = "collector state") -> None:
         """Continue from `state_dict`'s copy (checked against this collector's shapes first)."""
@@ -115,10 +137,13 @@ class RolloutCollector:
         if not isinstance(saved, dict) or not isinstance(saved.get("noise"), torch.Tensor):
             raise RlgenError(f"{what} is damaged")
         n, actions = self.num_envs, int(self.envs.single_action_space.n)
+        if "fresh" not in saved and not self.recurrent:  # saved by rlgen 0.2, before recurrent policies; unused here
+            saved = {**saved, "fresh": torch.zeros(n, dtype=torch.bool)}
         current = {"obs": torch.zeros(n, self.envs.single_observation_space.shape[0]),
-                   "after_done": torch.zeros(n, dtype=torch.bool), "running_return": torch.zeros(n),
-                   "running_length": torch.zeros(n, dtype=torch.int64),
-                   "noise": torch.zeros(len(saved["noise"]), n, actions), "noise_used": torch.tensor(0)}
+                   "after_done": torch.zeros(n, dtype=torch.bool), "fresh": torch.zeros(n, dtype=torch.bool),
+                   "running_return": torch.zeros(n), "running_length": torch.zeros(n, dtype=torch.int64),
+                   "noise": torch.zeros(len(saved["noise"]), n, actions), "noise_used": torch.tensor(0),
+                   **{f"memory.{k}": torch.zeros_like(v, device="cpu") for k, v in self._memory.items()}}
         env = {k[4:]: v for k, v in saved.items() if k.startswith("env.")}
         check_like({k: v for k, v in saved.items() if not k.startswith("env.")}, current, what)
         used = int(saved["noise_used"])
@@ -126,8 +151,9 @@ class RolloutCollector:
             raise RlgenError(f"{what}: noise_used {used} is outside the saved noise")
         self.envs.set_state(env, what)
         to = lambda t: t.to(self.device)  # noqa: E731
-        self._obs, self._after_done = to(saved["obs"]), to(saved["after_done"])
+        self._obs, self._after_done, self._fresh = to(saved["obs"]), to(saved["after_done"]), to(saved["fresh"])
         self._running = (to(saved["running_return"]), to(saved["running_length"]))
+        self._memory = {k: to(saved[f"memory.{k}"]) for k in self._memory}
         self._noise._chunk, self._noise._next = to(saved["noise"]), used
         self._seed = None  # the env's generator continues where it was
 
@@ -141,8 +167,9 @@ class RolloutCollector:
         self.num_envs = len(copies)
         if self._obs is not None:
             self._obs = self._obs[copies]
-        self._after_done = self._after_done[copies]
+        self._after_done, self._fresh = self._after_done[copies], self._fresh[copies]
         self._running = (self._running[0][copies], self._running[1][copies])
+        self._memory = {k: v[:, :, copies] for k, v in self._memory.items()}
         self._noise.keep(copies)
 
     def _reset(self) -> None:
@@ -150,6 +177,7 @@ class RolloutCollector:
         self._seed = None
         self._obs = self._tensor(obs, torch.float32)
         self._after_done.zero_()
+        self._fresh = torch.ones_like(self._fresh)
         self._running = (torch.zeros_like(self._running[0]), torch.zeros_like(self._running[1]))
 
     def _tensor(self, value, dtype: torch.dtype) -> torch.Tensor:
@@ -169,27 +197,35 @@ class RolloutCollector:
             self._reset()
         # blocked: this copy's step is not a transition of ours — a reset step (step mode) or after its episode
         blocked = self._after_done.clone()
-        columns: dict[str, list[torch.Tensor]] = {k: [] for k in ("obs", "act", "rew", "term", "trunc", "valid")}
+        columns: dict[str, list[torch.Tensor]] = {k: [] for k in ("obs", "act", "rew", "term", "trunc", "valid",
+                                                                   "start")}
         check_every = TORCH_ENV_CHECK_EVERY if self.torch_env else 1  # a gymnasium env syncs every step anyway
+        memory = self._memory  # the states this rollout begins with (kept as they are: steps make new tensors)
         t = 0
         with torch.no_grad():
             while (t < num_steps) if not whole_episodes else not (t % check_every == 0 and t and bool(blocked.all())):
-                obs = self._obs
-                action = self.policy.sample(obs, self._noise.next())
+                obs, start = self._obs, self._fresh
+                if self.recurrent:
+                    logits, self._memory = self.policy.step_logits(obs, self._memory, start)
+                    action = (logits + self._noise.next()).argmax(dim=-1)  # Gumbel-max, as `sample`
+                else:
+                    action = self.policy.sample(obs, self._noise.next())
                 next_obs, reward, terminated, truncated, _ = self._env_step(action)
                 valid = ~blocked
                 done = terminated | truncated
                 blocked = blocked | done if whole_episodes else done
+                # a step right after an episode's end is its reset step: what it returns is the next one's first
+                self._fresh = self._after_done
+                self._after_done = done
                 for key, value in (("obs", obs), ("act", action), ("rew", reward), ("term", terminated),
-                                   ("trunc", truncated), ("valid", valid)):
+                                   ("trunc", truncated), ("valid", valid), ("start", start)):
                     columns[key].append(value)
                 self._obs = next_obs
                 t += 1
-        self._after_done = done
         stacked = {k: torch.stack(v) for k, v in columns.items()}
         ended = (stacked["term"] | stacked["trunc"]) & stacked["valid"]  # an episode of ours ended at this step
         ep_returns, ep_lengths, self._running = finished_episodes(stacked["rew"], stacked["valid"], ended, self._running)
-        return Rollout(
+        rollout = Rollout(
             obs=stacked["obs"],
             actions=stacked["act"],
             rewards=stacked["rew"],
@@ -200,4 +236,11 @@ class RolloutCollector:
             num_steps=int(stacked["valid"].sum()),  # one host sync per rollout
             ep_returns=ep_returns.tolist(),
             ep_lengths=ep_lengths.tolist(),
+            starts=stacked["start"] if self.recurrent else None,
+            last_start=self._fresh if self.recurrent else None,
+            memory=memory,
         )
+        if "critic" in self._memory:  # the critic is not stepped while acting: its state after the rollout, at once
+            with torch.no_grad():
+                self._memory = {**self._memory, "critic": self.policy.critic_state_after(rollout)}
+        return rollout

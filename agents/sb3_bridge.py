@@ -16,6 +16,7 @@ import torch
 from agents.config import SB3RunConfig
 from agents.evaluate import evaluate_actor, evaluation_due, record_evaluation
 from envs.make import check_torch_backend, make_env
+from envs.observe import ObservationSubset
 from envs.sb3_vec_env import TorchCartPoleSB3VecEnv
 from rlgen.device import resolve_device
 from rlgen.divergence import Diverged, check_finite
@@ -30,11 +31,15 @@ def make_sb3_env(cfg: SB3RunConfig, device: torch.device, num_envs: int | None =
     n = num_envs or cfg.env.num_envs
     if cfg.env.backend == "torch":
         check_torch_backend(cfg.env)
-        return TorchCartPoleSB3VecEnv(n, device, seed=cfg.seed, compile=cfg.env.compile, **cfg.env.kwargs)
+        return TorchCartPoleSB3VecEnv(n, device, seed=cfg.seed, compile=cfg.env.compile, observe=cfg.env.observe,
+                                      **cfg.env.kwargs)
     from stable_baselines3.common.env_util import make_vec_env  # stable-baselines3 is imported only when used
 
-    make_env(cfg.env.id, **cfg.env.kwargs)  # the same checks (known id, discrete actions) and one-line errors
-    return make_vec_env(cfg.env.id, n_envs=n, seed=cfg.seed, env_kwargs=cfg.env.kwargs)
+    # the same checks (known id, discrete actions, observed components) and one-line errors
+    make_env(cfg.env.id, observe=cfg.env.observe, **cfg.env.kwargs).close()
+    masked = {"wrapper_class": ObservationSubset, "wrapper_kwargs": {"keep": cfg.env.observe}} \
+        if cfg.env.observe is not None else {}
+    return make_vec_env(cfg.env.id, n_envs=n, seed=cfg.seed, env_kwargs=cfg.env.kwargs, **masked)
 
 
 def build_sb3_model(cfg: SB3RunConfig, envs, device: torch.device):

@@ -56,6 +56,9 @@ def batching_problem(cfg: AgentRunConfig) -> str | None:
         net = getattr(cfg, name)
         if net.batch_norm or net.dropout:
             return f"batched seeds need {name} networks without batch norm or dropout"
+        if net.recurrent is not None:
+            return (f"batched seeds need feed-forward networks ({name}.recurrent is set); train a recurrent "
+                    f"policy's seeds one by one")
     return None
 
 
@@ -143,6 +146,10 @@ class StackedPolicy:
         if self.critic is None:
             return torch.zeros(obs.shape[:-1], device=obs.device)
         return self._run(self.critic, obs).squeeze(-1)
+
+    def rollout_values(self, rollout: Rollout, bootstrap: bool = True) -> torch.Tensor:
+        obs = torch.cat([rollout.obs, rollout.last_obs.unsqueeze(0)]) if bootstrap else rollout.obs
+        return self.value(obs)
 
     def sample(self, obs: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         return (self.logits(obs) + noise).argmax(dim=-1)

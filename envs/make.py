@@ -8,6 +8,7 @@ import gymnasium as gym
 import torch
 from pydantic import Field, model_validator
 
+from envs.observe import ObservationSubset, VectorObservationSubset
 from rlgen.errors import RlgenError
 from rlgen.schema import Strict
 
@@ -30,9 +31,15 @@ class EnvConfig(Strict):
     a GPU; the first step then takes several seconds to compile (cached across runs)."""
     kwargs: dict[str, Any] = Field(default_factory=dict)
     """Extra keyword arguments passed to gymnasium.make."""
+    observe: list[int] | None = Field(default=None, min_length=1, max_length=4096)
+    """The observation components the agent sees, by index (None: all). [0, 2] on CartPole is the cart position
+    and the pole angle, its velocities hidden: a task for a recurrent policy. Training, evaluation, rendering and
+    stable-baselines3 runs all see the same components (envs/observe.py)."""
 
     @model_validator(mode="after")
     def _compile_needs_torch(self) -> EnvConfig:
+        if self.observe is not None and (len(set(self.observe)) != len(self.observe) or min(self.observe) < 0):
+            raise ValueError(f"env.observe must list distinct component indices from 0 (got {self.observe})")
         if self.compile and self.backend != "torch":
             raise ValueError("env.compile needs env.backend torch (gymnasium's envs run in numpy)")
         if self.backend == "torch" and set(self.kwargs) - {"max_episode_steps"}:
@@ -60,8 +67,9 @@ def check_spaces(env_id: str, action_space: gym.Space, observation_space: gym.Sp
         raise RlgenError(f"environment {env_id!r} needs a flat Box observation space (got {observation_space})")
 
 
-def make_env(env_id: str, render_mode: str | None = None, **kwargs: Any) -> gym.Env:
-    """One gymnasium env (with its registered TimeLimit), checked for a discrete action space."""
+def make_env(env_id: str, render_mode: str | None = None, observe: list[int] | None = None, **kwargs: Any) -> gym.Env:
+    """One gymnasium env (with its registered TimeLimit), checked for a discrete action space; `observe`: only those
+    observation components (EnvConfig.observe)."""
     _spec(env_id)
     try:
         env = gym.make(env_id, render_mode=render_mode, **kwargs)
@@ -70,7 +78,7 @@ def make_env(env_id: str, render_mode: str | None = None, **kwargs: Any) -> gym.
     except (TypeError, gym.error.Error) as exc:
         raise RlgenError(f"cannot build environment {env_id!r}: {exc}") from None
     check_spaces(env_id, env.action_space, env.observation_space)
-    return env
+    return ObservationSubset(env, observe) if observe is not None else env
 
 
 TORCH_ENVS = ("CartPole-v1", "rlgen/CartPole-v1")
@@ -88,7 +96,8 @@ def make_vec_env(cfg: EnvConfig, num_envs: int | None = None, device: torch.devi
         check_torch_backend(cfg)
         from envs.torch_cartpole import TorchCartPoleVectorEnv
 
-        return TorchCartPoleVectorEnv(num_envs or cfg.num_envs, device, compile=cfg.compile, **cfg.kwargs)
+        return TorchCartPoleVectorEnv(num_envs or cfg.num_envs, device, compile=cfg.compile, observe=cfg.observe,
+                                      **cfg.kwargs)
     spec = _spec(cfg.id)
     mode = cfg.vectorization
     if mode == "vector_entry_point" and spec.vector_entry_point is None:
@@ -100,4 +109,4 @@ def make_vec_env(cfg: EnvConfig, num_envs: int | None = None, device: torch.devi
     except (TypeError, gym.error.Error) as exc:
         raise RlgenError(f"cannot build environment {cfg.id!r}: {exc}") from None
     check_spaces(cfg.id, envs.single_action_space, envs.single_observation_space)
-    return envs
+    return VectorObservationSubset(envs, cfg.observe, cfg.id) if cfg.observe is not None else envs

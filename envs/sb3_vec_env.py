@@ -17,9 +17,10 @@ class TorchCartPoleSB3VecEnv(VecEnv):
 
     def __init__(
         self, num_envs: int, device: str | torch.device = "cpu", seed: int | None = None, compile: bool = False,
-        max_episode_steps: int = 500,
+        max_episode_steps: int = 500, observe: list[int] | None = None,
     ):
-        self.torch_env = TorchCartPoleVectorEnv(num_envs, device, max_episode_steps=max_episode_steps, compile=compile)
+        self.torch_env = TorchCartPoleVectorEnv(num_envs, device, max_episode_steps=max_episode_steps, compile=compile,
+                                                observe=observe)
         super().__init__(num_envs, self.torch_env.single_observation_space, self.torch_env.single_action_space)
         self._seed = seed
         self._actions: np.ndarray | None = None

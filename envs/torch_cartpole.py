@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from gymnasium.vector.vector_env import AutoresetMode
 
+from envs.observe import observed_space
 from rlgen.checkpoint import check_like
 from rlgen.errors import RlgenError
 
@@ -98,12 +99,16 @@ class TorchCartPoleVectorEnv(gym.vector.VectorEnv):
 
 
     def __init__(
-        self, num_envs: int = 1, device: str | torch.device = "cpu", max_episode_steps: int = 500, compile: bool = False
+        self, num_envs: int = 1, device: str | torch.device = "cpu", max_episode_steps: int = 500, compile: bool = False,
+        observe: list[int] | None = None,
     ):
         self.num_envs = num_envs
         self.device = torch.device(device)
         self.max_episode_steps = max_episode_steps
-        self.single_observation_space = gym.spaces.Box(-OBS_HIGH, OBS_HIGH, dtype=np.float32)
+        full = gym.spaces.Box(-OBS_HIGH, OBS_HIGH, dtype=np.float32)
+        self.single_observation_space = observed_space(full, observe, "CartPole-v1") if observe is not None else full
+        # the components the agent sees (None: all four), as envs.observe's wrappers select them for gymnasium's env
+        self._observe = torch.tensor(observe, device=self.device) if observe is not None else None
         self.single_action_space = gym.spaces.Discrete(2)
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, num_envs)
         self.action_space = gym.spaces.MultiDiscrete(np.full(num_envs, 2))
@@ -168,7 +173,10 @@ class TorchCartPoleVectorEnv(gym.vector.VectorEnv):
         self.action_space = gym.spaces.MultiDiscrete(np.full(self.num_envs, 2))
 
     def observations(self) -> torch.Tensor:
-        return self.state.T.float()  # (N, 4)
+        return self._observed(self.state.T.float())  # (N, 4), or the components `observe` keeps
+
+    def _observed(self, obs: torch.Tensor) -> torch.Tensor:
+        return obs if self._observe is None else obs.index_select(1, self._observe)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         if seed is not None:
@@ -195,7 +203,7 @@ class TorchCartPoleVectorEnv(gym.vector.VectorEnv):
         args = (self.state, self.steps, self._done, actions, starts, self._forces, self._limits, self.max_episode_steps)
         if not self.compiled:
             self.state, self.steps, self._done, obs, rewards, terminated, truncated = transition(*args)
-            return obs, rewards, terminated, truncated, {}
+            return self._observed(obs), rewards, terminated, truncated, {}
         from torch._dynamo.exc import BackendCompilerFailed  # imported here: only compiled envs need dynamo
 
         try:
@@ -203,7 +211,7 @@ class TorchCartPoleVectorEnv(gym.vector.VectorEnv):
         except BackendCompilerFailed as exc:  # e.g. no C++ compiler on a CPU-only machine
             reason = str(exc).strip().splitlines()[0]
             raise RlgenError(f"torch.compile could not build the CartPole step ({reason}); use env.compile: false") from None
-        return obs, rewards, terminated.bool(), truncated.bool(), {}
+        return self._observed(obs), rewards, terminated.bool(), truncated.bool(), {}
 
 
 class TorchCartPoleEnv(gym.Env):

@@ -143,15 +143,14 @@ def build_mlp(spec: MLPConfig, in_features: int, out_features: int, tie_to: nn.S
     for index, size in enumerate(sizes):
         is_output = index == len(sizes) - 1
         norm = spec.batch_norm and not is_output
+        if is_output and mirror is None:
+            blocks.append(output_head(spec, width, size))
+            break
         if mirror is not None:
             linear: nn.Module = TiedLinear(mirror[index], bias=not norm)
         else:  # batch norm's shift makes the bias redundant
             linear = nn.Linear(width, size, bias=not norm)
-            if is_output:
-                gain = spec.output_gain if spec.output_gain is not None else spec.gain
-                init_layer(linear, spec.init, spec.output_activation, gain)
-            else:
-                init_layer(linear, spec.init, spec.activation, spec.gain)
+            init_layer(linear, spec.init, spec.activation, spec.gain)
         layers: list[nn.Module] = [linear]
         if norm:
             layers.append(FeatureBatchNorm(size))
@@ -164,6 +163,16 @@ def build_mlp(spec: MLPConfig, in_features: int, out_features: int, tie_to: nn.S
         blocks.append(nn.Sequential(*layers))
         width = size
     return nn.Sequential(*blocks)
+
+
+def output_head(spec: MLPConfig, in_features: int, out_features: int) -> nn.Sequential:
+    """The MLP's output block: Linear → [output activation], initialised with `output_gain` (else `gain`'s rule)."""
+    linear = nn.Linear(in_features, out_features)
+    gain = spec.output_gain if spec.output_gain is not None else spec.gain
+    init_layer(linear, spec.init, spec.output_activation, gain)
+    if spec.output_activation == "identity":
+        return nn.Sequential(linear)
+    return nn.Sequential(linear, ACTIVATIONS[spec.output_activation]())
 
 
 MAX_PARAMETERS = 500_000_000  # 2 GB of float32 weights, 6 GB with Adam's moments: more than this machine class trains

@@ -8,8 +8,12 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from rlgen.recurrent import LoopedRecurrent
+
 
 def _shape(value: Any) -> str:
+    if isinstance(value, nn.utils.rnn.PackedSequence):  # a recurrent layer reading a batch of variable lengths
+        return f"(packed, {value.data.shape[-1]})"
     if isinstance(value, torch.Tensor):
         return "(" + ", ".join(["B", *map(str, value.shape[1:])]) + ")"
     if isinstance(value, (tuple, list)) and value:
@@ -25,6 +29,8 @@ def layer_rows(model: nn.Module, forward: Callable[[nn.Module], Any]) -> list[tu
 
     def hook(module: nn.Module, args: Any, output: Any) -> None:
         if module not in rows:
+            if isinstance(module, (nn.RNNBase, LoopedRecurrent)):
+                output = output[0]  # (outputs, state): the outputs
             own = sum(p.numel() for p in module.parameters(recurse=False))
             rows[module] = (names[module], type(module).__name__, _shape(output), own)
 

@@ -117,17 +117,24 @@ def test_bad_set_ups_are_one_line(tmp_path):
 
 
 # -- agents: gradients averaged at every update (DD-PPO) --------------------------------------------------------------
-def fake_rollout(seed, steps=12, envs=3):
+RECURRENT = ["policy.recurrent={type: lstm, units: 8}", "value.recurrent={type: gru, units: 6}"]
+
+
+def fake_rollout(seed, steps=12, envs=3, recurrent=False):
     """A deterministic rollout of CartPole-shaped tensors; the ranks' rollouts have different counts of valid
-    transitions, which the update must weigh correctly."""
+    transitions, which the update must weigh correctly. `recurrent`: with episode starts and the states of
+    RECURRENT's networks that the rollout began in."""
     from agents.rollout import Rollout
 
     g = torch.Generator().manual_seed(seed)
     valid = torch.rand(steps, envs, generator=g) > 0.15
     terminated = (torch.rand(steps, envs, generator=g) < 0.1) & valid
+    memory = {"actor": torch.randn(2, 1, envs, 8, generator=g), "critic": torch.randn(1, 1, envs, 6, generator=g)}
+    starts = torch.rand(steps, envs, generator=g) < 0.2
     return Rollout(obs=torch.randn(steps, envs, 4, generator=g), actions=torch.randint(0, 2, (steps, envs), generator=g),
                    rewards=torch.ones(steps, envs), terminated=terminated, truncated=torch.zeros(steps, envs, dtype=torch.bool),
-                   valid=valid, last_obs=torch.randn(envs, 4, generator=g), num_steps=int(valid.sum()))
+                   valid=valid, last_obs=torch.randn(envs, 4, generator=g), num_steps=int(valid.sum()),
+                   **({"starts": starts, "last_start": starts[0], "memory": memory} if recurrent else {}))
 
 
 def one_update(algo, rollout):
@@ -137,8 +144,9 @@ def one_update(algo, rollout):
     from rlgen.config import load_config
     from rlgen.optim import TrainingOptimizer
 
+    algo, _, recurrent = algo.partition("+")
     extra = ["ppo.minibatches=1", "ppo.epochs=2"] if algo == "ppo" else []
-    cfg = load_config(CONFIGS / f"cartpole_{algo}.yaml", extra, RL_CONFIGS)
+    cfg = load_config(CONFIGS / f"cartpole_{algo}.yaml", extra + (RECURRENT if recurrent else []), RL_CONFIGS)
     torch.manual_seed(0)
     policy = build_policy(cfg, 4, 2)
     from rlgen.distributed import current
@@ -156,23 +164,26 @@ def _rank_update(rank, algo, rendezvous, out):
 
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=2)
-    weights = one_update(algo, fake_rollout(100 + rank))
+    weights = one_update(algo, fake_rollout(100 + rank, recurrent="+" in algo))
     if rank == 0:
         save_file(weights, out)
     leave()
 
 
-@pytest.mark.parametrize("algo", ["reinforce", "a2c", "ppo"])
+@pytest.mark.parametrize("algo", ["reinforce", "a2c", "ppo", "a2c+recurrent", "ppo+recurrent"])
 def test_an_update_from_two_ranks_equals_one_on_both_rollouts(algo, tmp_path):
     import torch.multiprocessing as mp
 
     out = tmp_path / "rank0.safetensors"
     mp.spawn(_rank_update, args=(algo, str(tmp_path / "rdzv"), str(out)), nprocs=2, join=True)
-    a, b = fake_rollout(100), fake_rollout(101)
-    both = type(a)(**{name: torch.cat([getattr(a, name), getattr(b, name)], dim=1 if getattr(a, name).dim() > 1
-                                        and name != "last_obs" else 0)
-                      for name in ("obs", "actions", "rewards", "terminated", "truncated", "valid", "last_obs")},
-                   num_steps=a.num_steps + b.num_steps)
+    recurrent = "+" in algo
+    a, b = fake_rollout(100, recurrent=recurrent), fake_rollout(101, recurrent=recurrent)
+    fields = ["obs", "actions", "rewards", "terminated", "truncated", "valid", "last_obs"]
+    fields += ["starts", "last_start"] if recurrent else []
+    both = type(a)(**{name: torch.cat([getattr(a, name), getattr(b, name)],
+                                      dim=1 if getattr(a, name).dim() > 1 and name != "last_obs" else 0)
+                      for name in fields}, num_steps=a.num_steps + b.num_steps,
+                   memory={k: torch.cat([a.memory[k], b.memory[k]], dim=2) for k in a.memory})
     assert a.num_steps != b.num_steps  # unequal counts: a plain average of the ranks' means would be wrong
     alone = one_update(algo, both)
     ranks = load_file(out)

@@ -129,10 +129,11 @@ def test_resume_needs_a_checkpoint(tmp_path):
         api.resume(tmp_path / "empty", quiet=True)
 
 
-@pytest.mark.parametrize("config", ["cartpole_reinforce", "cartpole_ppo", "cartpole_a2c"])
+@pytest.mark.parametrize("config", ["cartpole_reinforce", "cartpole_ppo", "cartpole_a2c", "cartpole_masked_ppo"])
 def test_a_resumed_torch_cartpole_run_equals_the_uninterrupted_one(tmp_path, monkeypatch, config):
-    """The torch CartPole's state, the collector's and the RNG states are in the checkpoint: on the CPU an
-    interrupted and resumed run ends bit for bit where the uninterrupted one does (whole-episode and step rollouts)."""
+    """The torch CartPole's state, the collector's (with a recurrent policy's states) and the RNG states are in the
+    checkpoint: on the CPU an interrupted and resumed run ends bit for bit where the uninterrupted one does
+    (whole-episode and step rollouts, feed-forward and recurrent policies)."""
     overrides = ["device=cpu", "env.backend=torch", "env.num_envs=8", "train.total_steps=3000",
                  "train.eval_every_steps=700", "train.eval_episodes=2", "train.target_return=null"]
     whole = api.train(CONFIGS / f"{config}.yaml", overrides, run_dir=tmp_path / "whole", quiet=True)
