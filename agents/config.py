@@ -88,13 +88,25 @@ class SB3Config(Strict):
     clip_schedule: Literal["constant", "linear"] = "linear"
     max_grad_norm: float = Field(default=0.5, gt=0.0, le=1e9)
     net_arch: Widths = Field(default_factory=lambda: [64, 64])
-    """Hidden layers of SB3's MlpPolicy (policy and value networks alike)."""
+    """Hidden layers of SB3's MlpPolicy (policy and value networks alike; after the LSTM in sb3_recurrent_ppo)."""
+    activation: Literal["tanh", "relu"] = "tanh"
+    """The networks' activation (SB3's activation_fn; its default is tanh)."""
+    ortho_init: bool = True
+    """SB3's orthogonal initialisation of the networks (its default)."""
+    lstm_hidden_size: int = Field(default=256, ge=1, le=65536)
+    """sb3_recurrent_ppo: units of the LSTM (sb3-contrib's default 256)."""
+    enable_critic_lstm: bool = True
+    """sb3_recurrent_ppo: the critic has an LSTM of its own (sb3-contrib's default)."""
+    normalize_observations: bool = False
+    """Wrap the training envs in SB3's VecNormalize (observations only, not rewards); its statistics are saved with
+    the weights and normalise evaluation and rendering alike."""
 
 
 class SB3RunConfig(RunBase):
-    """Train stable-baselines3's PPO or A2C through rlgen's command line and run directory."""
+    """Train stable-baselines3's PPO or A2C, or sb3-contrib's RecurrentPPO, through rlgen's command line and run
+    directory."""
 
-    algo: Literal["sb3_ppo", "sb3_a2c"]
+    algo: Literal["sb3_ppo", "sb3_a2c", "sb3_recurrent_ppo"]
     env: EnvConfig = Field(default_factory=EnvConfig)
     sb3: SB3Config = Field(default_factory=SB3Config)
     train: EvalScheduleConfig = Field(default_factory=EvalScheduleConfig)
@@ -102,4 +114,5 @@ class SB3RunConfig(RunBase):
 
 RL_CONFIGS: dict[str, type[AgentRunConfig]] = {"reinforce": ReinforceRunConfig, "a2c": A2CRunConfig,
                                                 "ppo": PPORunConfig}
-SB3_CONFIGS: dict[str, type[SB3RunConfig]] = {"sb3_ppo": SB3RunConfig, "sb3_a2c": SB3RunConfig}
+SB3_CONFIGS: dict[str, type[SB3RunConfig]] = {"sb3_ppo": SB3RunConfig, "sb3_a2c": SB3RunConfig,
+                                               "sb3_recurrent_ppo": SB3RunConfig}

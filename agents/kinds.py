@@ -110,10 +110,9 @@ class SB3Kind(_ActorKind):
         return train_sb3(cfg, run, quiet)
 
     def actor(self, run: RunDir, cfg: SB3RunConfig, device: torch.device, greedy: bool) -> Actor:
-        from agents.sb3_bridge import load_sb3_model
+        from agents.sb3_bridge import load_sb3_actor
 
-        model = load_sb3_model(run, cfg, device)
-        return lambda obs: model.predict(obs, deterministic=greedy)[0]
+        return load_sb3_actor(run, cfg, device, greedy)
 
     def summary_model(self, cfg: SB3RunConfig, run: RunDir | None) -> tuple[nn.Module, Callable[[nn.Module], Any]]:
         from agents.sb3_bridge import build_sb3_model, make_sb3_env
@@ -122,6 +121,13 @@ class SB3Kind(_ActorKind):
         envs = make_sb3_env(cfg, device)
         policy = build_sb3_model(cfg, envs, device).policy
         obs = torch.zeros(2, envs.observation_space.shape[0])
+        if hasattr(policy, "lstm_actor"):  # sb3-contrib's recurrent policy also takes the LSTM states
+            from sb3_contrib.common.recurrent.type_aliases import RNNStates
+
+            lstm = policy.lstm_actor
+            zeros = torch.zeros(lstm.num_layers, 2, lstm.hidden_size)
+            states = RNNStates((zeros, zeros), (zeros, zeros))
+            return policy, lambda p: p(obs, states, torch.zeros(2))
         return policy, lambda p: p(obs)
 
 

@@ -1,4 +1,5 @@
-"""stable-baselines3's PPO and A2C through rlgen's command line, evaluation schedule and run directory.
+"""stable-baselines3's PPO and A2C, and sb3-contrib's RecurrentPPO, through rlgen's command line, evaluation schedule
+and run directory.
 
 The run directory holds SB3's policy weights (and optimizer state) as safetensors, never SB3's zip/pickle files:
 loading rebuilds the SB3 model from the saved config and then loads the weights. SB3 owns the training loop, so a
@@ -16,6 +17,7 @@ import torch
 from agents.config import SB3RunConfig
 from agents.evaluate import evaluate_actor, evaluation_due, record_evaluation
 from envs.make import check_torch_backend, make_env
+from agents.obs_norm import ObservationStats
 from envs.observe import ObservationSubset
 from envs.sb3_vec_env import TorchCartPoleSB3VecEnv
 from rlgen.device import resolve_device
@@ -46,17 +48,52 @@ def build_sb3_model(cfg: SB3RunConfig, envs, device: torch.device):
     from stable_baselines3 import A2C, PPO
 
     h = cfg.sb3
+    network = {"activation_fn": torch.nn.ReLU if h.activation == "relu" else torch.nn.Tanh, "ortho_init": h.ortho_init}
 
     def schedule(value: float, kind: str):
         return (lambda progress_remaining: progress_remaining * value) if kind == "linear" else value
 
     common = dict(n_steps=h.n_steps, gamma=h.gamma, gae_lambda=h.gae_lambda, ent_coef=h.ent_coef, vf_coef=h.vf_coef,
                   learning_rate=schedule(h.learning_rate, h.lr_schedule), max_grad_norm=h.max_grad_norm,
-                  policy_kwargs={"net_arch": list(h.net_arch)}, seed=cfg.seed, device=device, verbose=0)
+                  policy_kwargs={"net_arch": list(h.net_arch), **network}, seed=cfg.seed, device=device, verbose=0)
+    ppo = dict(batch_size=h.batch_size, n_epochs=h.n_epochs, clip_range=schedule(h.clip_range, h.clip_schedule))
     if cfg.algo == "sb3_ppo":
-        return PPO("MlpPolicy", envs, batch_size=h.batch_size, n_epochs=h.n_epochs,
-                   clip_range=schedule(h.clip_range, h.clip_schedule), **common)
+        return PPO("MlpPolicy", envs, **ppo, **common)
+    if cfg.algo == "sb3_recurrent_ppo":
+        from sb3_contrib import RecurrentPPO
+
+        common["policy_kwargs"] = {**network, "net_arch": {"pi": list(h.net_arch), "vf": list(h.net_arch)},
+                                   "lstm_hidden_size": h.lstm_hidden_size, "enable_critic_lstm": h.enable_critic_lstm}
+        return RecurrentPPO("MlpLstmPolicy", envs, **ppo, **common)
     return A2C("MlpPolicy", envs, **common)
+
+
+class SB3Actor:
+    """An SB3 model as an actor: observations normalised by the run's statistics where it has them, and a recurrent
+    policy's LSTM states carried through each episode (zero at `reset`)."""
+
+    def __init__(self, model, greedy: bool, stats: ObservationStats | None):
+        self.model, self.greedy, self.stats = model, greedy, stats
+        self.recurrent = hasattr(model.policy, "lstm_actor")
+        self.state, self.start = None, None
+
+    def reset(self, copies: int) -> None:
+        self.state, self.start = None, np.ones(copies, dtype=bool)
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        if self.stats is not None:
+            obs = self.stats.normalize(obs)
+        if not self.recurrent:
+            return self.model.predict(obs, deterministic=self.greedy)[0]
+        if self.start is None or len(self.start) != len(obs):
+            self.reset(len(obs))
+        actions, self.state = self.model.predict(obs, state=self.state, episode_start=self.start,
+                                                 deterministic=self.greedy)
+        self.start = np.zeros_like(self.start)
+        return actions
+
+
+STATS = "obs_stats"  # RUN_DIR/obs_stats.safetensors: the observation statistics of the best weights
 
 
 def load_sb3_model(run: RunDir, cfg: SB3RunConfig, device: torch.device):
@@ -66,13 +103,34 @@ def load_sb3_model(run: RunDir, cfg: SB3RunConfig, device: torch.device):
     return model
 
 
+def load_sb3_actor(run: RunDir, cfg: SB3RunConfig, device: torch.device, greedy: bool) -> SB3Actor:
+    """The run's best model as an actor, with the observation statistics it was saved with."""
+    stats = None
+    if cfg.sb3.normalize_observations:
+        stats = ObservationStats(int(make_sb3_env(cfg, device, num_envs=1).observation_space.shape[0]))
+        run.load_weights(stats, STATS)
+    return SB3Actor(load_sb3_model(run, cfg, device), greedy, stats)
+
+
 def train_sb3(cfg: SB3RunConfig, run: RunDir, quiet: bool = False) -> TrainResult:
     from stable_baselines3.common.callbacks import BaseCallback
 
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
     envs = make_sb3_env(cfg, device)
+    if cfg.sb3.normalize_observations:
+        from stable_baselines3.common.vec_env import VecNormalize
+
+        envs = VecNormalize(envs, norm_obs=True, norm_reward=False)
     model = build_sb3_model(cfg, envs, device)
+
+    def stats() -> ObservationStats | None:
+        return ObservationStats.of_vec_normalize(envs) if cfg.sb3.normalize_observations else None
+
+    def save_best() -> None:
+        run.save_weights(model.policy, "model")
+        if cfg.sb3.normalize_observations:
+            run.save_weights(stats(), STATS)
     run.update_meta(unit="env steps", monitor="eval/return_mean",
                     info={"env_id": cfg.env.id, "obs_dim": int(envs.observation_space.shape[0]),
                           "n_actions": int(envs.action_space.n)})
@@ -120,11 +178,11 @@ def train_sb3(cfg: SB3RunConfig, run: RunDir, quiet: bool = False) -> TrainResul
                             "time/train_seconds": state.train_seconds, "time/iteration": state.iteration})
             if evaluation_due(state, tc):
                 eval_started = time.perf_counter()
-                returns = evaluate_actor(lambda obs: self.model.predict(obs, deterministic=True)[0], cfg.env,
-                                         tc.eval_episodes, cfg.seed + tc.eval_seed_offset)
+                returns = evaluate_actor(SB3Actor(self.model, True, stats()), cfg.env, tc.eval_episodes,
+                                         cfg.seed + tc.eval_seed_offset)
                 eval_seconds += time.perf_counter() - eval_started
                 if record_evaluation(state, tc, returns, metrics):
-                    run.save_weights(self.model.policy, "model")
+                    save_best()
                 save()
             logger.log(state.progress, metrics)
             last = metrics
@@ -145,7 +203,7 @@ def train_sb3(cfg: SB3RunConfig, run: RunDir, quiet: bool = False) -> TrainResul
         finally:
             if not diverged:  # never a non-finite weight in a file
                 if not run.has("model"):
-                    run.save_weights(model.policy, "model")
+                    save_best()
                 state.progress = model.num_timesteps
                 save()
             logger.close()

@@ -38,7 +38,8 @@ def default_run_dir(config_path: Path, seed: int) -> Path:
 
 
 LOCK = ".lock"
-OWN_FILES = ("config.yaml", "meta.json", "metrics.csv", "model.safetensors", "checkpoint.safetensors", LOCK)
+OWN_FILES = ("config.yaml", "meta.json", "metrics.csv", "model.safetensors", "checkpoint.safetensors",
+             "obs_stats.safetensors", LOCK)
 
 
 class RunDir:

@@ -41,9 +41,9 @@ def test_every_kind_comes_from_the_entry_point_group():
     from importlib.metadata import entry_points
 
     announced = {point.name for point in entry_points(group=ENTRY_POINT_GROUP)}
-    assert announced == set(kinds()) == {"agent", "sb3", "autoencoder", "classifier"}
-    assert set(schemas()) == {"reinforce", "a2c", "ppo", "sb3_ppo", "sb3_a2c", "stacked_ae", "denoising_ae", "vae",
-                              "classifier"}
+    assert announced == set(kinds()) == {"agent", "sb3", "autoencoder", "classifier", "forecaster"}
+    assert set(schemas()) == {"reinforce", "a2c", "ppo", "sb3_ppo", "sb3_a2c", "sb3_recurrent_ppo", "stacked_ae", "denoising_ae",
+                              "vae", "classifier", "forecaster"}
     registry_source = (CORE / "registry.py").read_text()
     for name in kinds():
         assert f'"{name}"' not in registry_source  # the core names no kind

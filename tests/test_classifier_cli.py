@@ -49,7 +49,7 @@ def test_summary_of_configs_with_overrides():
 def test_bad_layer_lists_are_one_line(tmp_path):
     mlp = CONFIGS / "fashion_mlp.yaml"
     assert_one_line_error(invoke("train", mlp, "--set", "model.layers=[{type: dense, units: 8}]", "--run-dir",
-                                 tmp_path / "r"), 2, "model.layers[0] (dense) needs a vector input")
+                                 tmp_path / "r"), 2, "model.layers[0] (dense) needs a vector or a sequence")
     assert_one_line_error(invoke("summary", mlp, "--set", "model.layers=[{type: conv, chanels: 8}]"), 2,
                           "model.layers.0.conv.chanels: unknown key; allowed here: type, channels")
     assert_one_line_error(invoke("summary", mlp, "--set", "model.layers=[{type: convolution}]"), 2,

@@ -39,7 +39,7 @@ def test_same_padding_keeps_the_size():
 
 
 @pytest.mark.parametrize("layers, message", [
-    ([{"type": "dense", "units": 4}], r"\[0\] \(dense\) needs a vector input, got shape \(1, 28, 28\)"),
+    ([{"type": "dense", "units": 4}], r"\[0\] \(dense\) needs a vector or a sequence, got the image shape \(1, 28, 28\); put a flatten layer before it"),
     ([{"type": "flatten"}, {"type": "conv", "channels": 2}], r"\[1\] \(conv\) needs an image input"),
     ([{"type": "conv", "channels": 2, "kernel": 29}], r"kernel 29 does not fit its input"),
     ([{"type": "max_pool", "kernel": 2}] * 5 + [{"type": "max_pool", "kernel": 2}], r"window 2 does not fit"),
