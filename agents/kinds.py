@@ -17,7 +17,7 @@ from agents.loop import train_agent
 from agents.render import check_render_request, render_actor
 from agents.rollout import Rollout
 from rlgen.distributed import launched_world
-from rlgen.errors import RlgenError
+from rlgen.errors import ConfigError, RlgenError
 from rlgen.nets import check_size
 from rlgen.registry import RunKind, require_model
 from rlgen.rundir import RunDir
@@ -56,7 +56,7 @@ class AgentKind(_ActorKind):
         check_size(lambda: build_policy(cfg, *shapes), "the policy")
         recurrent = cfg.policy.recurrent is not None or cfg.value.recurrent is not None
         if recurrent and cfg.algo == "ppo" and cfg.ppo.minibatches > cfg.env.num_envs:
-            raise RlgenError(f"ppo.minibatches {cfg.ppo.minibatches} is more than env.num_envs {cfg.env.num_envs}: a "
+            raise ConfigError(f"ppo.minibatches {cfg.ppo.minibatches} is more than env.num_envs {cfg.env.num_envs}: a "
                              f"recurrent policy's minibatches are whole env copies; use at most {cfg.env.num_envs}")
 
     def train(self, cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: bool = False,

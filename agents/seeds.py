@@ -36,7 +36,7 @@ from agents.rollout import Rollout, RolloutCollector, finished_episodes
 from envs.make import make_vec_env
 from rlgen.device import resolve_device
 from rlgen.divergence import check_finite
-from rlgen.errors import RlgenError
+from rlgen.errors import ConfigError, RlgenError
 from rlgen.metrics import ProgressBar
 from rlgen.optim import TrainingOptimizer
 from rlgen.rundir import RunDir
@@ -64,8 +64,8 @@ def batching_problem(cfg: AgentRunConfig) -> str | None:
 
 def check_batchable(cfg: AgentRunConfig) -> None:
     problem = batching_problem(cfg)
-    if problem is not None:
-        raise RlgenError(problem)
+    if problem is not None:  # a setting the batch cannot train: bad input, exit 2
+        raise ConfigError(problem)
 
 
 @dataclass

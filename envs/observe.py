@@ -11,7 +11,7 @@ from typing import Sequence
 import gymnasium as gym
 import numpy as np
 
-from rlgen.errors import RlgenError
+from rlgen.errors import ConfigError
 
 
 def observed_space(space: gym.spaces.Box, keep: Sequence[int], env_id: str) -> gym.spaces.Box:
@@ -19,7 +19,7 @@ def observed_space(space: gym.spaces.Box, keep: Sequence[int], env_id: str) -> g
     size = space.shape[0]
     outside = [i for i in keep if not 0 <= i < size]
     if outside:
-        raise RlgenError(f"env.observe: component {outside[0]} is outside {env_id}'s {size} observation components "
+        raise ConfigError(f"env.observe: component {outside[0]} is outside {env_id}'s {size} observation components "
                          f"(0 to {size - 1})")
     index = list(keep)
     return gym.spaces.Box(space.low[index], space.high[index], dtype=space.dtype)

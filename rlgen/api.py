@@ -20,7 +20,7 @@ from rlgen import distributed
 from rlgen.config import apply_overrides, load_config, validate
 from rlgen.data import parse_label
 from rlgen.device import resolve_device
-from rlgen.errors import RlgenError, TrainingInterrupted
+from rlgen.errors import ConfigError, RlgenError, TrainingInterrupted
 from rlgen.metrics import read_metrics
 from rlgen.outputs import check_output_path
 from rlgen.plot import plot_curves
@@ -84,8 +84,8 @@ def train_seeds(config: str | Path | BaseModel | Mapping[str, Any], seeds: list[
     first, name, kind = check(config, overrides, seed=seeds[0], device=device)
     cfgs = [first, *(resolve_config(first, {"seed": seed})[0] for seed in seeds[1:])]  # checked once: only seeds differ
     problem = kind.batching_problem(first)
-    if problem is not None:
-        raise RlgenError(problem)
+    if problem is not None:  # a setting the batch cannot train: bad input (exit 2), like any impossible config
+        raise ConfigError(problem)
     checked = time.perf_counter() - started
     source = str(config) if isinstance(config, (str, Path)) else None
     default = default_run_dir(Path(name), seeds[0])  # runs/<config>/<time>-seed<s> → runs/<config>/<time>-seeds

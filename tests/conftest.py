@@ -19,3 +19,31 @@ def tiny_agent_overrides() -> list[str]:
         "train.target_return=null",
         "env.num_envs=4",
     ]
+
+
+def assert_resume_equals_uninterrupted(config: Path, overrides: list[str], tmp_path: Path, monkeypatch) -> None:
+    """Train `config` whole, then again with a Ctrl-C after epoch 2 and `rlgen resume`: the two runs' best weights
+    and final checkpoints must be equal bit for bit (the epoch trainer's resume, on the CPU)."""
+    import torch
+    from safetensors.torch import load_file
+
+    from rlgen import api
+    from rlgen.errors import TrainingInterrupted
+    from rlgen.metrics import MetricsLogger
+
+    api.train(config, overrides, run_dir=tmp_path / "whole", quiet=True)
+    original = MetricsLogger.log
+
+    def crash_at_epoch_two(self, step, metrics):
+        original(self, step, metrics)
+        if step == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(MetricsLogger, "log", crash_at_epoch_two)
+    with pytest.raises(TrainingInterrupted):
+        api.train(config, overrides, run_dir=tmp_path / "broken", quiet=True)
+    monkeypatch.setattr(MetricsLogger, "log", original)
+    api.resume(tmp_path / "broken", quiet=True)
+    for name in ("model.safetensors", "checkpoint.safetensors"):
+        a, b = load_file(tmp_path / "whole" / name), load_file(tmp_path / "broken" / name)
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name

@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 from rlgen import api
 from rlgen.data import CLASS_NAMES
 from rlgen.errors import ConfigError
-from tests.conftest import CONFIGS
+from tests.conftest import CONFIGS, assert_resume_equals_uninterrupted
 
 TINY = ["device=cpu", "data.limit=1500", "data.validation=300", "train.eval_batch_size=500"]
 
@@ -135,23 +135,6 @@ def test_without_a_validation_split_the_training_metrics_choose(tmp_path, encode
 
 
 def test_resuming_a_cached_frozen_run_equals_an_uninterrupted_one(tmp_path, encoder_run, monkeypatch):
-    from rlgen.errors import TrainingInterrupted
-    from rlgen.metrics import MetricsLogger
-
-    overrides = TINY + pretrained(encoder_run) + ["train.epochs=3"]
-    api.train(CONFIGS / "fashion_mlp.yaml", overrides, run_dir=tmp_path / "whole", quiet=True)
-    original_log = MetricsLogger.log
-
-    def crash_at_epoch_two(self, step, metrics):
-        original_log(self, step, metrics)
-        if step == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(MetricsLogger, "log", crash_at_epoch_two)
-    with pytest.raises(TrainingInterrupted):
-        api.train(CONFIGS / "fashion_mlp.yaml", overrides, run_dir=tmp_path / "broken", quiet=True)
-    monkeypatch.setattr(MetricsLogger, "log", original_log)
-    api.resume(tmp_path / "broken", quiet=True)  # the cache is rebuilt from the checkpoint's frozen layers
-    for name in ("model.safetensors", "checkpoint.safetensors"):
-        a, b = load_file(tmp_path / "whole" / name), load_file(tmp_path / "broken" / name)
-        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+    # the resumed run rebuilds its cache of frozen-layer features from the checkpoint's frozen layers
+    assert_resume_equals_uninterrupted(CONFIGS / "fashion_mlp.yaml", TINY + pretrained(encoder_run) + ["train.epochs=3"],
+                                       tmp_path, monkeypatch)

@@ -6,15 +6,12 @@ import json
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from rlgen import api
-from rlgen.errors import TrainingInterrupted
 from rlgen.forecasting.config import ForecasterRunConfig
 from rlgen.forecasting.model import Forecaster
 from rlgen.forecasting.series import generate_series, series_splits, windows
-from rlgen.metrics import MetricsLogger
-from tests.conftest import CONFIGS
+from tests.conftest import CONFIGS, assert_resume_equals_uninterrupted
 from tests.test_cli import assert_one_line_error, invoke
 
 SMALL = ["device=cpu", "data.series=600", "data.train=400", "data.validation=100", "train.epochs=2"]
@@ -94,23 +91,7 @@ def test_the_naive_forecast_is_measured_by_the_same_trainer(tmp_path):
 
 
 def test_a_resumed_forecaster_equals_the_uninterrupted_one(tmp_path, monkeypatch):
-    overrides = [*SMALL, "train.epochs=3"]
-    api.train(CONFIGS / "series_gru.yaml", overrides, run_dir=tmp_path / "whole", quiet=True)
-    original = MetricsLogger.log
-
-    def crash_at_epoch_two(self, step, metrics):
-        original(self, step, metrics)
-        if step == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(MetricsLogger, "log", crash_at_epoch_two)
-    with pytest.raises(TrainingInterrupted):
-        api.train(CONFIGS / "series_gru.yaml", overrides, run_dir=tmp_path / "broken", quiet=True)
-    monkeypatch.setattr(MetricsLogger, "log", original)
-    api.resume(tmp_path / "broken", quiet=True)
-    for name in ("model.safetensors", "checkpoint.safetensors"):
-        a, b = load_file(tmp_path / "whole" / name), load_file(tmp_path / "broken" / name)
-        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+    assert_resume_equals_uninterrupted(CONFIGS / "series_gru.yaml", [*SMALL, "train.epochs=3"], tmp_path, monkeypatch)
 
 
 @pytest.mark.parametrize("sets, message", [

@@ -100,13 +100,16 @@ YAML_SCALARS = st.one_of(st.integers(-10**12, 10**12), st.floats(allow_nan=True,
                          st.text(max_size=12))
 YAML_VALUES = st.recursive(YAML_SCALARS.map(str), lambda inner: st.one_of(
     st.lists(inner, max_size=4).map(lambda xs: "[" + ", ".join(xs) + "]"),
-    st.dictionaries(st.sampled_from(["type", "units", "channels", "kernel", "hidden", "lr", "x"]), inner,
+    st.dictionaries(st.sampled_from(["type", "units", "channels", "kernel", "hidden", "lr", "x", "layers",
+                                     "dilation", "return_sequences", "bidirectional"]), inner,
                     max_size=3).map(lambda d: "{" + ", ".join(f"{k}: {v}" for k, v in d.items()) + "}")),
     max_leaves=8)
 KEYS = st.one_of(st.sampled_from(sorted({p for _, (p, _, _) in CASES} | {
     "algo", "device", "model.layers", "model.hidden", "policy.hidden", "value.hidden", "env.id", "env.kwargs",
     "env.backend", "optimizer.name", "optimizer.schedule", "optimizer.betas", "pretrained", "data.dir",
-    "policy.activation", "model.activation", "train.rollout", "train.precision", "sb3.net_arch"})),
+    "policy.activation", "model.activation", "train.rollout", "train.precision", "sb3.net_arch",
+    "policy.recurrent", "value.recurrent", "policy.recurrent.type", "env.observe", "model.baseline",
+    "model.layers[0].return_sequences", "model.layers[0].peephole", "model.layers[0].type"})),
     st.text(min_size=0, max_size=20))
 
 
@@ -189,6 +192,17 @@ REGRESSIONS = [
     ("cartpole_reinforce", ["env.kwargs={max_episode_steps: -1}"]),
     ("fashion_vae", ["data.dir=/no/such/folder"]),
     ("cartpole_reinforce", ["env.id=NoSuchEnv-v0"]),
+    # recurrent layers and policies (issue 18)
+    ("fashion_lstm", ["model.layers=[{type: lstm, units: 8}]"]),  # an image with no sequence step
+    ("fashion_lstm", ["model.layers=[{type: sequence}, {type: lstm, units: 0}]"]),
+    ("fashion_lstm", ["model.layers=[{type: sequence}, {type: gru, units: 8, layers: 0}]"]),
+    ("series_lstm", ["data.steps=0"]),
+    ("series_rnn", ["model.layers=[{type: rnn, units: 4, dropout: 1.5}]"]),
+    ("cartpole_masked_ppo", ["policy.recurrent.units=0"]),
+    ("cartpole_masked_ppo", ["ppo.minibatches=1000"]),  # more minibatches than env copies (whole sequences)
+    ("cartpole_masked_ppo", ["env.observe=[0, 7]"]),
+    ("cartpole_masked_ppo", ["env.observe=[]"]),
+    ("cartpole_masked_ppo", ["env.observe=[1, 1]"]),
 ]
 
 

@@ -185,3 +185,22 @@ def test_the_masked_cartpole_is_the_same_on_both_backends():
     torch_envs.reset(seed=0)
     obs = torch_envs.step(torch.tensor([1]))[0]
     torch.testing.assert_close(obs, torch_envs.state.T.float()[:, [0, 2]])
+
+
+def test_recurrent_settings_that_cannot_work_are_one_line_and_make_no_run_dir(tmp_path):
+    from tests.test_cli import assert_one_line_error, invoke
+
+    run = tmp_path / "never"
+    cases = [
+        (["--set", "ppo.minibatches=33"], "recurrent policy's minibatches are whole env copies; use at most 32"),
+        (["--set", "env.observe=[0, 4]"], "env.observe: component 4 is outside CartPole-v1's 4"),
+        (["--set", "policy.recurrent.units=0"], "policy.recurrent.units"),
+        (["--set", "value.recurrent.layers=0"], "value.recurrent.layers"),
+    ]
+    for args, needle in cases:
+        assert_one_line_error(invoke("train", MASKED, "--device", "cpu", "--run-dir", run, *args), 2, needle)
+        assert not run.exists()
+    a2c = ["--set", "policy.recurrent={type: gru, units: 8}", "--seeds", "0-1"]
+    assert_one_line_error(invoke("train", CONFIGS / "cartpole_a2c.yaml", "--run-dir", run, *a2c), 2,
+                          "batched seeds need feed-forward networks (policy.recurrent is set)")
+    assert not run.exists()

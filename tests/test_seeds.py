@@ -140,7 +140,7 @@ def test_batched_seeds_refuse_what_they_cannot_train(tmp_path):
                                    ("cartpole_reinforce", ["--set", "policy.dropout=0.1"], "without batch norm"),
                                    ("fashion_mlp", [], "batched seeds are for agents")]:
         result = invoke("train", CONFIGS / f"{config}.yaml", "--seeds", "0-1", "--run-dir", tmp_path / "x", *extra)
-        assert_one_line_error(result, 1, message)
+        assert_one_line_error(result, 2, message)
     for bad in ("3-1", "a", "1,1", "0-5000"):
         assert_one_line_error(invoke("train", CONFIGS / "cartpole_reinforce.yaml", "--seeds", bad), 2, "--seeds")
     assert_one_line_error(invoke("train", CONFIGS / "cartpole_reinforce.yaml", "--seeds", "0-1", "--seed", 3), 1,
