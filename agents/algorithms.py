@@ -6,6 +6,7 @@ import torch
 
 from agents.a2c import A2C
 from agents.config import AgentRunConfig
+from agents.obs_norm import ObservationStats
 from agents.policy import ActorCritic
 from agents.ppo import PPO
 from agents.reinforce import Reinforce
@@ -24,7 +25,8 @@ def algo_section(cfg: AgentRunConfig):
 
 def build_policy(cfg: AgentRunConfig, obs_dim: int, n_actions: int) -> ActorCritic:
     critic = UPDATES[cfg.algo].needs_critic(algo_section(cfg))
-    return ActorCritic(obs_dim, n_actions, cfg.policy, cfg.value if critic else None)
+    stats = ObservationStats(obs_dim, cfg.observation_clip) if cfg.normalize_observations else None
+    return ActorCritic(obs_dim, n_actions, cfg.policy, cfg.value if critic else None, stats)
 
 
 def initial_policy(cfg: AgentRunConfig, obs_dim: int, n_actions: int, device: torch.device) -> ActorCritic:

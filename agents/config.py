@@ -50,6 +50,12 @@ class AgentRunConfig(RunBase):
     """The value network (observation → V(s)), built only when the algorithm uses a critic."""
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     train: AgentTrainConfig = Field(default_factory=AgentTrainConfig)
+    normalize_observations: bool = False
+    """Every network reads running-normalised observations, clip((x − μ)/√(σ² + 1e-8), ±observation_clip), as
+    SB3's VecNormalize gives them; the statistics are learned from the rollouts and saved with the weights
+    (agents/obs_norm.py)."""
+    observation_clip: float = Field(default=10.0, gt=0.0, le=1e6)
+    """The bound of normalised observations (VecNormalize's clip_obs)."""
 
 
 class ReinforceRunConfig(AgentRunConfig):

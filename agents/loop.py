@@ -102,6 +102,7 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: b
     logger = run.metrics_logger(keep_until_step=state.progress if resume else None)
     quiet = quiet or not world.is_main
     metrics: dict[str, float] = {}
+    unlogged = False  # this iteration is counted (and would be saved) but its metrics row is not written yet
     diverged = False
     timings = {"set-up": 0.0, "training": 0.0, "evaluations": 0.0}
 
@@ -120,6 +121,8 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: b
                 started = time.perf_counter()
                 rollout = collector.collect(rollout_steps)
                 stats = update.update(rollout)
+                if policy.obs_stats is not None:  # after the update: this iteration acted and learned on one view
+                    policy.obs_stats.update(rollout.obs[rollout.valid])
                 # the iteration is done: counters, collector and RNG states move together, at once, so that a
                 # checkpoint (at an evaluation, or on Ctrl-C during the next rollout) pairs them with these weights
                 elapsed = time.perf_counter() - started
@@ -140,6 +143,7 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: b
                              clip=("optimizer.max_grad_norm", cfg.optimizer.max_grad_norm), kept=_kept(run, state))
                 metrics.update(rollout_metrics(rollout.ep_returns, rollout.ep_lengths, recent, optimizer.lr, steps,
                                                elapsed, state))
+                unlogged = True
                 if evaluation_due(state, tc):  # the same on every rank: progress counts every rank's steps
                     if world.is_main:
                         eval_started = time.perf_counter()
@@ -154,6 +158,7 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: b
                     if agree(state.finished) and not state.finished:  # rank 0 decides when the run ends
                         state.status = "done"
                 logger.log(state.progress, metrics)
+                unlogged = False
                 bar.update(min(state.progress, tc.total_steps),
                            f"it {state.iteration} | return {metrics['rollout/ep_return_mean_100']:.1f} | best eval "
                            f"{state.best_score if state.best_score is not None else math.nan:.1f} | "
@@ -163,6 +168,8 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: b
         raise
     finally:  # also on Ctrl-C or an error: keep what was learned (never non-finite weights)
         if not diverged:
+            if unlogged:  # Ctrl-C during an evaluation: the checkpoint counts this iteration, so the table does too
+                logger.log(state.progress, metrics)
             if not run.has("model"):  # never evaluated: keep the latest weights, so that the run can be evaluated
                 run.save_weights(policy, "model")
             save()

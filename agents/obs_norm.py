@@ -1,12 +1,19 @@
 """Observation statistics that travel with a run: a running mean and variance of the observations, the way
 stable-baselines3's VecNormalize keeps them, as torch buffers so that they are saved beside the weights (safetensors,
-never a pickle) and normalise evaluation and rendering exactly as training did."""
+never a pickle) and normalise evaluation and rendering exactly as training did.
+
+rlgen's own agents hold them inside the policy (`normalize_observations: true`): every network reads
+clip((x − μ)/√(σ² + ε), ±clip). The statistics change only between iterations, after the update, from the rollout
+just learned on (summed over the ranks of a data-parallel run), so that acting and learning within one iteration see
+the same normalised observations; the first rollout sees them as they are (μ = 0, σ² = 1)."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 from torch import nn
+
+from rlgen.distributed import all_sum
 
 
 class ObservationStats(nn.Module):
@@ -17,7 +24,12 @@ class ObservationStats(nn.Module):
         self.register_buffer("mean", torch.zeros(size, dtype=torch.float64))
         self.register_buffer("var", torch.ones(size, dtype=torch.float64))
         self.register_buffer("count", torch.zeros((), dtype=torch.float64))
+        # the float32 shift and scale that `forward` applies: derived from the statistics, so not saved
+        self.register_buffer("shift", torch.zeros(size), persistent=False)
+        self.register_buffer("scale", torch.ones(size), persistent=False)
         self.clip, self.epsilon = clip, epsilon
+        self.register_load_state_dict_post_hook(lambda module, _: module.refresh())
+        self.refresh()
 
     @classmethod
     def of_vec_normalize(cls, envs) -> "ObservationStats":
@@ -26,8 +38,37 @@ class ObservationStats(nn.Module):
         stats.mean.copy_(torch.as_tensor(envs.obs_rms.mean))
         stats.var.copy_(torch.as_tensor(envs.obs_rms.var))
         stats.count.fill_(float(envs.obs_rms.count))
+        stats.refresh()
         return stats
 
     def normalize(self, obs: np.ndarray) -> np.ndarray:
         mean, var = self.mean.cpu().numpy(), self.var.cpu().numpy()
         return np.clip((obs - mean) / np.sqrt(var + self.epsilon), -self.clip, self.clip).astype(np.float32)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """The normalised observations, any leading shape (..., D)."""
+        return ((obs - self.shift) * self.scale).clamp_(-self.clip, self.clip)
+
+    @torch.no_grad()
+    def refresh(self) -> None:
+        self.shift.copy_(self.mean)
+        self.scale.copy_((self.var + self.epsilon).rsqrt())
+
+    @torch.no_grad()
+    def update(self, obs: torch.Tensor) -> None:
+        """Merge a batch of observations (M, D) into the statistics (Chan et al.'s parallel update); under DDP the
+        batch is every rank's together."""
+        obs = obs.to(torch.float64)
+        moments = all_sum(torch.cat([obs.new_tensor([len(obs)]), obs.sum(0), (obs * obs).sum(0)]))
+        n, size = moments[0], len(self.mean)
+        if n == 0:
+            return
+        batch_mean = moments[1:1 + size] / n
+        batch_var = (moments[1 + size:] / n - batch_mean * batch_mean).clamp_(min=0.0)
+        total = self.count + n
+        delta = batch_mean - self.mean
+        m2 = self.var * self.count + batch_var * n + delta * delta * self.count * n / total
+        self.mean.add_(delta * n / total)
+        self.var.copy_(m2 / total)
+        self.count.copy_(total)
+        self.refresh()

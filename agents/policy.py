@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from agents.memory import MemoryNet, PolicyNetConfig
+from agents.obs_norm import ObservationStats
 from rlgen.nets import MLPConfig, build_mlp
 
 if TYPE_CHECKING:
@@ -29,11 +30,13 @@ class ActorCritic(nn.Module):
 
     A feed-forward network maps observations of any leading shape; a recurrent one (`MemoryNet`) reads whole
     rollouts through `rollout_logits` / `rollout_values`, and steps through `step` with its state, so the updates
-    call those two and never need to know which kind they have."""
+    call those two and never need to know which kind they have. With `obs_stats`, both networks read normalised
+    observations (agents/obs_norm.py); every method here takes the env's own observations."""
 
     def __init__(self, obs_dim: int, n_actions: int, policy: PolicyNetConfig | MLPConfig,
-                 value: PolicyNetConfig | MLPConfig | None):
+                 value: PolicyNetConfig | MLPConfig | None, obs_stats: ObservationStats | None = None):
         super().__init__()
+        self.obs_stats = obs_stats
         self.actor = _network(policy, obs_dim, n_actions)
         self.critic = _network(value, obs_dim, 1) if value is not None else None
         self.memories = {name: net for name, net in (("actor", self.actor), ("critic", self.critic))
@@ -43,6 +46,12 @@ class ActorCritic(nn.Module):
         # as the layer's own work, so a rollout step calls only the layers (a plain tuple, not registered again)
         self._actor_layers = () if isinstance(self.actor, MemoryNet) else \
             tuple(m for m in self.actor.modules() if not isinstance(m, nn.Sequential))
+        if obs_stats is not None:
+            self._actor_layers = (obs_stats, *self._actor_layers)
+
+    def _seen(self, obs: torch.Tensor) -> torch.Tensor:
+        """The observations as the networks see them (normalised, where the run normalises)."""
+        return obs if self.obs_stats is None else self.obs_stats(obs)
 
     # -- feed-forward networks: any leading shape ---------------------------------------------------------------------
     def logits(self, obs: torch.Tensor) -> torch.Tensor:
@@ -53,7 +62,7 @@ class ActorCritic(nn.Module):
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         if self.critic is None:
             return torch.zeros(obs.shape[:-1], device=obs.device)
-        return self.critic(obs).squeeze(-1)  # (...,)
+        return self.critic(self._seen(obs)).squeeze(-1)  # (...,)
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor, greedy: bool = False) -> torch.Tensor:
@@ -79,13 +88,13 @@ class ActorCritic(nn.Module):
         state; a recurrent critic's state is not stepped here (the collector replays it once per rollout)."""
         if "actor" not in memory:
             return self.logits(obs), memory
-        logits, state = self.actor.step(obs, memory["actor"], start)
+        logits, state = self.actor.step(self._seen(obs), memory["actor"], start)
         return logits, {**memory, "actor": state}
 
     def rollout_logits(self, rollout: "Rollout") -> torch.Tensor:
         """(T, N, A) logits of a rollout's observations, a recurrent actor from the state the rollout began in."""
         if "actor" in self.memories:
-            return self.actor.sequence(rollout.obs, rollout.starts, rollout.memory["actor"])[0]
+            return self.actor.sequence(self._seen(rollout.obs), rollout.starts, rollout.memory["actor"])[0]
         return self.logits(rollout.obs)
 
     def rollout_values(self, rollout: "Rollout", bootstrap: bool = True) -> torch.Tensor:
@@ -94,12 +103,11 @@ class ActorCritic(nn.Module):
         if "critic" not in self.memories:
             return self.value(obs)
         starts = torch.cat([rollout.starts, rollout.last_start.unsqueeze(0)]) if bootstrap else rollout.starts
-        return self.critic.sequence(obs, starts, rollout.memory["critic"])[0].squeeze(-1)
-
+        return self.critic.sequence(self._seen(obs), starts, rollout.memory["critic"])[0].squeeze(-1)
 
     def critic_state_after(self, rollout: "Rollout") -> torch.Tensor:
         """A recurrent critic's state after reading the rollout's observations (where the next rollout begins)."""
-        return self.critic.sequence(rollout.obs, rollout.starts, rollout.memory["critic"])[1]
+        return self.critic.sequence(self._seen(rollout.obs), rollout.starts, rollout.memory["critic"])[1]
 
 
 def gumbel_noise(*shape: int, device: torch.device) -> torch.Tensor:

@@ -52,6 +52,8 @@ def batching_problem(cfg: AgentRunConfig) -> str | None:
         return f"batched seeds train {batchable} only so far (not {cfg.algo}); train its seeds one by one"
     if cfg.env.backend != "torch":
         return "batched seeds need the torch CartPole (env.backend: torch)"
+    if cfg.normalize_observations:
+        return "batched seeds do not normalise observations yet (normalize_observations); train its seeds one by one"
     for name in ("policy", "value"):
         net = getattr(cfg, name)
         if net.batch_norm or net.dropout:
@@ -79,6 +81,7 @@ class Seed:
     state: RunState = field(default_factory=RunState)
     recent: list[float] = field(default_factory=list)  # returns of its last 100 finished training episodes
     metrics: dict[str, float] = field(default_factory=dict)
+    unlogged: bool = False  # its last iteration is counted (and would be saved) but not yet in its metrics table
 
     def record_iteration(self, stats: dict[str, float], steps: int, returns: list[float], lengths: list[int],
                          seconds: float) -> None:
@@ -97,6 +100,7 @@ class Seed:
                      kept=f"Its run dir is {self.run.path}.")
         self.metrics.update(rollout_metrics(returns, lengths, self.recent, self.optimizer.lr, steps, seconds,
                                             self.state))
+        self.unlogged = True
 
     def save(self, rng: dict[str, torch.Tensor]) -> None:
         self.run.save_checkpoint(self.policy, self.optimizer, self.state, rng)
@@ -314,6 +318,7 @@ def train_seeds(cfgs: list[AgentRunConfig], runs: list[RunDir], quiet: bool = Fa
                     timings["evaluations"] += time.perf_counter() - eval_started
                 for i in active:
                     loggers[i].log(seeds[i].state.progress, seeds[i].metrics)
+                    seeds[i].unlogged = False
                 if any(seeds[i].state.finished for i in active):  # their copies stop being stepped
                     kept = [k for k, i in enumerate(active) if not seeds[i].state.finished]
                     if kept:
@@ -328,6 +333,8 @@ def train_seeds(cfgs: list[AgentRunConfig], runs: list[RunDir], quiet: bool = Fa
     finally:  # also on Ctrl-C or an error: every seed keeps what it learnt (never non-finite weights)
         rng = capture_rng(device)
         for s, logger in zip(seeds, loggers):
+            if s.unlogged:  # Ctrl-C during an evaluation: the checkpoint counts this iteration, so the table does too
+                logger.log(s.state.progress, s.metrics)
             logger.close()
             if not s.state.finished and all(torch.isfinite(p).all() for p in s.policy.parameters()):
                 if not s.run.has("model"):

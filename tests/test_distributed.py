@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import load_file
 
 from rlgen import api
-from tests.conftest import CONFIGS
+from tests.conftest import CONFIGS, leave_and_exit
 
 TINY = ["--set", "data.limit=600", "--set", "data.validation=88", "--set", "train.batch_size=64", "--set",
         "model.layers=[{type: flatten}, {type: dense, units: 32}]", "--quiet", "--device", "cpu"]
@@ -160,14 +160,12 @@ def _rank_update(rank, algo, rendezvous, out):
     import torch.distributed as dist
     from safetensors.torch import save_file
 
-    from rlgen.distributed import leave
-
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=2)
     weights = one_update(algo, fake_rollout(100 + rank, recurrent="+" in algo))
     if rank == 0:
         save_file(weights, out)
-    leave()
+    leave_and_exit()
 
 
 @pytest.mark.parametrize("algo", ["reinforce", "a2c", "ppo", "a2c+recurrent", "ppo+recurrent"])

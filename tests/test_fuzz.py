@@ -109,7 +109,8 @@ KEYS = st.one_of(st.sampled_from(sorted({p for _, (p, _, _) in CASES} | {
     "env.backend", "optimizer.name", "optimizer.schedule", "optimizer.betas", "pretrained", "data.dir",
     "policy.activation", "model.activation", "train.rollout", "train.precision", "sb3.net_arch",
     "policy.recurrent", "value.recurrent", "policy.recurrent.type", "env.observe", "model.baseline",
-    "model.layers[0].return_sequences", "model.layers[0].peephole", "model.layers[0].type"})),
+    "model.layers[0].return_sequences", "model.layers[0].peephole", "model.layers[0].type",
+    "normalize_observations", "observation_clip"})),
     st.text(min_size=0, max_size=20))
 
 

@@ -118,6 +118,35 @@ def test_resume_continues_an_interrupted_run(tmp_path, monkeypatch, config):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.parametrize("batched", [False, True])
+def test_ctrl_c_during_an_evaluation_keeps_the_iterations_row(tmp_path, monkeypatch, batched):
+    """The iteration that an evaluation interrupts is counted in the checkpoint, so its metrics row is written too:
+    the table and the run state agree on where the run stopped (and a resumed run's table has no gap)."""
+    import agents.loop
+    import agents.seeds
+
+    overrides = ["device=cpu", "env.num_envs=4", "train.total_steps=5000", "train.eval_every_steps=200",
+                 "train.eval_episodes=2", "train.target_return=null", "train.rollout=steps", "train.rollout_steps=32"]
+    module, name = (agents.seeds, "evaluate_due") if batched else (agents.loop, "evaluate_policy")
+    evaluate, calls = getattr(module, name), []
+
+    def interrupted_second_evaluation(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, interrupted_second_evaluation)
+    with pytest.raises(TrainingInterrupted):
+        if batched:
+            api.train_seeds(CONFIGS / "cartpole_a2c.yaml", [0, 1], overrides, run_dir=tmp_path, quiet=True)
+        else:
+            api.train(CONFIGS / "cartpole_a2c.yaml", overrides, run_dir=tmp_path / "seed0", quiet=True)
+    run = api.load(tmp_path / "seed0")
+    steps = [row["step"] for row in run.metrics()]
+    assert run.run.state().progress > 200 and steps[-1] == run.run.state().progress, steps
+
+
 def test_resume_needs_a_checkpoint(tmp_path):
     from rlgen.config import load_config
     from rlgen.registry import schemas
