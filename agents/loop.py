@@ -157,8 +157,8 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: b
                         state.last_eval_at = state.progress
                     if agree(state.finished) and not state.finished:  # rank 0 decides when the run ends
                         state.status = "done"
+                unlogged = False  # before the call: a Ctrl-C inside it must not write the row twice
                 logger.log(state.progress, metrics)
-                unlogged = False
                 bar.update(min(state.progress, tc.total_steps),
                            f"it {state.iteration} | return {metrics['rollout/ep_return_mean_100']:.1f} | best eval "
                            f"{state.best_score if state.best_score is not None else math.nan:.1f} | "

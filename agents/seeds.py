@@ -317,8 +317,8 @@ def train_seeds(cfgs: list[AgentRunConfig], runs: list[RunDir], quiet: bool = Fa
                     evaluate_due(seeds, due, cfg, device)
                     timings["evaluations"] += time.perf_counter() - eval_started
                 for i in active:
+                    seeds[i].unlogged = False  # before the call: a Ctrl-C inside it must not write the row twice
                     loggers[i].log(seeds[i].state.progress, seeds[i].metrics)
-                    seeds[i].unlogged = False
                 if any(seeds[i].state.finished for i in active):  # their copies stop being stepped
                     kept = [k for k, i in enumerate(active) if not seeds[i].state.finished]
                     if kept:

@@ -21,11 +21,24 @@ def test_agents_learn_cartpole(tmp_path, config, budget):
 
 @pytest.mark.learning
 def test_recurrent_ppo_learns_the_masked_cartpole(tmp_path):
-    """sb3-contrib's own test asks its RecurrentPPO for ≥ 450 within 50k steps on the velocity-masked CartPole; so
-    does this one, of the shipped config with its own budget (and so its own learning-rate schedule): the run stops
-    at the first greedy evaluation ≥ 450, which must come within 50k steps."""
-    overrides = ["device=cpu", "seed=0", "train.target_return=450"]
-    run = api.train(CONFIGS / "cartpole_masked_ppo.yaml", overrides, run_dir=tmp_path / "run", quiet=True)
-    assert run.result.solved and run.result.progress <= 50_000, run.result
-    report = run.evaluate(episodes=100, seed=123, device="cpu")
-    assert report["mean_return"] >= 450, report
+    """sb3-contrib's own test asks its RecurrentPPO for ≥ 450 within 50k steps on the velocity-masked CartPole, for
+    one seed. One seed's trajectory differs from machine to machine (float rounding differs between CPUs, and the
+    learning is chaotic): over seeds 0-9 here, 8 reached a greedy 100-episode mean ≥ 450 within 50k steps. So this
+    test asks it of a majority of seeds 0-4 (with 8 in 10 per seed it fails about one CI run in 17; here seeds 0,
+    1 and 2 did, in 31,404, 26,267 and 26,280 steps, confirmed at 462, 500 and 500), each
+    run with the shipped config and its own budget, stopping at the first evaluation ≥ 450 (every 5,000 steps);
+    a success is one confirmed by an independent 100-episode evaluation (≥ 450) on seeds training never evaluated."""
+    outcomes = []  # (seed, env steps, independent evaluation's mean or None)
+    for seed in range(5):
+        overrides = ["device=cpu", f"seed={seed}", "train.target_return=450", "train.eval_every_steps=5000",
+                     "train.total_steps=300000"]
+        run = api.train(CONFIGS / "cartpole_masked_ppo.yaml", overrides, run_dir=tmp_path / f"seed{seed}", quiet=True)
+        if run.result.solved and run.result.progress <= 50_000:
+            report = run.evaluate(episodes=100, seed=123, device="cpu")
+            outcomes.append((seed, run.result.progress, report["mean_return"]))
+        else:
+            outcomes.append((seed, run.result.progress, None))
+        confirmed = [seed for seed, _, mean in outcomes if mean is not None and mean >= 450]
+        if len(confirmed) == 3:
+            break
+    assert len(confirmed) >= 3, outcomes

@@ -192,7 +192,7 @@ def test_recurrent_settings_that_cannot_work_are_one_line_and_make_no_run_dir(tm
 
     run = tmp_path / "never"
     cases = [
-        (["--set", "ppo.minibatches=33"], "recurrent policy's minibatches are whole env copies; use at most 32"),
+        (["--set", "ppo.minibatches=65"], "recurrent policy's minibatches are whole env copies; use at most 64"),
         (["--set", "env.observe=[0, 4]"], "env.observe: component 4 is outside CartPole-v1's 4"),
         (["--set", "policy.recurrent.units=0"], "policy.recurrent.units"),
         (["--set", "value.recurrent.layers=0"], "value.recurrent.layers"),
