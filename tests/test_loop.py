@@ -158,7 +158,8 @@ def test_resume_needs_a_checkpoint(tmp_path):
         api.resume(tmp_path / "empty", quiet=True)
 
 
-@pytest.mark.parametrize("config", ["cartpole_reinforce", "cartpole_ppo", "cartpole_a2c", "cartpole_masked_ppo"])
+@pytest.mark.parametrize("config", ["cartpole_reinforce", "cartpole_ppo", "cartpole_a2c", "cartpole_masked_ppo",
+                                    "cartpole_masked_a2c", "cartpole_masked_reinforce"])
 def test_a_resumed_torch_cartpole_run_equals_the_uninterrupted_one(tmp_path, monkeypatch, config):
     """The torch CartPole's state, the collector's (with a recurrent policy's states) and the RNG states are in the
     checkpoint: on the CPU an interrupted and resumed run ends bit for bit where the uninterrupted one does
