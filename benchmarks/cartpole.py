@@ -95,30 +95,47 @@ def throughput(num_envs: int, device: str, steps: int = 300, rounds: int = 5) ->
     return {name: statistics.median(rates) for name, rates in samples.items()}, compile_seconds
 
 
-def time_to_solve_table(args: argparse.Namespace) -> None:
-    print(f"solved = greedy {EVAL_EPISODES}-episode mean ≥ {TARGET:.0f}, evaluated every {EVAL_EVERY:,} steps, "
-          "evaluation excluded")
+Outcome = tuple[bool, int, float]  # solved, env steps, training seconds
 
-    contenders = ([] if args.skip_sb3 else [SB3]) + list(OURS)
-    results: dict[str, list[tuple[bool, int, float]]] = {name: [] for name in contenders}
-    print(f"{'contender':<20} {'seed':>4} {'solved':>6} {'env steps':>10} {'train s':>8}")
-    for seed in args.seeds:
-        for name in contenders:
-            if name == SB3:  # SB3 on the CPU, as in the zoo; its budget from --sb3-budget
-                outcome = time_to_solve(name, seed, "cpu", [f"train.total_steps={args.sb3_budget}"])
-            else:
-                outcome = time_to_solve(name, seed, args.device, [])
+
+def solve_in_turns(contenders: dict[str, tuple[str, str, list[str]]], seeds: list[int], width: int
+                   ) -> dict[str, list[Outcome]]:
+    """Each contender (name → config, device, overrides) trains once per seed, taking turns seed by seed; one row
+    printed per run."""
+    results: dict[str, list[Outcome]] = {name: [] for name in contenders}
+    print(f"{'contender':<{width}} {'seed':>4} {'solved':>6} {'env steps':>10} {'train s':>8}")
+    for seed in seeds:
+        for name, (config, device, extra) in contenders.items():
+            outcome = time_to_solve(config, seed, device, extra)
             results[name].append(outcome)
-            print(f"{name:<20} {seed:>4} {str(outcome[0]):>6} {outcome[1]:>10,} {outcome[2]:>8.2f}", flush=True)
+            print(f"{name:<{width}} {seed:>4} {str(outcome[0]):>6} {outcome[1]:>10,} {outcome[2]:>8.2f}", flush=True)
+    return results
 
-    print(f"\n{'contender':<20} {'solved':>6} {'median steps':>13} {'median s':>9} {'sb3_ppo s / this':>17}")
+
+def print_medians(results: dict[str, list[Outcome]], baseline: str, label: str, width: int,
+                  unrated: tuple[str, ...] = ()) -> dict[str, float]:
+    """Solved counts, median steps and seconds, and the baseline's median seconds over each contender's (none for
+    the baseline's absence or a name in `unrated`) under the heading "`label` s / this"; returns the medians."""
+    label = f"{label} s / this"
+    print(f"\n{'contender':<{width}} {'solved':>6} {'median steps':>13} {'median s':>9} {label:>{len(label) + 1}}")
     medians = {name: statistics.median(r[2] for r in rows) for name, rows in results.items()}
-    baseline = medians.get(SB3)
     for name, rows in results.items():
         solved = sum(r[0] for r in rows)
         steps = statistics.median(r[1] for r in rows)
-        ratio = f"{baseline / medians[name]:>16.1f}x" if baseline else f"{'-':>17}"
-        print(f"{name:<20} {solved:>4}/{len(rows)} {steps:>13,.0f} {medians[name]:>9.2f} {ratio}")
+        rated = baseline in medians and name not in unrated
+        ratio = f"{medians[baseline] / medians[name]:.1f}x" if rated else "-"
+        print(f"{name:<{width}} {solved:>4}/{len(rows)} {steps:>13,.0f} {medians[name]:>9.2f} "
+              f"{ratio:>{len(label) + 1}}")
+    return medians
+
+
+def time_to_solve_table(args: argparse.Namespace) -> None:
+    print(f"solved = greedy {EVAL_EPISODES}-episode mean ≥ {TARGET:.0f}, evaluated every {EVAL_EVERY:,} steps, "
+          "evaluation excluded")
+    # SB3 on the CPU, as in the zoo; its budget from --sb3-budget
+    contenders = {} if args.skip_sb3 else {SB3: (SB3, "cpu", [f"train.total_steps={args.sb3_budget}"])}
+    contenders.update({name: (name, args.device, []) for name in OURS})
+    print_medians(solve_in_turns(contenders, args.seeds, 20), SB3, "sb3_ppo", 20)
 
 
 def main() -> None:

@@ -17,7 +17,6 @@ excluded); also the environment steps used. Contenders, taking turns seed by see
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from pathlib import Path
 
@@ -25,13 +24,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cartpole import EVAL_EPISODES, EVAL_EVERY, TARGET, time_to_solve  # noqa: E402
+from cartpole import EVAL_EPISODES, EVAL_EVERY, TARGET, print_medians, solve_in_turns  # noqa: E402
 
 SB3 = "cartpole_masked_sb3_recurrent_ppo"
 OURS = {"cartpole_masked_ppo": ["policy.recurrent=null", "value.recurrent=null"],
         "cartpole_masked_a2c": ["policy.recurrent=null", "value.recurrent=null"],
         "cartpole_masked_reinforce": ["policy.recurrent=null"]}  # config → its feed-forward control's overrides
 NO_MEMORY = ", no memory"
+WIDTH = 40  # the contender column
 
 
 def main() -> None:
@@ -47,27 +47,14 @@ def main() -> None:
     print(f"solved = greedy {EVAL_EPISODES}-episode mean ≥ {TARGET:.0f} on gymnasium's CartPole-v1 with velocities "
           f"hidden, evaluated every {EVAL_EVERY:,} steps, evaluation excluded")
 
-    contenders = {} if args.skip_sb3 else {SB3: ("cpu", [f"train.total_steps={args.sb3_budget}"])}
+    contenders = {} if args.skip_sb3 else {SB3: (SB3, "cpu", [f"train.total_steps={args.sb3_budget}"])}
     for name, feed_forward in OURS.items():
-        contenders[name] = (args.device, [])
+        contenders[name] = (name, args.device, [])
         if not args.skip_controls:
-            contenders[name + NO_MEMORY] = (args.device, feed_forward)
-    results: dict[str, list[tuple[bool, int, float]]] = {name: [] for name in contenders}
-    print(f"{'contender':<40} {'seed':>4} {'solved':>6} {'env steps':>10} {'train s':>8}")
-    for seed in args.seeds:
-        for name, (device, extra) in contenders.items():
-            outcome = time_to_solve(name.split(",")[0], seed, device, extra)
-            results[name].append(outcome)
-            print(f"{name:<40} {seed:>4} {str(outcome[0]):>6} {outcome[1]:>10,} {outcome[2]:>8.2f}", flush=True)
-
-    print(f"\n{'contender':<40} {'solved':>6} {'median steps':>13} {'median s':>9} {'RecurrentPPO s / this':>22}")
-    medians = {name: statistics.median(r[2] for r in rows) for name, rows in results.items()}
+            contenders[name + NO_MEMORY] = (name, args.device, feed_forward)
+    results = solve_in_turns(contenders, args.seeds, WIDTH)
+    medians = print_medians(results, SB3, "RecurrentPPO", WIDTH, unrated=tuple(name + NO_MEMORY for name in OURS))
     baseline = medians.get(SB3)
-    for name, rows in results.items():
-        solved = sum(r[0] for r in rows)
-        steps = statistics.median(r[1] for r in rows)
-        ratio = f"{baseline / medians[name]:>21.1f}x" if baseline and NO_MEMORY not in name else f"{'-':>22}"
-        print(f"{name:<40} {solved:>4}/{len(rows)} {steps:>13,.0f} {medians[name]:>9.2f} {ratio}")
     for name in OURS:
         if baseline and name in results:
             unsolved = [n for n in (SB3, name) if not all(r[0] for r in results[n])]
