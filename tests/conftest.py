@@ -21,6 +21,12 @@ def tiny_agent_overrides() -> list[str]:
     ]
 
 
+def fix_threads(monkeypatch) -> None:
+    """One thread for every run of a test that compares runs bit for bit: a data kind otherwise picks its threads
+    from the machine's load before every epoch, and another thread count sums floats in another order."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+
+
 def assert_resume_equals_uninterrupted(config: Path, overrides: list[str], tmp_path: Path, monkeypatch) -> None:
     """Train `config` whole, then again with a Ctrl-C after epoch 2 and `rlgen resume`: the two runs' best weights
     and final checkpoints must be equal bit for bit (the epoch trainer's resume, on the CPU)."""
@@ -31,6 +37,7 @@ def assert_resume_equals_uninterrupted(config: Path, overrides: list[str], tmp_p
     from rlgen.errors import TrainingInterrupted
     from rlgen.metrics import MetricsLogger
 
+    fix_threads(monkeypatch)
     api.train(config, overrides, run_dir=tmp_path / "whole", quiet=True)
     original = MetricsLogger.log
 

@@ -14,7 +14,7 @@ from rlgen.config import load_config
 from rlgen.data import IMAGE_SHAPE
 from rlgen.errors import TrainingInterrupted
 from rlgen.metrics import MetricsLogger
-from tests.conftest import CONFIGS
+from tests.conftest import CONFIGS, fix_threads
 
 SMALL = ["device=cpu", "data.limit=2000", "data.validation=500", "train.batch_size=64"]
 PIXELS = math.prod(IMAGE_SHAPE)
@@ -112,6 +112,7 @@ def test_early_stopping_with_patience(tmp_path):
 ])
 def test_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch, name, extra):
     cfg = config(name, "train.epochs=3", "data.limit=1000", *extra)
+    fix_threads(monkeypatch)
     api.train(cfg, run_dir=tmp_path / "whole", quiet=True)
     original_log = MetricsLogger.log
 

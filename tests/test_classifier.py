@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 from rlgen import api
 from rlgen.data import CLASS_NAMES
 from rlgen.errors import ConfigError
-from tests.conftest import CONFIGS, assert_resume_equals_uninterrupted
+from tests.conftest import CONFIGS, assert_resume_equals_uninterrupted, fix_threads
 
 TINY = ["device=cpu", "data.limit=1500", "data.validation=300", "train.eval_batch_size=500"]
 
@@ -70,7 +70,8 @@ def pretrained(encoder_run, freeze=True, cache=True, lr_scale=1.0):
             "model.layers=[{type: dense, units: 32}]", "train.precision=fp32", "train.epochs=2"]
 
 
-def test_cached_and_uncached_frozen_training_reach_the_same_weights(tmp_path, encoder_run):
+def test_cached_and_uncached_frozen_training_reach_the_same_weights(tmp_path, monkeypatch, encoder_run):
+    fix_threads(monkeypatch)
     cached = api.train(CONFIGS / "fashion_mlp.yaml", TINY + pretrained(encoder_run), run_dir=tmp_path / "c",
                        quiet=True)
     uncached = api.train(CONFIGS / "fashion_mlp.yaml", TINY + pretrained(encoder_run, cache=False),
