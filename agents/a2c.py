@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from pydantic import Field
 
-from agents.policy import ActorCritic, log_prob_and_entropy
+from agents.policy import ActorCritic
 from agents.returns import gae, masked_mean, masked_normalize
 from agents.rollout import Rollout
 from agents.update import Update
@@ -47,7 +47,7 @@ class A2C(Update):
         advantages, returns = targets["advantages"], targets["returns"]
         if cfg.normalize_advantages:
             advantages = masked_normalize(advantages, mask)
-        logp, entropy = log_prob_and_entropy(self.policy.rollout_logits(rollout), rollout.actions)
+        logp, entropy = self.policy.log_prob_and_entropy(self.policy.rollout_logits(rollout), rollout.actions)
         values = self.policy.rollout_values(rollout, bootstrap=False)
         policy_loss = -masked_mean(logp * advantages, mask)
         value_loss = masked_mean((returns - values).square(), mask)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import gymnasium as gym
 import torch
 
 from agents.a2c import A2C
 from agents.config import AgentRunConfig
-from agents.obs_norm import ObservationStats
+from agents.obs_norm import ObservationStats, RewardScale
 from agents.policy import ActorCritic
 from agents.ppo import PPO
 from agents.reinforce import Reinforce
@@ -23,24 +24,27 @@ def algo_section(cfg: AgentRunConfig):
     return getattr(cfg, cfg.algo)
 
 
-def build_policy(cfg: AgentRunConfig, obs_dim: int, n_actions: int) -> ActorCritic:
+def build_policy(cfg: AgentRunConfig, obs_dim: int, action_space: gym.Space) -> ActorCritic:
     critic = UPDATES[cfg.algo].needs_critic(algo_section(cfg))
     stats = ObservationStats(obs_dim, cfg.observation_clip) if cfg.normalize_observations else None
-    return ActorCritic(obs_dim, n_actions, cfg.policy, cfg.value if critic else None, stats)
+    policy = ActorCritic(obs_dim, action_space, cfg.policy, cfg.value if critic else None, stats)
+    if cfg.scale_rewards:
+        policy.reward_scale = RewardScale(cfg.env.num_envs, algo_section(cfg).gamma, cfg.reward_clip)
+    return policy
 
 
-def initial_policy(cfg: AgentRunConfig, obs_dim: int, n_actions: int, device: torch.device) -> ActorCritic:
+def initial_policy(cfg: AgentRunConfig, obs_dim: int, action_space: gym.Space, device: torch.device) -> ActorCritic:
     """The policy a run of `cfg` starts from: built right after seeding everything with the run's seed (a single run
     and the same seed in a batch of seeds start from the same weights)."""
     seed_everything(cfg.seed)
-    return build_policy(cfg, obs_dim, n_actions).to(device)
+    return build_policy(cfg, obs_dim, action_space).to(device)
 
 
-def env_shapes(env: EnvConfig) -> tuple[int, int]:
-    """Observation size and number of actions of the config's environment (one copy, built and closed)."""
+def env_shapes(env: EnvConfig) -> tuple[int, gym.Space]:
+    """Observation size and action space of the config's environment (one copy, built and closed)."""
     envs = make_vec_env(env.model_copy(update={"num_envs": 1, "compile": False}))
     try:
-        return int(envs.single_observation_space.shape[0]), int(envs.single_action_space.n)
+        return int(envs.single_observation_space.shape[0]), envs.single_action_space
     finally:
         envs.close()
 

@@ -10,6 +10,7 @@ from agents.a2c import A2CConfig
 from agents.ppo import PPOConfig
 from agents.reinforce import ReinforceConfig
 from envs.make import EnvConfig
+from agents.distributions import ActorNetConfig
 from agents.memory import PolicyNetConfig
 from rlgen.optim import OptimizerConfig
 from rlgen.schema import RunBase, Strict, Widths
@@ -44,8 +45,9 @@ class AgentRunConfig(RunBase):
     """Fields shared by every rlgen agent run."""
 
     env: EnvConfig = Field(default_factory=EnvConfig)
-    policy: PolicyNetConfig = Field(default_factory=lambda: PolicyNetConfig(output_gain=0.01))
-    """The policy network (observation → action logits), feed-forward or with a recurrent core."""
+    policy: ActorNetConfig = Field(default_factory=lambda: ActorNetConfig(output_gain=0.01))
+    """The policy network (observation → a categorical's logits, or a Gaussian's mean and log-std for a Box action
+    space), feed-forward or with a recurrent core."""
     value: PolicyNetConfig = Field(default_factory=lambda: PolicyNetConfig(output_gain=1.0))
     """The value network (observation → V(s)), built only when the algorithm uses a critic."""
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
@@ -56,6 +58,11 @@ class AgentRunConfig(RunBase):
     (agents/obs_norm.py)."""
     observation_clip: float = Field(default=10.0, gt=0.0, le=1e6)
     """The bound of normalised observations (VecNormalize's clip_obs)."""
+    scale_rewards: bool = False
+    """The updates learn on rewards divided by the running standard deviation of each copy's discounted return
+    (VecNormalize's norm_reward; agents/obs_norm.py's RewardScale); reported returns stay the env's."""
+    reward_clip: float = Field(default=10.0, gt=0.0, le=1e6)
+    """The bound of scaled rewards (VecNormalize's clip_reward)."""
 
 
 class ReinforceRunConfig(AgentRunConfig):

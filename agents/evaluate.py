@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from agents.config import EvalScheduleConfig
-from agents.policy import ActorCritic, gumbel_noise
+from agents.policy import ActorCritic
 from envs.make import EnvConfig, make_vec_env
 from rlgen.runstate import RunState
 
@@ -48,9 +48,7 @@ class PolicyActor:
             self.reset(len(x))
         logits, self.memory = self.policy.step_logits(x, self.memory, self.start)
         self.start = torch.zeros_like(self.start)
-        if not self.greedy:
-            logits = logits + gumbel_noise(*logits.shape, device=logits.device)
-        return logits.argmax(dim=-1).cpu().numpy()
+        return self.policy.choose(logits, self.greedy).cpu().numpy()
 
 
 def policy_actor(policy: ActorCritic, device: torch.device, greedy: bool = True) -> Actor:

@@ -77,8 +77,8 @@ class AgentKind(_ActorKind):
         return policy_actor(load_policy(run, cfg, device), device, greedy)
 
     def summary_model(self, cfg: AgentRunConfig, run: RunDir | None) -> tuple[nn.Module, Callable[[nn.Module], Any]]:
-        obs_dim, n_actions = env_shapes(cfg.env)
-        policy = build_policy(cfg, obs_dim, n_actions)
+        obs_dim, action_space = env_shapes(cfg.env)
+        policy = build_policy(cfg, obs_dim, action_space)
         steps = torch.zeros(3, 2, dtype=torch.bool)  # a rollout of 3 steps of 2 copies, for feed-forward and recurrent
         rollout = Rollout(obs=torch.zeros(3, 2, obs_dim), actions=steps.long(), rewards=steps.float(), terminated=steps,
                           truncated=steps, valid=~steps, last_obs=torch.zeros(2, obs_dim), num_steps=6,

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
 
 from agents.algorithms import UPDATES, algo_section, initial_policy
 from agents.config import AgentRunConfig
+from agents.distributions import action_info
 from agents.evaluate import evaluate_policy, evaluation_due, record_evaluation
 from agents.rollout import RolloutCollector
 from envs.make import make_vec_env
@@ -70,8 +72,8 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: b
     world = current()  # data-parallel: each rank its own env copies, gradients averaged at every update (DD-PPO)
     seed_everything(cfg.seed)
     envs = make_vec_env(cfg.env, device=device)
-    obs_dim, n_actions = envs.single_observation_space.shape[0], int(envs.single_action_space.n)
-    policy = initial_policy(cfg, obs_dim, n_actions, device)  # the same initial weights on every rank
+    obs_dim, action_space = envs.single_observation_space.shape[0], envs.single_action_space
+    policy = initial_policy(cfg, obs_dim, action_space, device)  # the same initial weights on every rank
     if world.active:
         torch.manual_seed(cfg.seed + RANK_SEED * world.rank)  # … but each rank its own action noise
     tc = cfg.train
@@ -85,7 +87,7 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: b
         restore_rng(saved_rng, device, source=str(run.path / "checkpoint.safetensors"))
     else:
         run.update_meta(unit="env steps", monitor="eval/return_mean",
-                        info={"env_id": cfg.env.id, "obs_dim": obs_dim, "n_actions": n_actions})
+                        info={"env_id": cfg.env.id, "obs_dim": obs_dim, **action_info(action_space)})
     # the linear schedule runs over the step budget, however many updates that takes
     optimizer.follow(lambda: state.progress / tc.total_steps)
     # a resumed run continues the torch CartPole's very episodes; gymnasium's envs cannot be saved, so there it starts
@@ -120,6 +122,9 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: b
             while not state.finished:
                 started = time.perf_counter()
                 rollout = collector.collect(rollout_steps)
+                if policy.reward_scale is not None:  # the update learns on scaled rewards; the metrics stay raw
+                    ended = rollout.terminated | rollout.truncated
+                    rollout = replace(rollout, rewards=policy.reward_scale(rollout.rewards, rollout.valid, ended))
                 stats = update.update(rollout)
                 if policy.obs_stats is not None:  # after the update: this iteration acted and learned on one view
                     policy.obs_stats.update(rollout.obs[rollout.valid])

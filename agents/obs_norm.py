@@ -72,3 +72,30 @@ class ObservationStats(nn.Module):
         self.var.copy_(m2 / total)
         self.count.copy_(total)
         self.refresh()
+
+
+class RewardScale(nn.Module):
+    """VecNormalize's reward scaling: each copy's running discounted return R ← γR + r (zeroed where an episode
+    ends) feeds a running variance σ²_R, and the update learns on clip(r / √(σ²_R + ε), ±clip), with no shift.
+    Evaluation, the episode returns reported and the rollouts' own rewards stay as the env gave them. The running
+    returns and σ²_R are buffers, saved with the weights, so that a resumed run scales as the uninterrupted one."""
+
+    def __init__(self, copies: int, gamma: float, clip: float = 10.0, epsilon: float = 1e-8):
+        super().__init__()
+        self.stats = ObservationStats(1, clip, epsilon)
+        self.register_buffer("running", torch.zeros(copies, dtype=torch.float64))
+        self.gamma, self.clip, self.epsilon = gamma, clip, epsilon
+
+    @torch.no_grad()
+    def __call__(self, rewards: torch.Tensor, valid: torch.Tensor, ended: torch.Tensor) -> torch.Tensor:
+        """The scaled (T, N) rewards of a rollout (rewards, valid and ended (terminated | truncated) masks), after
+        merging its discounted returns into σ²_R (every rank's, under DDP)."""
+        returns, running = [], self.running
+        for reward, real, end in zip(rewards.to(torch.float64), valid, ended):
+            running = running * self.gamma + reward * real
+            returns.append(running)
+            running = running * ~(end & real)
+        self.running.copy_(running)
+        self.stats.update(torch.stack(returns)[valid].unsqueeze(1))
+        scale = float((self.stats.var[0] + self.epsilon).rsqrt())
+        return (rewards * scale).clamp(-self.clip, self.clip)

@@ -1,13 +1,15 @@
-"""A categorical policy with an optional value head, both built by the core's network builder, either of them
-feed-forward or recurrent (agents/memory.py)."""
+"""A policy (categorical or Gaussian, chosen from the action space: agents/distributions.py) with an optional value
+head, both built by the core's network builder, either of them feed-forward or recurrent (agents/memory.py)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import gymnasium as gym
 import torch
 from torch import nn
 
+from agents.distributions import action_distribution, gumbel_noise, log_prob_and_entropy
 from agents.memory import MemoryNet, PolicyNetConfig
 from agents.obs_norm import ObservationStats
 from rlgen.nets import MLPConfig, build_mlp
@@ -26,18 +28,21 @@ def _network(spec: PolicyNetConfig | MLPConfig, in_features: int, out_features: 
 
 
 class ActorCritic(nn.Module):
-    """π(a|s) as logits from `actor`; V(s) from a separate `critic` when the algorithm uses one.
+    """π(a|s) from `actor`'s outputs ("logits" below: a categorical's logits, or a Gaussian's mean and maybe its
+    log-std) read by `dist`; V(s) from a separate `critic` when the algorithm uses one.
 
     A feed-forward network maps observations of any leading shape; a recurrent one (`MemoryNet`) reads whole
     rollouts through `rollout_logits` / `rollout_values`, and steps through `step` with its state, so the updates
     call those two and never need to know which kind they have. With `obs_stats`, both networks read normalised
     observations (agents/obs_norm.py); every method here takes the env's own observations."""
 
-    def __init__(self, obs_dim: int, n_actions: int, policy: PolicyNetConfig | MLPConfig,
+    def __init__(self, obs_dim: int, action_space: gym.Space | int, policy: PolicyNetConfig | MLPConfig,
                  value: PolicyNetConfig | MLPConfig | None, obs_stats: ObservationStats | None = None):
         super().__init__()
         self.obs_stats = obs_stats
-        self.actor = _network(policy, obs_dim, n_actions)
+        self.reward_scale: nn.Module | None = None  # agents/obs_norm.py's RewardScale, where the run scales rewards
+        self.dist = action_distribution(action_space, policy)
+        self.actor = _network(policy, obs_dim, self.dist.outputs)
         self.critic = _network(value, obs_dim, 1) if value is not None else None
         self.memories = {name: net for name, net in (("actor", self.actor), ("critic", self.critic))
                          if isinstance(net, MemoryNet)}
@@ -66,17 +71,27 @@ class ActorCritic(nn.Module):
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor, greedy: bool = False) -> torch.Tensor:
-        """The most likely action (greedy) or a draw from π(·|obs), for each observation: (...,)."""
-        logits = self.logits(obs)
+        """The most likely action (greedy) or a draw from π(·|obs), for each observation, as the env takes it."""
+        return self.choose(self.logits(obs), greedy)
+
+    def choose(self, logits: torch.Tensor, greedy: bool) -> torch.Tensor:
+        """The env's action from the actor's outputs: the most likely one (greedy) or a fresh draw."""
         if greedy:
-            return logits.argmax(dim=-1)
-        return (logits + gumbel_noise(*logits.shape, device=logits.device)).argmax(dim=-1)
+            action = self.dist.greedy(logits)
+        else:
+            action = self.dist.sample(logits, self.dist.noise(*logits.shape[:-1], self.dist.noise_width,
+                                                              device=logits.device))
+        return self.dist.to_env(action)
 
     def sample(self, obs: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        """A draw from π(·|obs) by Gumbel-max (argmax of log π + Gumbel noise, with no host sync) with the caller's
-        Gumbel(0, 1) `noise` shaped like the logits, in as few operations as possible: the rollout step. Call it
-        under torch.no_grad()."""
-        return (self.logits(obs) + noise).argmax(dim=-1)  # log-softmax only shifts each row: same argmax
+        """A draw from π(·|obs) with the caller's standard noise (Gumbel for a categorical: Gumbel-max, with no
+        host sync; N(0, 1) for a Gaussian), as the rollout keeps it (`dist.to_env` maps it to the env's action).
+        Call it under torch.no_grad()."""
+        return self.dist.sample(self.logits(obs), noise)
+
+    def log_prob_and_entropy(self, logits: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """log π(a|s) of the rollout's actions and the policy's entropy, shaped like the actions' (T, N)."""
+        return self.dist.log_prob_and_entropy(logits, actions)
 
     # -- either kind: what the rollout step and the updates call ---------------------------------------------------
     def initial_memory(self, copies: int, device: torch.device | str) -> Memory:
@@ -110,15 +125,4 @@ class ActorCritic(nn.Module):
         return self.critic.sequence(self._seen(rollout.obs), rollout.starts, rollout.memory["critic"])[1]
 
 
-def gumbel_noise(*shape: int, device: torch.device) -> torch.Tensor:
-    """Gumbel(0, 1) samples, −log(−log U), for drawing categorical actions by Gumbel-max."""
-    u = torch.rand(*shape, device=device).clamp_(min=1e-20)
-    return u.log_().neg_().log_().neg_()
-
-
-def log_prob_and_entropy(logits: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """log π(a|s) of the taken actions and the policy's entropy, both shaped like `actions`."""
-    logp_all = torch.log_softmax(logits, dim=-1)
-    logp = logp_all.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
-    entropy = -(logp_all.exp() * logp_all).sum(-1)
-    return logp, entropy
+__all__ = ["ActorCritic", "Memory", "gumbel_noise", "log_prob_and_entropy"]

@@ -6,7 +6,6 @@ import torch
 from pydantic import Field
 
 from agents.a2c import critic_targets
-from agents.policy import log_prob_and_entropy
 from agents.returns import masked_mean, masked_normalize, ranks_mean
 from agents.rollout import Rollout
 from agents.update import Update
@@ -50,7 +49,8 @@ class PPO(Update):
         cfg = self.cfg
         old_values, advantages, returns = critic_targets(self.policy, rollout, cfg.gamma, cfg.gae_lambda)
         with torch.no_grad():  # the policy that collected the rollout, which is unchanged until the first step below
-            old_logp, _ = log_prob_and_entropy(self.policy.rollout_logits(rollout), rollout.actions)  # (T, N)
+            old_logits = self.policy.rollout_logits(rollout)
+            old_logp, _ = self.policy.log_prob_and_entropy(old_logits, rollout.actions)  # (T, N)
         recurrent = self.policy.recurrent
         if recurrent:  # minibatches of env copies: each index picks a whole column of the (T, N) tensors
             units = rollout.valid.shape[1]
@@ -80,7 +80,7 @@ class PPO(Update):
                     taken = part.actions
                 else:
                     logits, values, taken = self.policy.logits(obs[idx]), self.policy.value(obs[idx]), actions[idx]
-                logp, entropy = log_prob_and_entropy(logits, taken)
+                logp, entropy = self.policy.log_prob_and_entropy(logits, taken)
                 log_ratio = logp - pick(old_logp, idx)
                 ratio = log_ratio.exp()
                 adv = pick(advantages, idx)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import torch
 from pydantic import Field
 
-from agents.policy import log_prob_and_entropy
 from agents.returns import discounted_returns, masked_mean, masked_normalize
 from agents.rollout import Rollout
 from agents.update import Update
@@ -44,7 +43,7 @@ class Reinforce(Update):
     def loss(self, rollout: Rollout, targets: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         cfg, mask, returns = self.cfg, rollout.valid, targets["returns"]  # (T, N)
         logits = self.policy.rollout_logits(rollout)  # (T, N, A)
-        logp, entropy = log_prob_and_entropy(logits, rollout.actions)
+        logp, entropy = self.policy.log_prob_and_entropy(logits, rollout.actions)
         stats: dict[str, torch.Tensor] = {}
         if cfg.baseline:
             values = self.policy.rollout_values(rollout, bootstrap=False)  # (T, N)

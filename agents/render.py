@@ -33,7 +33,8 @@ def play(act: Actor, env_cfg: EnvConfig, episodes: int, seed: int, render_mode: 
             if render_mode == "rgb_array":
                 frames.append(env.render())
             while not done:
-                obs, reward, terminated, truncated, _ = env.step(int(act(obs[None])[0]))
+                action = act(obs[None])[0]
+                obs, reward, terminated, truncated, _ = env.step(int(action) if np.ndim(action) == 0 else action)
                 total += float(reward)
                 done = terminated or truncated
                 if render_mode == "rgb_array":

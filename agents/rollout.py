@@ -23,7 +23,8 @@ from typing import Any
 import gymnasium as gym
 import torch
 
-from agents.policy import ActorCritic, gumbel_noise
+from agents.distributions import gumbel_noise
+from agents.policy import ActorCritic
 from rlgen.checkpoint import check_like
 from rlgen.errors import RlgenError
 
@@ -33,7 +34,7 @@ TORCH_ENV_CHECK_EVERY = 8  # episode mode with a torch env: ask the device wheth
 @dataclass
 class Rollout:
     obs: torch.Tensor  # (T, N, obs_dim) observation the action was chosen on
-    actions: torch.Tensor  # (T, N)
+    actions: torch.Tensor  # (T, N) for a categorical policy; (T, N, A) for a Gaussian (its unclipped samples)
     rewards: torch.Tensor  # (T, N)
     terminated: torch.Tensor  # (T, N) bool: the MDP reached a terminal state
     truncated: torch.Tensor  # (T, N) bool: the episode was cut by a time limit
@@ -76,14 +77,14 @@ def finished_episodes(
     return returns[ended], lengths[ended], (ret_carry, len_carry)
 
 
-class GumbelNoise:
-    """Gumbel(0, 1) noise for sampling actions by Gumbel-max, drawn for `CHUNK` steps at once (one RNG call and
-    three ops per chunk instead of per step)."""
+class ActionNoise:
+    """The standard noise a policy's draws are made from (Gumbel(0, 1) for Gumbel-max, N(0, 1) for a Gaussian),
+    drawn for `CHUNK` steps at once (one RNG call and a few ops per chunk instead of per step)."""
 
     CHUNK = 64
 
-    def __init__(self, shape: tuple[int, ...], device: torch.device):
-        self.shape, self.device = shape, device
+    def __init__(self, shape: tuple[int, ...], device: torch.device, draw=gumbel_noise):
+        self.shape, self.device, self.draw = shape, device, draw
         self._chunk = torch.empty(0, *shape, device=device)
         self._next = 0
 
@@ -94,7 +95,7 @@ class GumbelNoise:
 
     def next(self) -> torch.Tensor:
         if self._next == len(self._chunk):
-            self._chunk = gumbel_noise(self.CHUNK, *self.shape, device=self.device)
+            self._chunk = self.draw(self.CHUNK, *self.shape, device=self.device)
             self._next = 0
         self._next += 1
         return self._chunk[self._next - 1]
@@ -115,7 +116,7 @@ class RolloutCollector:
         self._after_done = torch.zeros(n, dtype=torch.bool, device=device)  # next step of this copy is a reset step
         self._fresh = torch.ones(n, dtype=torch.bool, device=device)  # the next observation is an episode's first
         self._running = (torch.zeros(n, device=device), torch.zeros(n, dtype=torch.int64, device=device))
-        self._noise = GumbelNoise((n, int(envs.single_action_space.n)), device)
+        self._noise = ActionNoise((n, policy.dist.noise_width), device, policy.dist.noise)
         self.recurrent = getattr(policy, "recurrent", False)
         self._memory = policy.initial_memory(n, device) if self.recurrent else {}
 
@@ -136,7 +137,7 @@ class RolloutCollector:
             raise RlgenError(f"{what}: only the torch CartPole's state can be restored")
         if not isinstance(saved, dict) or not isinstance(saved.get("noise"), torch.Tensor):
             raise RlgenError(f"{what} is damaged")
-        n, actions = self.num_envs, int(self.envs.single_action_space.n)
+        n, actions = self.num_envs, self.policy.dist.noise_width
         if "fresh" not in saved and not self.recurrent:  # saved by rlgen 0.2, before recurrent policies; unused here
             saved = {**saved, "fresh": torch.zeros(n, dtype=torch.bool)}
         current = {"obs": torch.zeros(n, self.envs.single_observation_space.shape[0]),
@@ -207,10 +208,10 @@ class RolloutCollector:
                 obs, start = self._obs, self._fresh
                 if self.recurrent:
                     logits, self._memory = self.policy.step_logits(obs, self._memory, start)
-                    action = (logits + self._noise.next()).argmax(dim=-1)  # Gumbel-max, as `sample`
+                    action = self.policy.dist.sample(logits, self._noise.next())
                 else:
                     action = self.policy.sample(obs, self._noise.next())
-                next_obs, reward, terminated, truncated, _ = self._env_step(action)
+                next_obs, reward, terminated, truncated, _ = self._env_step(self.policy.dist.to_env(action))
                 valid = ~blocked
                 done = terminated | truncated
                 blocked = blocked | done if whole_episodes else done

@@ -14,9 +14,10 @@ import time
 import numpy as np
 import torch
 
+from agents.distributions import action_info
 from agents.config import SB3RunConfig
 from agents.evaluate import evaluate_actor, evaluation_due, record_evaluation
-from envs.make import check_torch_backend, make_env
+from envs.make import make_env, make_torch_env
 from agents.obs_norm import ObservationStats
 from envs.observe import ObservationSubset
 from envs.sb3_vec_env import TorchCartPoleSB3VecEnv
@@ -32,9 +33,7 @@ def make_sb3_env(cfg: SB3RunConfig, device: torch.device, num_envs: int | None =
     """SB3 vector env: rlgen's torch CartPole through the adapter, or gymnasium's env in SB3's DummyVecEnv."""
     n = num_envs or cfg.env.num_envs
     if cfg.env.backend == "torch":
-        check_torch_backend(cfg.env)
-        return TorchCartPoleSB3VecEnv(n, device, seed=cfg.seed, compile=cfg.env.compile, observe=cfg.env.observe,
-                                      **cfg.env.kwargs)
+        return TorchCartPoleSB3VecEnv(n, seed=cfg.seed, torch_env=make_torch_env(cfg.env, n, device))
     from stable_baselines3.common.env_util import make_vec_env  # stable-baselines3 is imported only when used
 
     # the same checks (known id, discrete actions, observed components) and one-line errors
@@ -133,7 +132,7 @@ def train_sb3(cfg: SB3RunConfig, run: RunDir, quiet: bool = False) -> TrainResul
             run.save_weights(stats(), STATS)
     run.update_meta(unit="env steps", monitor="eval/return_mean",
                     info={"env_id": cfg.env.id, "obs_dim": int(envs.observation_space.shape[0]),
-                          "n_actions": int(envs.action_space.n)})
+                          **action_info(envs.action_space)})
     tc = cfg.train
     logger = MetricsLogger(run.path)
     state = RunState()

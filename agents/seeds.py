@@ -23,17 +23,19 @@ import copy
 import time
 from dataclasses import dataclass, field
 
+import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
 
 from agents.algorithms import UPDATES, algo_section, initial_policy
 from agents.config import AgentRunConfig
+from agents.distributions import action_info
 from agents.evaluate import evaluation_env, evaluation_due, record_evaluation
 from agents.loop import rollout_metrics
 from agents.policy import ActorCritic
 from agents.rollout import Rollout, RolloutCollector, finished_episodes
-from envs.make import make_vec_env
+from envs.make import TORCH_ENVS, make_vec_env
 from rlgen.device import resolve_device
 from rlgen.divergence import check_finite
 from rlgen.errors import ConfigError, RlgenError
@@ -50,10 +52,11 @@ def batching_problem(cfg: AgentRunConfig) -> str | None:
     if cfg.algo not in UPDATES or not UPDATES[cfg.algo].batchable:
         batchable = " and ".join(name for name, update in UPDATES.items() if update.batchable)
         return f"batched seeds train {batchable} only so far (not {cfg.algo}); train its seeds one by one"
-    if cfg.env.backend != "torch":
-        return "batched seeds need the torch CartPole (env.backend: torch)"
-    if cfg.normalize_observations:
-        return "batched seeds do not normalise observations yet (normalize_observations); train its seeds one by one"
+    if cfg.env.backend != "torch" or TORCH_ENVS.get(cfg.env.id) != "cartpole":
+        return "batched seeds need the torch CartPole (env.backend: torch, env.id: CartPole-v1)"
+    if cfg.normalize_observations or cfg.scale_rewards:
+        return ("batched seeds do not normalise observations or scale rewards yet (normalize_observations, "
+                "scale_rewards); train its seeds one by one")
     for name in ("policy", "value"):
         net = getattr(cfg, name)
         if net.batch_norm or net.dropout:
@@ -130,6 +133,7 @@ class StackedPolicy:
 
     def __init__(self, policies: list[ActorCritic]):
         self.seeds = len(policies)
+        self.dist = policies[0].dist  # a categorical (batched seeds run the torch CartPole only)
         self.device = next(policies[0].parameters()).device
         self.actor = _stacked_layers([p.actor for p in policies])
         self.critic = _stacked_layers([p.critic for p in policies]) if policies[0].critic is not None else None
@@ -180,9 +184,9 @@ class BatchedLoss(nn.Module):
         return self.update.loss(rollout, targets)
 
 
-def new_seed(cfg: AgentRunConfig, run: RunDir, obs_dim: int, n_actions: int, device: torch.device) -> Seed:
+def new_seed(cfg: AgentRunConfig, run: RunDir, obs_dim: int, action_space: gym.Space, device: torch.device) -> Seed:
     """A seed as a single run of it starts: its initial policy, its optimizer with the schedule on its own steps."""
-    policy = initial_policy(cfg, obs_dim, n_actions, device)
+    policy = initial_policy(cfg, obs_dim, action_space, device)
     seed = Seed(cfg, run, policy, TrainingOptimizer(policy, cfg.optimizer))
     seed.optimizer.follow(lambda: seed.state.progress / cfg.train.total_steps)
     return seed
@@ -279,11 +283,11 @@ def train_seeds(cfgs: list[AgentRunConfig], runs: list[RunDir], quiet: bool = Fa
     device = resolve_device(cfg.device)
     tc, count, per_seed = cfg.train, len(cfgs), cfg.env.num_envs
     envs = make_vec_env(cfg.env.model_copy(update={"num_envs": count * per_seed}), device=device)
-    obs_dim, n_actions = envs.single_observation_space.shape[0], int(envs.single_action_space.n)
-    seeds = [new_seed(seed_cfg, run, obs_dim, n_actions, device) for seed_cfg, run in zip(cfgs, runs)]
+    obs_dim, action_space = envs.single_observation_space.shape[0], envs.single_action_space
+    seeds = [new_seed(seed_cfg, run, obs_dim, action_space, device) for seed_cfg, run in zip(cfgs, runs)]
     for run in runs:
         run.update_meta(unit="env steps", monitor="eval/return_mean",
-                        info={"env_id": cfg.env.id, "obs_dim": obs_dim, "n_actions": n_actions,
+                        info={"env_id": cfg.env.id, "obs_dim": obs_dim, **action_info(action_space),
                               "batched_seeds": [c.seed for c in cfgs]})
     loss = BatchedLoss(cfg, copy.deepcopy(seeds[0].policy))  # a template for the functional calls (no RNG drawn)
     collector = RolloutCollector(envs, StackedPolicy([s.policy for s in seeds]), device, cfg.seed)

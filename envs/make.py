@@ -17,10 +17,10 @@ class EnvConfig(Strict):
     """Which environment to train on and how its copies are run side by side."""
 
     id: str = "CartPole-v1"
-    """A registered gymnasium id with a discrete action space and a flat Box observation space."""
+    """A registered gymnasium id with a Discrete or 1-D Box action space and a flat Box observation space."""
     backend: Literal["gymnasium", "torch"] = "gymnasium"
-    """gymnasium: gymnasium's vector envs (numpy, on the CPU); torch: rlgen's batched torch CartPole, whose state
-    stays on the training device (CartPole-v1 only)."""
+    """gymnasium: gymnasium's vector envs (numpy, on the CPU); torch: rlgen's batched torch version of the env,
+    whose state stays on the training device (CartPole-v1 and Pendulum-v1)."""
     num_envs: int = Field(default=8, ge=1, le=65536)
     """Copies stepped together; in whole-episode mode this is also the number of episodes per iteration."""
     vectorization: Literal["sync", "async", "vector_entry_point"] = "vector_entry_point"
@@ -59,17 +59,17 @@ def _spec(env_id: str) -> gym.envs.registration.EnvSpec:
 
 
 def check_spaces(env_id: str, action_space: gym.Space, observation_space: gym.Space) -> None:
-    if not isinstance(action_space, gym.spaces.Discrete):
-        raise RlgenError(
-            f"environment {env_id!r} has a {type(action_space).__name__} action space; rlgen agents need Discrete"
-        )
+    if not isinstance(action_space, gym.spaces.Discrete) and not (
+            isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1):
+        raise RlgenError(f"environment {env_id!r} has a {type(action_space).__name__} action space ({action_space}); "
+                         "rlgen agents act in Discrete or 1-D Box spaces")
     if not isinstance(observation_space, gym.spaces.Box) or len(observation_space.shape) != 1:
         raise RlgenError(f"environment {env_id!r} needs a flat Box observation space (got {observation_space})")
 
 
 def make_env(env_id: str, render_mode: str | None = None, observe: list[int] | None = None, **kwargs: Any) -> gym.Env:
-    """One gymnasium env (with its registered TimeLimit), checked for a discrete action space; `observe`: only those
-    observation components (EnvConfig.observe)."""
+    """One gymnasium env (with its registered TimeLimit), checked for action and observation spaces rlgen can use;
+    `observe`: only those observation components (EnvConfig.observe)."""
     _spec(env_id)
     try:
         env = gym.make(env_id, render_mode=render_mode, **kwargs)
@@ -81,23 +81,35 @@ def make_env(env_id: str, render_mode: str | None = None, observe: list[int] | N
     return ObservationSubset(env, observe) if observe is not None else env
 
 
-TORCH_ENVS = ("CartPole-v1", "rlgen/CartPole-v1")
+TORCH_ENVS = {"CartPole-v1": "cartpole", "rlgen/CartPole-v1": "cartpole", "Pendulum-v1": "pendulum",
+              "rlgen/Pendulum-v1": "pendulum"}  # ids → rlgen's torch version of the env
 
 
 def check_torch_backend(cfg: EnvConfig) -> None:
     if cfg.id not in TORCH_ENVS:
-        raise RlgenError(f"env.backend torch has only CartPole-v1; use env.backend gymnasium for {cfg.id!r}")
+        raise RlgenError(f"env.backend torch has only CartPole-v1 and Pendulum-v1; use env.backend gymnasium for "
+                         f"{cfg.id!r}")
+    if cfg.compile and TORCH_ENVS[cfg.id] != "cartpole":
+        raise RlgenError(f"env.compile: only the torch CartPole compiles its step (not {cfg.id!r})")
+
+
+def make_torch_env(cfg: EnvConfig, num_envs: int, device: torch.device | str) -> gym.vector.VectorEnv:
+    """rlgen's torch version of the config's env (checked by `check_torch_backend`)."""
+    check_torch_backend(cfg)
+    if TORCH_ENVS[cfg.id] == "pendulum":
+        from envs.torch_pendulum import TorchPendulumVectorEnv
+
+        return TorchPendulumVectorEnv(num_envs, device, observe=cfg.observe, **cfg.kwargs)
+    from envs.torch_cartpole import TorchCartPoleVectorEnv
+
+    return TorchCartPoleVectorEnv(num_envs, device, compile=cfg.compile, observe=cfg.observe, **cfg.kwargs)
 
 
 def make_vec_env(cfg: EnvConfig, num_envs: int | None = None, device: torch.device | str = "cpu") -> gym.vector.VectorEnv:
     """A vector env with next-step autoreset (gymnasium's default): after an episode ends, the following `step`
     call resets that copy, ignores its action and returns reward 0 — the rollout collector masks that step."""
     if cfg.backend == "torch":
-        check_torch_backend(cfg)
-        from envs.torch_cartpole import TorchCartPoleVectorEnv
-
-        return TorchCartPoleVectorEnv(num_envs or cfg.num_envs, device, compile=cfg.compile, observe=cfg.observe,
-                                      **cfg.kwargs)
+        return make_torch_env(cfg, num_envs or cfg.num_envs, device)
     spec = _spec(cfg.id)
     mode = cfg.vectorization
     if mode == "vector_entry_point" and spec.vector_entry_point is None:

@@ -1,4 +1,4 @@
-"""rlgen's torch CartPole as a stable-baselines3 VecEnv (numpy at the boundary, as SB3 expects)."""
+"""rlgen's torch envs (CartPole, Pendulum) as a stable-baselines3 VecEnv (numpy at the boundary, as SB3 expects)."""
 
 from __future__ import annotations
 
@@ -17,10 +17,11 @@ class TorchCartPoleSB3VecEnv(VecEnv):
 
     def __init__(
         self, num_envs: int, device: str | torch.device = "cpu", seed: int | None = None, compile: bool = False,
-        max_episode_steps: int = 500, observe: list[int] | None = None,
+        max_episode_steps: int = 500, observe: list[int] | None = None, torch_env=None,
     ):
-        self.torch_env = TorchCartPoleVectorEnv(num_envs, device, max_episode_steps=max_episode_steps, compile=compile,
-                                                observe=observe)
+        """The torch CartPole of these settings, or `torch_env`, any of rlgen's torch vector envs, as it is."""
+        self.torch_env = torch_env or TorchCartPoleVectorEnv(num_envs, device, max_episode_steps=max_episode_steps,
+                                                             compile=compile, observe=observe)
         super().__init__(num_envs, self.torch_env.single_observation_space, self.torch_env.single_action_space)
         self._seed = seed
         self._actions: np.ndarray | None = None

@@ -1,9 +1,10 @@
 """Environment construction errors, device choice and seeding."""
 
+import gymnasium as gym
 import pytest
 import torch
 
-from envs.make import EnvConfig, make_env, make_vec_env
+from envs.make import EnvConfig, check_spaces, make_env, make_vec_env
 from rlgen.device import resolve_device
 from rlgen.errors import RlgenError
 from rlgen.seeding import seed_everything
@@ -26,9 +27,12 @@ def test_unknown_id_is_a_clear_error():
         make_env("CartPoel-v1")
 
 
-def test_continuous_action_space_is_rejected():
-    with pytest.raises(RlgenError, match="Box action space; rlgen agents need Discrete"):
-        make_vec_env(EnvConfig(id="Pendulum-v1", num_envs=1))
+def test_box_actions_are_accepted_and_other_action_spaces_rejected():
+    assert make_vec_env(EnvConfig(id="Pendulum-v1", num_envs=1, vectorization="sync")).single_action_space.shape == (1,)
+    flat = gym.spaces.Box(-1.0, 1.0, (3,))
+    for space in (gym.spaces.MultiBinary(3), gym.spaces.Box(-1.0, 1.0, (2, 2))):
+        with pytest.raises(RlgenError, match="rlgen agents act in Discrete or 1-D Box spaces"):
+            check_spaces("Some-v0", space, flat)
 
 
 def test_device_choice():

@@ -159,11 +159,12 @@ def test_resume_needs_a_checkpoint(tmp_path):
 
 
 @pytest.mark.parametrize("config", ["cartpole_reinforce", "cartpole_ppo", "cartpole_a2c", "cartpole_masked_ppo",
-                                    "cartpole_masked_a2c", "cartpole_masked_reinforce"])
-def test_a_resumed_torch_cartpole_run_equals_the_uninterrupted_one(tmp_path, monkeypatch, config):
-    """The torch CartPole's state, the collector's (with a recurrent policy's states) and the RNG states are in the
-    checkpoint: on the CPU an interrupted and resumed run ends bit for bit where the uninterrupted one does
-    (whole-episode and step rollouts, feed-forward and recurrent policies)."""
+                                    "cartpole_masked_a2c", "cartpole_masked_reinforce", "pendulum_ppo"])
+def test_a_resumed_torch_env_run_equals_the_uninterrupted_one(tmp_path, monkeypatch, config):
+    """The torch env's state (CartPole or Pendulum), the collector's (with a recurrent policy's states, the
+    Gaussian's noise), the observation and reward statistics and the RNG states are in the checkpoint: on the CPU
+    an interrupted and resumed run ends bit for bit where the uninterrupted one does (whole-episode and step
+    rollouts, feed-forward and recurrent policies, discrete and continuous actions)."""
     overrides = ["device=cpu", "env.backend=torch", "env.num_envs=8", "train.total_steps=3000",
                  "train.eval_every_steps=700", "train.eval_episodes=2", "train.target_return=null"]
     whole = api.train(CONFIGS / f"{config}.yaml", overrides, run_dir=tmp_path / "whole", quiet=True)

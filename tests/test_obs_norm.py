@@ -89,3 +89,23 @@ def test_batched_seeds_refuse_normalised_observations_in_one_line(tmp_path, tiny
                     *[a for o in tiny_agent_overrides + ["normalize_observations=true"] for a in ("--set", o)])
     assert_one_line_error(result, 2, "normalize_observations")
     assert not (tmp_path / "b").exists()
+
+
+def test_reward_scaling_divides_by_the_running_deviation_of_each_copys_discounted_return():
+    from agents.algorithms import build_policy
+    from agents.config import RL_CONFIGS
+    from agents.obs_norm import RewardScale
+
+    scale = RewardScale(copies=2, gamma=0.5, clip=3.0)
+    rewards = torch.tensor([[1.0, 2.0], [1.0, 0.0], [0.0, 2.0], [4.0, 2.0]])
+    valid = torch.tensor([[True, True], [True, False], [False, True], [True, True]])  # copy 1's step 1: a reset step
+    ended = torch.tensor([[False, True], [True, False], [False, False], [False, False]])
+    scaled = scale(rewards, valid, ended)
+    # copy 0: R = 1, 1.5, (reset step, not counted), then a new episode 4; copy 1: 2 (ends), 0 (reset), 2, 3
+    returns = torch.tensor([1.0, 1.5, 4.0, 2.0, 2.0, 3.0], dtype=torch.float64)
+    assert torch.allclose(scale.stats.var[0], returns.var(unbiased=False)) and int(scale.stats.count) == 6
+    assert torch.allclose(scale.running, torch.tensor([4.0, 3.0], dtype=torch.float64))
+    expected = (rewards / (returns.var(unbiased=False) + 1e-8).sqrt().float()).clamp(-3, 3)
+    assert torch.allclose(scaled, expected) and scaled.max() == 3.0  # 4 / σ is clipped
+    assert "reward_scale.running" in build_policy(
+        RL_CONFIGS["ppo"].model_validate({"algo": "ppo", "scale_rewards": True}), 4, 2).state_dict()
