@@ -54,6 +54,7 @@ gpu-check: install
 	$(BIN)/python benchmarks/classifier.py --device cuda --repeats 3; \
 	$(BIN)/python benchmarks/cartpole.py --device cuda --skip-sb3; \
 	$(BIN)/python benchmarks/recurrent.py --device cuda --skip-sb3 --skip-controls --seeds 0 1 2; \
+	$(BIN)/python benchmarks/continuous.py --device cuda --skip-sb3; \
 	$(BIN)/python benchmarks/distributed.py --device cuda --rounds 1
 
 # The packaging check CI runs after the tests: build a wheel, install it without -e into a fresh virtual environment
@@ -81,6 +82,7 @@ benchmark: install
 	$(BIN)/python benchmarks/autoencoder.py
 	$(BIN)/python benchmarks/contention.py
 	$(BIN)/python benchmarks/recurrent.py
+	$(BIN)/python benchmarks/continuous.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

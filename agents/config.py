@@ -110,6 +110,10 @@ class SB3Config(Strict):
     """sb3_recurrent_ppo: units of the LSTM (sb3-contrib's default 256)."""
     enable_critic_lstm: bool = True
     """sb3_recurrent_ppo: the critic has an LSTM of its own (sb3-contrib's default)."""
+    use_sde: bool = False
+    """Generalized state-dependent exploration for Box action spaces (SB3's use_sde; the zoo's Pendulum PPO)."""
+    sde_sample_freq: int = Field(default=-1, ge=-1, le=10**6)
+    """With use_sde: draw new exploration noise every this many steps (-1: once per rollout)."""
     normalize_observations: bool = False
     """Wrap the training envs in SB3's VecNormalize (observations only, not rewards); its statistics are saved with
     the weights and normalise evaluation and rendering alike."""

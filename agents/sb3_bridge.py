@@ -54,7 +54,8 @@ def build_sb3_model(cfg: SB3RunConfig, envs, device: torch.device):
 
     common = dict(n_steps=h.n_steps, gamma=h.gamma, gae_lambda=h.gae_lambda, ent_coef=h.ent_coef, vf_coef=h.vf_coef,
                   learning_rate=schedule(h.learning_rate, h.lr_schedule), max_grad_norm=h.max_grad_norm,
-                  policy_kwargs={"net_arch": list(h.net_arch), **network}, seed=cfg.seed, device=device, verbose=0)
+                  policy_kwargs={"net_arch": list(h.net_arch), **network}, seed=cfg.seed, device=device, verbose=0,
+                  **({"use_sde": True, "sde_sample_freq": h.sde_sample_freq} if h.use_sde else {}))
     ppo = dict(batch_size=h.batch_size, n_epochs=h.n_epochs, clip_range=schedule(h.clip_range, h.clip_schedule))
     if cfg.algo == "sb3_ppo":
         return PPO("MlpPolicy", envs, **ppo, **common)

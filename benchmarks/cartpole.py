@@ -39,10 +39,11 @@ OURS = ("cartpole_reinforce", "cartpole_a2c", "cartpole_ppo")
 SB3 = "cartpole_sb3_ppo"  # stable-baselines3 PPO with the zoo's CartPole-v1 hyperparameters
 
 
-def time_to_solve(config: str, seed: int, device: str, extra: list[str]) -> tuple[bool, int, float]:
+def time_to_solve(config: str, seed: int, device: str, extra: list[str], target: float = TARGET
+                  ) -> tuple[bool, int, float]:
     """Train a shipped config (rlgen's loop, or SB3 through rlgen's bridge: the same evaluation schedule code)."""
     overrides = [f"seed={seed}", f"device={device}", f"train.eval_every_steps={EVAL_EVERY}",
-                 f"train.eval_episodes={EVAL_EPISODES}", f"train.target_return={TARGET}", *extra]
+                 f"train.eval_episodes={EVAL_EPISODES}", f"train.target_return={target}", *extra]
     with tempfile.TemporaryDirectory() as tmp:
         result = api.train(ROOT / "configs" / f"{config}.yaml", overrides, run_dir=Path(tmp) / "run", quiet=True).result
     return result.solved, result.progress, result.train_seconds
@@ -98,15 +99,15 @@ def throughput(num_envs: int, device: str, steps: int = 300, rounds: int = 5) ->
 Outcome = tuple[bool, int, float]  # solved, env steps, training seconds
 
 
-def solve_in_turns(contenders: dict[str, tuple[str, str, list[str]]], seeds: list[int], width: int
-                   ) -> dict[str, list[Outcome]]:
+def solve_in_turns(contenders: dict[str, tuple[str, str, list[str]]], seeds: list[int], width: int,
+                   target: float = TARGET) -> dict[str, list[Outcome]]:
     """Each contender (name → config, device, overrides) trains once per seed, taking turns seed by seed; one row
     printed per run."""
     results: dict[str, list[Outcome]] = {name: [] for name in contenders}
     print(f"{'contender':<{width}} {'seed':>4} {'solved':>6} {'env steps':>10} {'train s':>8}")
     for seed in seeds:
         for name, (config, device, extra) in contenders.items():
-            outcome = time_to_solve(config, seed, device, extra)
+            outcome = time_to_solve(config, seed, device, extra, target)
             results[name].append(outcome)
             print(f"{name:<{width}} {seed:>4} {str(outcome[0]):>6} {outcome[1]:>10,} {outcome[2]:>8.2f}", flush=True)
     return results

@@ -28,7 +28,7 @@ def test_a_gaussian_policy_trains_evaluates_and_renders_through_the_cli(tmp_path
 @pytest.mark.parametrize("config, sets", [
     (PENDULUM, ["env.backend=gymnasium", "env.num_envs=3", "policy.squash=true", "policy.state_dependent_std=true"]),
     (CONFIGS / "cartpole_sb3_ppo.yaml", ["env.id=Pendulum-v1", "env.backend=gymnasium", "train.target_return=null"]),
-    (CONFIGS / "cartpole_sb3_ppo.yaml", ["env.id=Pendulum-v1", "env.backend=torch", "train.target_return=null"]),
+    (CONFIGS / "pendulum_sb3_ppo.yaml", ["env.backend=torch", "train.target_return=null", "sb3.n_steps=64"]),
 ])
 def test_box_actions_cross_the_numpy_boundary_and_the_sb3_bridge(tmp_path, config, sets):
     overrides = ["device=cpu", "train.total_steps=600", "train.eval_every_steps=300", "train.eval_episodes=2", *sets]
@@ -41,14 +41,14 @@ def test_ppo_learns_the_pendulum(tmp_path):
     """A greedy 100-episode mean ≥ −200 on gymnasium's Pendulum-v1 within the shipped config's 200k steps for a
     majority of seeds 0-2 (one seed's trajectory differs between CPUs), each checked by an independent 100-episode
     evaluation on other start states. Every periodic evaluation replays the same 100 start states, so the first to
-    reach −200 overstates the policy a little: here seeds 0, 1, 2 stopped at 40,768 / 122,272 / 91,712 steps and
-    the independent evaluation gave −221 / −252 / −239 (a random policy: about −1,200), hence its bar of −260."""
+    reach −200 overstates the policy a little: here seeds 0-4 stopped at 20,384 steps and the independent
+    evaluation gave −200 to −222 (a random policy: about −1,200), hence its bar of −250."""
     confirmed, outcomes = [], []
     for seed in range(3):
         run = api.train(PENDULUM, ["device=cpu", f"seed={seed}"], run_dir=tmp_path / f"seed{seed}", quiet=True)
         mean = run.evaluate(episodes=100, seed=123, device="cpu")["mean_return"] if run.result.solved else None
         outcomes.append((seed, run.result.progress, mean))
-        if mean is not None and mean >= -260:
+        if mean is not None and mean >= -250:
             confirmed.append(seed)
         if len(confirmed) == 2:
             break

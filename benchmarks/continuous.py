@@ -1,0 +1,49 @@
+"""Pendulum-v1, continuous actions: stable-baselines3's PPO and rlgen's Gaussian PPO side by side in one run.
+
+Time-to-solve: training seconds until a 100-episode greedy evaluation on gymnasium's Pendulum-v1 reaches a mean
+return ≥ −200, evaluating every 10,000 environment steps for every contender (evaluation time excluded); also the
+environment steps used. Contenders, taking turns seed by seed:
+
+- stable-baselines3's PPO with rl-baselines3-zoo's Pendulum-v1 hyperparameters (configs/pendulum_sb3_ppo.yaml:
+  4 envs × 1024 steps, batch 64, 10 epochs, γ 0.9, λ 0.95, lr 1e-3, clip 0.2, gSDE resampled every 4 steps),
+  trained through rlgen's SB3 bridge on gymnasium's Pendulum, with up to 200k steps (the zoo trains 100k);
+- rlgen's PPO (configs/pendulum_ppo.yaml) on its torch Pendulum.
+
+    .venv/bin/python benchmarks/continuous.py [--seeds 0 1 2] [--device cpu] [--skip-sb3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cartpole import EVAL_EPISODES, EVAL_EVERY, print_medians, solve_in_turns  # noqa: E402
+
+SB3 = "pendulum_sb3_ppo"
+OURS = "pendulum_ppo"
+TARGET = -200.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--device", default="cpu", help="rlgen's device (SB3 trains on the CPU, as the zoo)")
+    parser.add_argument("--skip-sb3", action="store_true", help="only rlgen's contender")
+    args = parser.parse_args()
+    print(f"device {args.device}, torch {torch.__version__}; training threads: rlgen's choice (one for agents)")
+    print(f"solved = greedy {EVAL_EPISODES}-episode mean ≥ {TARGET:.0f} on gymnasium's Pendulum-v1, evaluated every "
+          f"{EVAL_EVERY:,} steps, evaluation excluded")
+    contenders = {} if args.skip_sb3 else {SB3: (SB3, "cpu", [])}
+    contenders[OURS] = (OURS, args.device, [])
+    medians = print_medians(solve_in_turns(contenders, args.seeds, 20, TARGET), SB3, "sb3_ppo", 20)
+    if SB3 in medians:
+        print(f"\nrlgen's PPO is {medians[SB3] / medians[OURS]:.1f}x faster to solve than stable-baselines3's PPO")
+
+
+if __name__ == "__main__":
+    main()
