@@ -99,6 +99,13 @@ def throughput(num_envs: int, device: str, steps: int = 300, rounds: int = 5) ->
 Outcome = tuple[bool, int, float]  # solved, env steps, training seconds
 
 
+def print_schedule(device: str, task: str, target: float) -> None:
+    """The two header lines of a time-to-solve table: where it runs and what "solved" means."""
+    print(f"device {device}, torch {torch.__version__}; training threads: rlgen's choice (one for agents)")
+    print(f"solved = greedy {EVAL_EPISODES}-episode mean ≥ {target:.0f} on {task}, evaluated every {EVAL_EVERY:,} "
+          "steps, evaluation excluded")
+
+
 def solve_in_turns(contenders: dict[str, tuple[str, str, list[str]]], seeds: list[int], width: int,
                    target: float = TARGET) -> dict[str, list[Outcome]]:
     """Each contender (name → config, device, overrides) trains once per seed, taking turns seed by seed; one row

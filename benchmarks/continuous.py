@@ -18,11 +18,9 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cartpole import EVAL_EPISODES, EVAL_EVERY, print_medians, solve_in_turns  # noqa: E402
+from cartpole import print_medians, print_schedule, solve_in_turns  # noqa: E402
 
 SB3 = "pendulum_sb3_ppo"
 OURS = "pendulum_ppo"
@@ -35,9 +33,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="rlgen's device (SB3 trains on the CPU, as the zoo)")
     parser.add_argument("--skip-sb3", action="store_true", help="only rlgen's contender")
     args = parser.parse_args()
-    print(f"device {args.device}, torch {torch.__version__}; training threads: rlgen's choice (one for agents)")
-    print(f"solved = greedy {EVAL_EPISODES}-episode mean ≥ {TARGET:.0f} on gymnasium's Pendulum-v1, evaluated every "
-          f"{EVAL_EVERY:,} steps, evaluation excluded")
+    print_schedule(args.device, "gymnasium's Pendulum-v1", TARGET)
     contenders = {} if args.skip_sb3 else {SB3: (SB3, "cpu", [])}
     contenders[OURS] = (OURS, args.device, [])
     medians = print_medians(solve_in_turns(contenders, args.seeds, 20, TARGET), SB3, "sb3_ppo", 20)

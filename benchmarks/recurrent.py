@@ -20,11 +20,10 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cartpole import EVAL_EPISODES, EVAL_EVERY, TARGET, print_medians, solve_in_turns  # noqa: E402
+from cartpole import TARGET, print_medians, print_schedule, solve_in_turns  # noqa: E402
 
 SB3 = "cartpole_masked_sb3_recurrent_ppo"
 OURS = {"cartpole_masked_ppo": ["policy.recurrent=null", "value.recurrent=null"],
@@ -43,9 +42,7 @@ def main() -> None:
     parser.add_argument("--skip-controls", action="store_true", help="no feed-forward controls")
     parser.add_argument("--skip-sb3", action="store_true", help="only rlgen's contenders")
     args = parser.parse_args()
-    print(f"device {args.device}, torch {torch.__version__}; training threads: rlgen's choice (one for agents)")
-    print(f"solved = greedy {EVAL_EPISODES}-episode mean ≥ {TARGET:.0f} on gymnasium's CartPole-v1 with velocities "
-          f"hidden, evaluated every {EVAL_EVERY:,} steps, evaluation excluded")
+    print_schedule(args.device, "gymnasium's CartPole-v1 with velocities hidden", TARGET)
 
     contenders = {} if args.skip_sb3 else {SB3: (SB3, "cpu", [f"train.total_steps={args.sb3_budget}"])}
     for name, feed_forward in OURS.items():

@@ -11,6 +11,7 @@ import torch
 from gymnasium.vector.vector_env import AutoresetMode
 
 from envs.observe import observed_space
+from envs.single import SingleTorchEnv
 from rlgen.checkpoint import check_like
 from rlgen.errors import RlgenError
 
@@ -214,26 +215,14 @@ class TorchCartPoleVectorEnv(gym.vector.VectorEnv):
         return self._observed(obs), rewards, terminated.bool(), truncated.bool(), {}
 
 
-class TorchCartPoleEnv(gym.Env):
-    """One copy of the torch CartPole behind gymnasium's single-env API (numpy in and out), mainly so that
-    `gymnasium.make("rlgen/CartPole-v1")` works; batched training uses TorchCartPoleVectorEnv directly."""
-
-    metadata = {"render_modes": []}
+class TorchCartPoleEnv(SingleTorchEnv):
+    """One copy of the torch CartPole as a gymnasium Env (`gymnasium.make("rlgen/CartPole-v1")`)."""
 
     def __init__(self, max_episode_steps: int = 500):
-        self._vec = TorchCartPoleVectorEnv(1, "cpu", max_episode_steps=max_episode_steps + 1)  # gym's TimeLimit cuts
-        self.observation_space = self._vec.single_observation_space
-        self.action_space = self._vec.single_action_space
+        super().__init__(TorchCartPoleVectorEnv(1, "cpu", max_episode_steps=max_episode_steps + 1))
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        super().reset(seed=seed)
-        obs, info = self._vec.reset(seed=seed)
-        return obs[0].numpy(), info
-
-    def step(self, action):
-        obs, reward, terminated, _, info = self._vec.step(torch.tensor([int(action)]))
-        self._vec.clear_done()  # the single-env API resets explicitly, never automatically
-        return obs[0].numpy(), float(reward[0]), bool(terminated[0]), False, info
+    def batched(self, action) -> torch.Tensor:
+        return torch.tensor([int(action)])
 
 
 def register() -> None:

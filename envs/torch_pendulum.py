@@ -11,6 +11,7 @@ import torch
 from gymnasium.vector.vector_env import AutoresetMode
 
 from envs.observe import observed_space
+from envs.single import SingleTorchEnv
 from rlgen.checkpoint import check_like
 
 MAX_SPEED, MAX_TORQUE, DT, GRAVITY, MASS, LENGTH = 8.0, 2.0, 0.05, 10.0, 1.0, 1.0
@@ -147,26 +148,14 @@ class TorchPendulumVectorEnv(gym.vector.VectorEnv):
         return self._observed(obs), rewards, torch.zeros_like(truncated), truncated, {}
 
 
-class TorchPendulumEnv(gym.Env):
-    """One copy of the torch Pendulum behind gymnasium's single-env API (numpy in and out), so that
-    `gymnasium.make("rlgen/Pendulum-v1")` works; batched training uses TorchPendulumVectorEnv directly."""
-
-    metadata = {"render_modes": []}
+class TorchPendulumEnv(SingleTorchEnv):
+    """One copy of the torch Pendulum as a gymnasium Env (`gymnasium.make("rlgen/Pendulum-v1")`)."""
 
     def __init__(self, max_episode_steps: int = 200):
-        self._vec = TorchPendulumVectorEnv(1, "cpu", max_episode_steps=max_episode_steps + 1)  # gym's TimeLimit cuts
-        self.observation_space = self._vec.single_observation_space
-        self.action_space = self._vec.single_action_space
+        super().__init__(TorchPendulumVectorEnv(1, "cpu", max_episode_steps=max_episode_steps + 1))
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        super().reset(seed=seed)
-        obs, info = self._vec.reset(seed=seed)
-        return obs[0].numpy(), info
-
-    def step(self, action):
-        obs, reward, _, _, info = self._vec.step(torch.as_tensor(np.asarray(action, dtype=np.float64).reshape(1, 1)))
-        self._vec.clear_done()
-        return obs[0].numpy(), float(reward[0]), False, False, info
+    def batched(self, action) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(action, dtype=np.float64).reshape(1, 1))
 
 
 def register() -> None:
