@@ -27,10 +27,11 @@ def test_a_gaussian_policy_trains_evaluates_and_renders_through_the_cli(tmp_path
 
 @pytest.mark.parametrize("config, sets", [
     (PENDULUM, ["env.backend=gymnasium", "env.num_envs=3", "policy.squash=true", "policy.state_dependent_std=true"]),
+    (PENDULUM, ["policy.recurrent={type: gru, units: 8}", "value.recurrent={type: lstm, units: 8}"]),  # memory too
     (CONFIGS / "cartpole_sb3_ppo.yaml", ["env.id=Pendulum-v1", "env.backend=gymnasium", "train.target_return=null"]),
     (CONFIGS / "pendulum_sb3_ppo.yaml", ["env.backend=torch", "train.target_return=null", "sb3.n_steps=64"]),
 ])
-def test_box_actions_cross_the_numpy_boundary_and_the_sb3_bridge(tmp_path, config, sets):
+def test_box_actions_cross_the_numpy_boundary_recurrent_policies_and_the_sb3_bridge(tmp_path, config, sets):
     overrides = ["device=cpu", "train.total_steps=600", "train.eval_every_steps=300", "train.eval_episodes=2", *sets]
     run = api.train(config, overrides, run_dir=tmp_path / "run", quiet=True)
     assert run.result.progress >= 600 and run.evaluate(episodes=2, device="cpu")["mean_return"] < 0
