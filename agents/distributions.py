@@ -60,8 +60,6 @@ class Categorical(nn.Module):
         super().__init__()
         self.outputs = self.noise_width = n
         self.noise = gumbel_noise
-        self.action_shape: tuple[int, ...] = ()
-        self.action_dtype = torch.int64
 
     def sample(self, logits: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         return (logits + noise).argmax(dim=-1)  # log-softmax only shifts each row: the same argmax
@@ -86,8 +84,6 @@ class DiagonalGaussian(nn.Module):
         self.outputs = 2 * dims if self.state_dependent else dims
         self.noise_width = dims
         self.noise = normal_noise
-        self.action_shape = (dims,)
-        self.action_dtype = torch.float32
         self.log_std_init = spec.log_std_init
         self.log_std_bounds = spec.log_std_bounds
         if not self.state_dependent:
@@ -122,8 +118,9 @@ class DiagonalGaussian(nn.Module):
 
 
 class SquashedGaussian(DiagonalGaussian):
-    """The Gaussian's sample u sent as a = centre + half_range · tanh(u); log π(a) by the change of variables. Its
-    entropy has no closed form: the entropy returned is the one-sample estimate −log π(a) of the given actions."""
+    """The Gaussian's sample u sent as a = centre + half_range · tanh(u) (the greedy action: the squashed mean);
+    log π(a) by the change of variables. Its entropy has no closed form: the entropy returned is the one-sample
+    estimate −log π(a) of the given actions."""
 
     def log_prob_and_entropy(self, outputs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logp, _ = super().log_prob_and_entropy(outputs, actions)
@@ -131,9 +128,6 @@ class SquashedGaussian(DiagonalGaussian):
         log_det = 2.0 * (math.log(2.0) - actions - F.softplus(-2.0 * actions)) + torch.log((self.high - self.low) / 2)
         logp = logp - log_det.sum(-1)
         return logp, -logp
-
-    def greedy(self, outputs: torch.Tensor) -> torch.Tensor:
-        return self.mean_and_log_std(outputs)[0]  # to_env squashes it
 
     def to_env(self, actions: torch.Tensor) -> torch.Tensor:
         return self.low + (torch.tanh(actions) + 1.0) * (self.high - self.low) / 2

@@ -9,7 +9,7 @@ import gymnasium as gym
 import torch
 from torch import nn
 
-from agents.distributions import action_distribution, gumbel_noise, log_prob_and_entropy
+from agents.distributions import action_distribution
 from agents.memory import MemoryNet, PolicyNetConfig
 from agents.obs_norm import ObservationStats
 from rlgen.nets import MLPConfig, build_mlp
@@ -124,5 +124,3 @@ class ActorCritic(nn.Module):
         """A recurrent critic's state after reading the rollout's observations (where the next rollout begins)."""
         return self.critic.sequence(self._seen(rollout.obs), rollout.starts, rollout.memory["critic"])[1]
 
-
-__all__ = ["ActorCritic", "Memory", "gumbel_noise", "log_prob_and_entropy"]

@@ -11,7 +11,7 @@ from agents.algorithms import UPDATES, algo_section, build_policy
 from agents.config import RL_CONFIGS
 from agents.evaluate import PolicyActor, evaluate_actor
 from agents.memory import MemoryNet, PolicyNetConfig
-from agents.policy import log_prob_and_entropy
+from agents.distributions import log_prob_and_entropy
 from agents.rollout import RolloutCollector
 from envs.make import EnvConfig, make_vec_env
 from envs.torch_cartpole import TorchCartPoleVectorEnv
