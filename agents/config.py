@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from agents.a2c import A2CConfig
 from agents.ppo import PPOConfig
@@ -81,17 +81,20 @@ class PPORunConfig(AgentRunConfig):
 
 
 class SB3Config(Strict):
-    """stable-baselines3 hyperparameters (defaults: rl-baselines3-zoo's PPO for CartPole-v1)."""
+    """stable-baselines3 hyperparameters (defaults: rl-baselines3-zoo's PPO for CartPole-v1; SAC's own fields have
+    SB3's defaults)."""
 
     n_steps: int = Field(default=32, ge=1, le=10**6)
     """Steps per env copy per rollout."""
     batch_size: int = Field(default=256, ge=1, le=10**7)
-    """PPO: minibatch size."""
+    """PPO: minibatch size; SAC: transitions per gradient step."""
     n_epochs: int = Field(default=20, ge=1, le=10**4)
     """PPO: passes over each rollout."""
     gamma: float = Field(default=0.98, ge=0.0, le=1.0)
     gae_lambda: float = Field(default=0.8, ge=0.0, le=1.0)
-    ent_coef: float = Field(default=0.0, ge=0.0, le=1e3)
+    ent_coef: float | Literal["auto"] | None = None
+    """Entropy coefficient. None: the algorithm's default (0 for PPO and A2C, auto for SAC); auto (SAC only): tuned
+    towards a target entropy of −(action dimensions), as SB3's SAC does by default."""
     vf_coef: float = Field(default=0.5, ge=0.0, le=1e3)
     learning_rate: float = Field(default=1e-3, gt=0.0, le=1e6)
     lr_schedule: Literal["constant", "linear"] = "linear"
@@ -114,22 +117,41 @@ class SB3Config(Strict):
     """Generalized state-dependent exploration for Box action spaces (SB3's use_sde; the zoo's Pendulum PPO)."""
     sde_sample_freq: int = Field(default=-1, ge=-1, le=10**6)
     """With use_sde: draw new exploration noise every this many steps (-1: once per rollout)."""
+    buffer_size: int = Field(default=1_000_000, ge=1, le=10**9)
+    """SAC: transitions kept in the replay buffer."""
+    learning_starts: int = Field(default=100, ge=0, le=10**12)
+    """SAC: env steps of random actions before the first gradient step."""
+    tau: float = Field(default=0.005, gt=0.0, le=1.0)
+    """SAC: the target critics move this fraction of the way to the critics after each gradient step."""
+    train_freq: int = Field(default=1, ge=1, le=10**6)
+    """SAC: env steps (per copy) between updates."""
+    gradient_steps: int = Field(default=1, ge=1, le=10**6)
+    """SAC: gradient steps per update."""
     normalize_observations: bool = False
     """Wrap the training envs in SB3's VecNormalize (observations only, not rewards); its statistics are saved with
     the weights and normalise evaluation and rendering alike."""
 
 
 class SB3RunConfig(RunBase):
-    """Train stable-baselines3's PPO or A2C, or sb3-contrib's RecurrentPPO, through rlgen's command line and run
+    """Train stable-baselines3's PPO, A2C or SAC, or sb3-contrib's RecurrentPPO, through rlgen's command line and run
     directory."""
 
-    algo: Literal["sb3_ppo", "sb3_a2c", "sb3_recurrent_ppo"]
+    algo: Literal["sb3_ppo", "sb3_a2c", "sb3_recurrent_ppo", "sb3_sac"]
     env: EnvConfig = Field(default_factory=EnvConfig)
     sb3: SB3Config = Field(default_factory=SB3Config)
     train: EvalScheduleConfig = Field(default_factory=EvalScheduleConfig)
+
+    @model_validator(mode="after")
+    def _auto_entropy_is_sac(self) -> SB3RunConfig:
+        coef = self.sb3.ent_coef
+        if coef == "auto" and self.algo != "sb3_sac":
+            raise ValueError(f"sb3.ent_coef auto is SAC's (sb3_sac); {self.algo} takes a number")
+        if isinstance(coef, float) and not 0.0 <= coef <= 1e3:
+            raise ValueError(f"sb3.ent_coef must be from 0 to 1000 (got {coef})")
+        return self
 
 
 RL_CONFIGS: dict[str, type[AgentRunConfig]] = {"reinforce": ReinforceRunConfig, "a2c": A2CRunConfig,
                                                 "ppo": PPORunConfig}
 SB3_CONFIGS: dict[str, type[SB3RunConfig]] = {"sb3_ppo": SB3RunConfig, "sb3_a2c": SB3RunConfig,
-                                               "sb3_recurrent_ppo": SB3RunConfig}
+                                               "sb3_recurrent_ppo": SB3RunConfig, "sb3_sac": SB3RunConfig}

@@ -51,6 +51,8 @@ class ObservationStats(nn.Module):
 
     @torch.no_grad()
     def refresh(self) -> None:
+        if self.mean.is_meta:  # a model built on the meta device only to be checked: nothing to derive (and the
+            return  # first meta-tensor op loads torch's meta kernels, about a second)
         self.shift.copy_(self.mean)
         self.scale.copy_((self.var + self.epsilon).rsqrt())
 

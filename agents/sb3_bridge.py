@@ -1,5 +1,5 @@
-"""stable-baselines3's PPO and A2C, and sb3-contrib's RecurrentPPO, through rlgen's command line, evaluation schedule
-and run directory.
+"""stable-baselines3's PPO, A2C and SAC, and sb3-contrib's RecurrentPPO, through rlgen's command line, evaluation
+schedule and run directory.
 
 The run directory holds SB3's policy weights (and optimizer state) as safetensors, never SB3's zip/pickle files:
 loading rebuilds the SB3 model from the saved config and then loads the weights. SB3 owns the training loop, so a
@@ -23,6 +23,7 @@ from envs.observe import ObservationSubset
 from envs.sb3_vec_env import TorchCartPoleSB3VecEnv
 from rlgen.device import resolve_device
 from rlgen.divergence import Diverged, check_finite
+from rlgen.errors import ConfigError
 from rlgen.metrics import MetricsLogger, ProgressBar
 from rlgen.rundir import RunDir
 from rlgen.runstate import RunState, TrainResult, capture_rng
@@ -52,10 +53,13 @@ def build_sb3_model(cfg: SB3RunConfig, envs, device: torch.device):
     def schedule(value: float, kind: str):
         return (lambda progress_remaining: progress_remaining * value) if kind == "linear" else value
 
-    common = dict(n_steps=h.n_steps, gamma=h.gamma, gae_lambda=h.gae_lambda, ent_coef=h.ent_coef, vf_coef=h.vf_coef,
-                  learning_rate=schedule(h.learning_rate, h.lr_schedule), max_grad_norm=h.max_grad_norm,
-                  policy_kwargs={"net_arch": list(h.net_arch), **network}, seed=cfg.seed, device=device, verbose=0,
-                  **({"use_sde": True, "sde_sample_freq": h.sde_sample_freq} if h.use_sde else {}))
+    sde = {"use_sde": True, "sde_sample_freq": h.sde_sample_freq} if h.use_sde else {}
+    shared = dict(gamma=h.gamma, learning_rate=schedule(h.learning_rate, h.lr_schedule), seed=cfg.seed,
+                  device=device, verbose=0, **sde)
+    if cfg.algo == "sb3_sac":
+        return build_sac(cfg, envs, shared)
+    common = dict(n_steps=h.n_steps, gae_lambda=h.gae_lambda, ent_coef=h.ent_coef or 0.0, vf_coef=h.vf_coef,
+                  max_grad_norm=h.max_grad_norm, policy_kwargs={"net_arch": list(h.net_arch), **network}, **shared)
     ppo = dict(batch_size=h.batch_size, n_epochs=h.n_epochs, clip_range=schedule(h.clip_range, h.clip_schedule))
     if cfg.algo == "sb3_ppo":
         return PPO("MlpPolicy", envs, **ppo, **common)
@@ -66,6 +70,37 @@ def build_sb3_model(cfg: SB3RunConfig, envs, device: torch.device):
                                    "lstm_hidden_size": h.lstm_hidden_size, "enable_critic_lstm": h.enable_critic_lstm}
         return RecurrentPPO("MlpLstmPolicy", envs, **ppo, **common)
     return A2C("MlpPolicy", envs, **common)
+
+
+def build_sac(cfg: SB3RunConfig, envs, shared: dict):
+    import gymnasium as gym
+    from stable_baselines3 import SAC
+
+    if not isinstance(envs.action_space, gym.spaces.Box):
+        raise ConfigError(f"sb3_sac acts in Box action spaces; {cfg.env.id} has {envs.action_space}")
+    h = cfg.sb3
+    activation = torch.nn.ReLU if h.activation == "relu" else torch.nn.Tanh
+    return SAC("MlpPolicy", envs, buffer_size=h.buffer_size, learning_starts=h.learning_starts,
+               batch_size=h.batch_size, tau=h.tau, train_freq=h.train_freq, gradient_steps=h.gradient_steps,
+               ent_coef="auto" if h.ent_coef is None else h.ent_coef,
+               policy_kwargs={"net_arch": list(h.net_arch), "activation_fn": activation}, **shared)
+
+
+class SB3Optimizers:
+    """The model's optimizers as one state dict for the checkpoint: the policy's own (PPO, A2C), or SAC's actor,
+    critic and, with a tuned entropy coefficient, its log-coefficient and that optimizer."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def state_dict(self) -> dict:
+        m = self.model
+        if hasattr(m.policy, "optimizer"):
+            return m.policy.optimizer.state_dict()
+        states = {"actor": m.actor.optimizer.state_dict(), "critic": m.critic.optimizer.state_dict()}
+        if getattr(m, "ent_coef_optimizer", None) is not None:
+            states.update(entropy=m.ent_coef_optimizer.state_dict(), log_ent_coef=m.log_ent_coef.detach())
+        return states
 
 
 class SB3Actor:
@@ -142,7 +177,10 @@ def train_sb3(cfg: SB3RunConfig, run: RunDir, quiet: bool = False) -> TrainResul
 
     def save() -> None:
         state.train_seconds = time.perf_counter() - started - eval_seconds
-        run.save_checkpoint(model.policy, model.policy.optimizer, state, capture_rng(device))
+        run.save_checkpoint(model.policy, SB3Optimizers(model), state, capture_rng(device))
+
+    # PPO and A2C end a rollout every n_steps x copies env steps; SAC every train_freq: log it every 1,000
+    log_every = 1000 if cfg.algo == "sb3_sac" else 0
 
     class Schedule(BaseCallback):
         """Per rollout: log; every eval_every_steps: evaluate greedily (clock stopped), keep the best, stop if solved."""
@@ -152,6 +190,7 @@ def train_sb3(cfg: SB3RunConfig, run: RunDir, quiet: bool = False) -> TrainResul
             self.bar = bar
             self.running = np.zeros(envs.num_envs)
             self.finished: list[float] = []
+            self.logged_at = 0
 
         def _on_step(self) -> bool:
             self.running += self.locals["rewards"]
@@ -164,9 +203,13 @@ def train_sb3(cfg: SB3RunConfig, run: RunDir, quiet: bool = False) -> TrainResul
             nonlocal eval_seconds, last
             state.iteration += 1
             state.progress = self.num_timesteps
+            if state.progress - self.logged_at < log_every and not evaluation_due(state, tc):
+                return
+            self.logged_at = state.progress
             state.train_seconds = time.perf_counter() - started - eval_seconds
             metrics = {k: float(v) for k, v in self.model.logger.name_to_value.items() if k.startswith("train/")}
-            loss = metrics.get("train/loss", metrics.get("train/policy_loss", 0.0))
+            loss = next((metrics[k] for k in ("train/loss", "train/policy_loss", "train/actor_loss") if k in metrics),
+                        0.0)
             kept = (f"The weights and checkpoint of {state.last_eval_at:,} env steps are kept in {run.path}."
                     if run.has("checkpoint") else "No weights were saved yet.")
             check_finite(loss, self.model.policy.parameters(), where=f"rollout {state.iteration} "

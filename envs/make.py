@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Literal
 
 import gymnasium as gym
@@ -53,9 +54,31 @@ class EnvConfig(Strict):
 
 def _spec(env_id: str) -> gym.envs.registration.EnvSpec:
     try:
-        return gym.spec(env_id)
+        spec = gym.spec(env_id)
     except gym.error.Error as exc:
         raise RlgenError(f"unknown environment id {env_id!r}: {exc}") from None
+    if "mujoco" in str(spec.entry_point):
+        _mujoco_warnings_once()
+    return spec
+
+
+def _mujoco_warnings_once() -> None:
+    """MuJoCo prints its warnings (a deprecated attribute in a model file) to stderr on every model it compiles,
+    so once per env copy: show each distinct message once, as a Python warning."""
+    try:
+        import mujoco
+    except ImportError:
+        return  # gym.make names the missing extra
+    shown: set[str] = set()
+
+    def warn(text: str) -> None:
+        if text not in shown:
+            shown.add(text)
+            warnings.warn(f"MuJoCo: {text}", RuntimeWarning, stacklevel=2)
+
+    if not getattr(mujoco.get_mju_user_warning(), "_rlgen", False):
+        warn._rlgen = True  # type: ignore[attr-defined]
+        mujoco.set_mju_user_warning(warn)
 
 
 def check_spaces(env_id: str, action_space: gym.Space, observation_space: gym.Space) -> None:
