@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import gymnasium as gym
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -120,13 +121,19 @@ def test_bad_set_ups_are_one_line(tmp_path):
 RECURRENT = ["policy.recurrent={type: lstm, units: 8}", "value.recurrent={type: gru, units: 6}"]
 
 
-def fake_rollout(seed, steps=12, envs=3, recurrent=False):
-    """A deterministic rollout of CartPole-shaped tensors; the ranks' rollouts have different counts of valid
-    transitions, which the update must weigh correctly. `recurrent`: with episode starts and the states of
-    RECURRENT's networks that the rollout began in."""
+def fake_rollout(seed, steps=12, envs=3, recurrent=False, gaussian=False):
+    """A deterministic rollout of CartPole-shaped tensors (`gaussian`: Pendulum-shaped, 3-D observations and 1-D
+    torques); the ranks' rollouts have different counts of valid transitions, which the update must weigh
+    correctly. `recurrent`: with episode starts and the states of RECURRENT's networks that the rollout began in."""
     from agents.rollout import Rollout
 
     g = torch.Generator().manual_seed(seed)
+    if gaussian:
+        valid = torch.rand(steps, envs, generator=g) > 0.15
+        return Rollout(obs=torch.randn(steps, envs, 3, generator=g), actions=2 * torch.randn(steps, envs, 1, generator=g),
+                       rewards=-torch.rand(steps, envs, generator=g), terminated=torch.zeros(steps, envs, dtype=torch.bool),
+                       truncated=(torch.rand(steps, envs, generator=g) < 0.1) & valid, valid=valid,
+                       last_obs=torch.randn(envs, 3, generator=g), num_steps=int(valid.sum()))
     valid = torch.rand(steps, envs, generator=g) > 0.15
     terminated = (torch.rand(steps, envs, generator=g) < 0.1) & valid
     memory = {"actor": torch.randn(2, 1, envs, 8, generator=g), "critic": torch.randn(1, 1, envs, 6, generator=g)}
@@ -144,11 +151,16 @@ def one_update(algo, rollout):
     from rlgen.config import load_config
     from rlgen.optim import TrainingOptimizer
 
-    algo, _, recurrent = algo.partition("+")
+    algo, _, variant = algo.partition("+")
     extra = ["ppo.minibatches=1", "ppo.epochs=2"] if algo == "ppo" else []
-    cfg = load_config(CONFIGS / f"cartpole_{algo}.yaml", extra + (RECURRENT if recurrent else []), RL_CONFIGS)
-    torch.manual_seed(0)
-    policy = build_policy(cfg, 4, 2)
+    if variant == "gaussian":  # the Pendulum config's Gaussian policy (and its observation statistics)
+        cfg = load_config(CONFIGS / "pendulum_ppo.yaml", extra, RL_CONFIGS)
+        torch.manual_seed(0)
+        policy = build_policy(cfg, 3, gym.spaces.Box(-2.0, 2.0, (1,)))
+    else:
+        cfg = load_config(CONFIGS / f"cartpole_{algo}.yaml", extra + (RECURRENT if variant else []), RL_CONFIGS)
+        torch.manual_seed(0)
+        policy = build_policy(cfg, 4, 2)
     from rlgen.distributed import current
 
     optimizer = TrainingOptimizer(policy, cfg.optimizer, average_across_ranks=current().active)
@@ -162,26 +174,26 @@ def _rank_update(rank, algo, rendezvous, out):
 
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=2)
-    weights = one_update(algo, fake_rollout(100 + rank, recurrent="+" in algo))
+    weights = one_update(algo, fake_rollout(100 + rank, recurrent="+recurrent" in algo, gaussian="+gaussian" in algo))
     if rank == 0:
         save_file(weights, out)
     leave_and_exit()
 
 
-@pytest.mark.parametrize("algo", ["reinforce", "a2c", "ppo", "a2c+recurrent", "ppo+recurrent"])
+@pytest.mark.parametrize("algo", ["reinforce", "a2c", "ppo", "a2c+recurrent", "ppo+recurrent", "ppo+gaussian"])
 def test_an_update_from_two_ranks_equals_one_on_both_rollouts(algo, tmp_path):
     import torch.multiprocessing as mp
 
     out = tmp_path / "rank0.safetensors"
     mp.spawn(_rank_update, args=(algo, str(tmp_path / "rdzv"), str(out)), nprocs=2, join=True)
-    recurrent = "+" in algo
-    a, b = fake_rollout(100, recurrent=recurrent), fake_rollout(101, recurrent=recurrent)
+    recurrent, gaussian = "+recurrent" in algo, "+gaussian" in algo
+    a, b = (fake_rollout(100 + i, recurrent=recurrent, gaussian=gaussian) for i in range(2))
     fields = ["obs", "actions", "rewards", "terminated", "truncated", "valid", "last_obs"]
     fields += ["starts", "last_start"] if recurrent else []
     both = type(a)(**{name: torch.cat([getattr(a, name), getattr(b, name)],
                                       dim=1 if getattr(a, name).dim() > 1 and name != "last_obs" else 0)
                       for name in fields}, num_steps=a.num_steps + b.num_steps,
-                   memory={k: torch.cat([a.memory[k], b.memory[k]], dim=2) for k in a.memory})
+                   memory={k: torch.cat([a.memory[k], b.memory[k]], dim=2) for k in (a.memory or {})})
     assert a.num_steps != b.num_steps  # unequal counts: a plain average of the ranks' means would be wrong
     alone = one_update(algo, both)
     ranks = load_file(out)

@@ -234,21 +234,25 @@ def test_a_sweep_trains_a_cell_s_seeds_as_one_batch_where_it_can(tmp_path):
 
 
 
-def test_a_sweep_and_a_study_of_a_recurrent_agent_train_each_seed_alone(tmp_path):
-    """A recurrent policy with normalised observations cannot be batched over seeds: a sweep trains its seeds one by
-    one instead of failing, and a tuning study runs it like any agent."""
+@pytest.mark.parametrize("config", ["cartpole_masked_a2c", "pendulum_ppo"])
+def test_a_sweep_and_a_study_of_an_agent_that_cannot_batch_seeds_train_each_seed_alone(tmp_path, config):
+    """A recurrent policy, or a Gaussian one on the torch Pendulum, with normalised observations cannot be batched
+    over seeds: a sweep trains its seeds one by one instead of failing, and a tuning study runs it like any agent."""
     tiny = {"train.total_steps": 1200, "train.eval_every_steps": 600, "train.eval_episodes": 2, "env.num_envs": 4}
-    path = sweep_file(tmp_path, base=str(CONFIGS / "cartpole_masked_a2c.yaml"), set=tiny, seeds=[0, 1])
+    path = sweep_file(tmp_path, base=str(CONFIGS / f"{config}.yaml"), set=tiny, seeds=[0, 1])
     result = invoke("sweep", path, "--out", tmp_path / "out", "--quiet")
     assert result.exit_code == 0 and "2 of 2 runs finished" in result.output, result.output
     for seed in (0, 1):
         run = api.load(tmp_path / "out" / "runs" / "base" / f"seed{seed}")
-        assert run.run.state().finished and run.meta.info.get("batched_seeds") is None
-        assert run.config.policy.recurrent.type == "gru" and run.config.seed == seed
+        assert run.run.state().finished and run.meta.info.get("batched_seeds") is None and run.config.seed == seed
+        if config == "pendulum_ppo":
+            assert run.meta.info["action_dim"] == 1
+        else:
+            assert run.config.policy.recurrent.type == "gru"
     space = tmp_path / "space.yaml"
     space.write_text(yaml.safe_dump({"set": tiny, "params": {"optimizer.lr": {"low": 1e-3, "high": 1e-2}},
                                      "seeds": [0], "objective": "seconds_to_solve", "unsolved_seconds": 10}))
-    result = invoke("tune", CONFIGS / "cartpole_masked_a2c.yaml", "--space", space, "--trials", 1, "--out",
+    result = invoke("tune", CONFIGS / f"{config}.yaml", "--space", space, "--trials", 1, "--out",
                     tmp_path / "tune", "--quiet")
     assert result.exit_code == 0 and (tmp_path / "tune" / "best.yaml").exists(), result.output
 
