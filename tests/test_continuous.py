@@ -28,6 +28,7 @@ def test_a_gaussian_policy_trains_evaluates_and_renders_through_the_cli(tmp_path
 @pytest.mark.parametrize("config, sets", [
     (PENDULUM, ["env.backend=gymnasium", "env.num_envs=3", "policy.squash=true", "policy.state_dependent_std=true"]),
     (PENDULUM, ["policy.recurrent={type: gru, units: 8}", "value.recurrent={type: lstm, units: 8}"]),  # memory too
+    (CONFIGS / "pendulum_a2c.yaml", []),
     (CONFIGS / "cartpole_sb3_ppo.yaml", ["env.id=Pendulum-v1", "env.backend=gymnasium", "train.target_return=null"]),
     (CONFIGS / "pendulum_sb3_ppo.yaml", ["env.backend=torch", "train.target_return=null", "sb3.n_steps=64"]),
 ])
