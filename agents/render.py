@@ -22,6 +22,8 @@ def has_display() -> bool:
 def play(act: Actor, env_cfg: EnvConfig, episodes: int, seed: int, render_mode: str) -> tuple[list[np.ndarray], list[float]]:
     """Play greedy episodes (episode k from seed + k) on gymnasium's env of the run's id and keyword arguments;
     returns the frames (rgb_array mode) and the returns."""
+    if render_mode == "rgb_array" and not has_display():
+        os.environ.setdefault("MUJOCO_GL", "egl")  # MuJoCo's default (GLFW) needs a window; EGL draws offscreen
     env = make_env(env_cfg.id, render_mode=render_mode, observe=env_cfg.observe, **env_cfg.kwargs)
     frames: list[np.ndarray] = []
     returns: list[float] = []
@@ -31,18 +33,28 @@ def play(act: Actor, env_cfg: EnvConfig, episodes: int, seed: int, render_mode: 
             start_episodes(act, 1)
             total, done = 0.0, False
             if render_mode == "rgb_array":
-                frames.append(env.render())
+                frames.append(_frame(env, env_cfg.id))
             while not done:
                 action = act(obs[None])[0]
                 obs, reward, terminated, truncated, _ = env.step(int(action) if np.ndim(action) == 0 else action)
                 total += float(reward)
                 done = terminated or truncated
                 if render_mode == "rgb_array":
-                    frames.append(env.render())
+                    frames.append(_frame(env, env_cfg.id))
             returns.append(total)
     finally:
         env.close()
     return frames, returns
+
+
+def _frame(env, env_id: str) -> np.ndarray:
+    try:
+        return env.render()
+    except Exception as exc:  # mujoco.FatalError without a GL context; AttributeError where PyOpenGL finds no library
+        if "mujoco" not in type(env.unwrapped).__module__:
+            raise
+        raise RlgenError(f"cannot draw {env_id} (MUJOCO_GL={os.environ.get('MUJOCO_GL')}): {exc}; try MUJOCO_GL=egl "
+                         "or MUJOCO_GL=osmesa (needs that OpenGL library on the machine)") from None
 
 
 def write_video(frames: list[np.ndarray], out: Path, fps: int) -> None:

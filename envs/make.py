@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Any, Literal
 
@@ -69,6 +70,9 @@ def _mujoco_warnings_once() -> None:
         import mujoco
     except ImportError:
         return  # gym.make names the missing extra
+    except Exception as exc:  # MUJOCO_GL names a GL library that is not there: mujoco's import fails
+        raise RlgenError(f"cannot load MuJoCo (MUJOCO_GL={os.environ.get('MUJOCO_GL')}): {type(exc).__name__}: {exc}; "
+                         "unset MUJOCO_GL or try MUJOCO_GL=egl") from None
     shown: set[str] = set()
 
     def warn(text: str) -> None:

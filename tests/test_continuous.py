@@ -1,6 +1,8 @@
 """Continuous actions end to end: a Gaussian PPO on the torch and the gymnasium Pendulum through the CLI (train →
 evaluate → render a GIF), stable-baselines3's PPO on a Box space through the bridge, and a learning test."""
 
+import ctypes.util
+
 import pytest
 
 from rlgen import api
@@ -108,3 +110,16 @@ def test_ppo_balances_the_mujoco_inverted_pendulum(tmp_path):
         if len(solved) == 2:
             break
     assert len(solved) >= 2, solved
+
+
+@pytest.mark.skipif(ctypes.util.find_library("EGL") is None, reason="no EGL library to draw MuJoCo offscreen")
+def test_a_mujoco_agent_renders_offscreen_without_a_display(tmp_path, monkeypatch):
+    """No DISPLAY: MuJoCo draws through EGL (rlgen sets MUJOCO_GL=egl unless the user chose one)."""
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("MUJOCO_GL", raising=False)
+    run = tmp_path / "ip"
+    result = invoke("train", CONFIGS / "inverted_pendulum_ppo.yaml", "--run-dir", run, "--set", "train.total_steps=512",
+                    "--set", "env.num_envs=2", "--set", "train.eval_episodes=1")
+    assert result.exit_code == 0, result.output
+    result = invoke("render", run, "--out", tmp_path / "ip.gif")
+    assert result.exit_code == 0 and (tmp_path / "ip.gif").stat().st_size > 1000, result.output
