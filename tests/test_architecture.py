@@ -43,7 +43,7 @@ def test_every_kind_comes_from_the_entry_point_group():
     announced = {point.name for point in entry_points(group=ENTRY_POINT_GROUP)}
     assert announced == set(kinds()) == {"agent", "sb3", "autoencoder", "classifier", "forecaster"}
     assert set(schemas()) == {"reinforce", "a2c", "ppo", "sb3_ppo", "sb3_a2c", "sb3_recurrent_ppo", "sb3_sac",
-                                "stacked_ae", "denoising_ae",
+                              "stacked_ae", "denoising_ae",
                               "vae", "classifier", "forecaster"}
     registry_source = (CORE / "registry.py").read_text()
     for name in kinds():
