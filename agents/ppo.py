@@ -6,7 +6,7 @@ import torch
 from pydantic import Field
 
 from agents.a2c import critic_targets
-from agents.returns import masked_mean, masked_normalize, ranks_mean
+from agents.returns import MaskedMeans, masked_normalize, ranks_mean
 from agents.rollout import Rollout
 from agents.update import Update
 from rlgen.schema import Strict
@@ -68,12 +68,13 @@ class PPO(Update):
         sums = torch.zeros(4, device=device)  # loss, policy loss, value loss, entropy
         approx_kl = clip_fraction = torch.zeros((), device=device)
         updates = 0
-        for _ in range(cfg.epochs):
+        for epoch in range(cfg.epochs):
             order = torch.randperm(units, device=device)
             stop = False
             for start in range(0, units, size):
                 idx = order[start : start + size]
                 m = pick(mask, idx)
+                mean = MaskedMeans(m)
                 if recurrent:
                     part = rollout.select(idx)
                     logits, values = self.policy.rollout_logits(part), self.policy.rollout_values(part, False)
@@ -85,15 +86,17 @@ class PPO(Update):
                 ratio = log_ratio.exp()
                 adv = pick(advantages, idx)
                 adv = masked_normalize(adv, m) if cfg.normalize_advantages else adv
-                pg_loss = masked_mean(torch.max(-adv * ratio, -adv * ratio.clamp(1 - eps, 1 + eps)), m)
+                pg_loss = mean(torch.max(-adv * ratio, -adv * ratio.clamp(1 - eps, 1 + eps)))
                 if cfg.clip_range_vf is not None:
                     old = pick(old_values, idx)
                     values = old + (values - old).clamp(-cfg.clip_range_vf, cfg.clip_range_vf)
-                value_loss = masked_mean((pick(returns, idx) - values).square(), m)
-                entropy_mean = masked_mean(entropy, m)
-                with torch.no_grad():
-                    approx_kl = masked_mean((ratio - 1) - log_ratio, m)  # Schulman's k3 estimator
-                    clip_fraction = masked_mean(((ratio - 1).abs() > eps).float(), m)
+                value_loss = mean((pick(returns, idx) - values).square())
+                entropy_mean = mean(entropy)
+                last = epoch == cfg.epochs - 1 and start + size >= units
+                if cfg.target_kl is not None or last:  # reported: the last minibatch's
+                    with torch.no_grad():
+                        approx_kl = mean((ratio - 1) - log_ratio)  # Schulman's k3 estimator
+                        clip_fraction = mean(((ratio - 1).abs() > eps).float())
                 if cfg.target_kl is not None and float(ranks_mean(approx_kl)) > 1.5 * cfg.target_kl:  # all agree
                     stop = True
                     break

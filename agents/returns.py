@@ -56,11 +56,21 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """The mean of x where mask is true. In a data-parallel run each rank returns its share of the mean over every
     rank's entries, times the number of ranks: averaged over the ranks (as their gradients are), that is the
     mean of all entries together, whatever each rank's count."""
-    mask = mask.float()
-    world = current()
-    if not world.active:
-        return (x * mask).sum() / mask.sum().clamp(min=1.0)
-    return world.size * (x * mask).sum() / all_sum(mask.sum()).clamp(min=1.0)
+    return MaskedMeans(mask)(x)
+
+
+class MaskedMeans:
+    """`masked_mean` of several tensors over one mask, whose weights and count are computed once."""
+
+    def __init__(self, mask: torch.Tensor):
+        self.weight = mask.float()
+        self.ranks = current().size if current().active else 1
+        total = self.weight.sum() if self.ranks == 1 else all_sum(self.weight.sum())
+        self.count = total.clamp(min=1.0)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        total = (x * self.weight).sum()
+        return total / self.count if self.ranks == 1 else self.ranks * total / self.count
 
 
 def ranks_mean(x: torch.Tensor) -> torch.Tensor:
