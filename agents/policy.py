@@ -27,6 +27,15 @@ def _network(spec: PolicyNetConfig | MLPConfig, in_features: int, out_features: 
     return build_mlp(spec, in_features, out_features)
 
 
+def _layers(net: nn.Module | None, obs_stats: ObservationStats | None) -> tuple[nn.Module, ...]:
+    """A feed-forward network's layers without their Sequential wrappers, after the observation normalisation (none
+    for a recurrent or missing network)."""
+    if net is None or isinstance(net, MemoryNet):
+        return ()
+    layers = tuple(m for m in net.modules() if not isinstance(m, nn.Sequential))
+    return layers if obs_stats is None else (obs_stats, *layers)
+
+
 class ActorCritic(nn.Module):
     """π(a|s) from `actor`'s outputs ("logits" below: a categorical's logits, or a Gaussian's mean and maybe its
     log-std) read by `dist`; V(s) from a separate `critic` when the algorithm uses one.
@@ -49,25 +58,30 @@ class ActorCritic(nn.Module):
         self.recurrent = bool(self.memories)
         # the actor's layers without their Sequential wrappers: on small batches each module call costs as much
         # as the layer's own work, so a rollout step calls only the layers (a plain tuple, not registered again)
-        self._actor_layers = () if isinstance(self.actor, MemoryNet) else \
-            tuple(m for m in self.actor.modules() if not isinstance(m, nn.Sequential))
-        if obs_stats is not None:
-            self._actor_layers = (obs_stats, *self._actor_layers)
+        self._actor_layers, self._critic_layers = (_layers(net, obs_stats) for net in (self.actor, self.critic))
 
-    def _seen(self, obs: torch.Tensor) -> torch.Tensor:
+    def as_seen(self, obs: torch.Tensor) -> torch.Tensor:
         """The observations as the networks see them (normalised, where the run normalises)."""
         return obs if self.obs_stats is None else self.obs_stats(obs)
 
     # -- feed-forward networks: any leading shape ---------------------------------------------------------------------
-    def logits(self, obs: torch.Tensor) -> torch.Tensor:
-        for layer in self._actor_layers:
+    def logits(self, obs: torch.Tensor, seen: bool = False) -> torch.Tensor:
+        """`seen`: obs are already as the networks see them (`as_seen`: an update normalises a rollout once)."""
+        for layer in self._actor_layers[self._skip(seen):]:
             obs = layer(obs)
         return obs  # (..., A)
 
-    def value(self, obs: torch.Tensor) -> torch.Tensor:
+    def _skip(self, seen: bool) -> int:
+        return int(seen and self.obs_stats is not None)
+
+    def value(self, obs: torch.Tensor, seen: bool = False) -> torch.Tensor:
         if self.critic is None:
             return torch.zeros(obs.shape[:-1], device=obs.device)
-        return self.critic(self._seen(obs)).squeeze(-1)  # (...,)
+        if not self._critic_layers:  # a recurrent critic stepped without its state: MemoryNet's own forward
+            return self.critic(obs if seen else self.as_seen(obs)).squeeze(-1)
+        for layer in self._critic_layers[self._skip(seen):]:
+            obs = layer(obs)
+        return obs.squeeze(-1)  # (...,)
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor, greedy: bool = False) -> torch.Tensor:
@@ -103,13 +117,13 @@ class ActorCritic(nn.Module):
         state; a recurrent critic's state is not stepped here (the collector replays it once per rollout)."""
         if "actor" not in memory:
             return self.logits(obs), memory
-        logits, state = self.actor.step(self._seen(obs), memory["actor"], start)
+        logits, state = self.actor.step(self.as_seen(obs), memory["actor"], start)
         return logits, {**memory, "actor": state}
 
     def rollout_logits(self, rollout: "Rollout") -> torch.Tensor:
         """(T, N, A) logits of a rollout's observations, a recurrent actor from the state the rollout began in."""
         if "actor" in self.memories:
-            return self.actor.sequence(self._seen(rollout.obs), rollout.starts, rollout.memory["actor"])[0]
+            return self.actor.sequence(self.as_seen(rollout.obs), rollout.starts, rollout.memory["actor"])[0]
         return self.logits(rollout.obs)
 
     def rollout_values(self, rollout: "Rollout", bootstrap: bool = True) -> torch.Tensor:
@@ -118,9 +132,9 @@ class ActorCritic(nn.Module):
         if "critic" not in self.memories:
             return self.value(obs)
         starts = torch.cat([rollout.starts, rollout.last_start.unsqueeze(0)]) if bootstrap else rollout.starts
-        return self.critic.sequence(self._seen(obs), starts, rollout.memory["critic"])[0].squeeze(-1)
+        return self.critic.sequence(self.as_seen(obs), starts, rollout.memory["critic"])[0].squeeze(-1)
 
     def critic_state_after(self, rollout: "Rollout") -> torch.Tensor:
         """A recurrent critic's state after reading the rollout's observations (where the next rollout begins)."""
-        return self.critic.sequence(self._seen(rollout.obs), rollout.starts, rollout.memory["critic"])[1]
+        return self.critic.sequence(self.as_seen(rollout.obs), rollout.starts, rollout.memory["critic"])[1]
 

@@ -58,7 +58,7 @@ class PPO(Update):
         else:  # minibatches of transitions: the (T, N) tensors flattened
             units = rollout.valid.numel()
             flat = lambda x: x.reshape(-1, *x.shape[2:])  # (T, N, ...) → (T·N, ...)  # noqa: E731
-            obs, actions = flat(rollout.obs), flat(rollout.actions)
+            obs, actions = self.policy.as_seen(flat(rollout.obs)), flat(rollout.actions)  # normalised once
             old_logp, old_values, advantages, returns = map(flat, (old_logp, old_values, advantages, returns))
             pick = lambda x, idx: x[idx]  # noqa: E731
         mask = rollout.valid if recurrent else rollout.valid.reshape(-1)
@@ -80,7 +80,8 @@ class PPO(Update):
                     logits, values = self.policy.rollout_logits(part), self.policy.rollout_values(part, False)
                     taken = part.actions
                 else:
-                    logits, values, taken = self.policy.logits(obs[idx]), self.policy.value(obs[idx]), actions[idx]
+                    seen = obs[idx]
+                    logits, values, taken = self.policy.logits(seen, True), self.policy.value(seen, True), actions[idx]
                 logp, entropy = self.policy.log_prob_and_entropy(logits, taken)
                 log_ratio = logp - pick(old_logp, idx)
                 ratio = log_ratio.exp()
