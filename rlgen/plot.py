@@ -26,10 +26,10 @@ def plot_curves(rows: list[dict[str, float]], meta: RunMeta, out: Path, title: s
     """Write the curves of a run's metrics rows to `out` (checked by the caller); returns the number of panels."""
     x_label = meta.unit or "step"
     panels = []
-    for title, y_label, series in PANELS:
+    for name, y_label, series in PANELS:
         drawn = [(key, label) for key, label in series if any(key in row for row in rows)]
-        if drawn and not (title == "Regularisation" and all(row.get(k, 0) == 0 for row in rows for k, _ in drawn)):
-            panels.append((title, y_label, drawn))
+        if drawn and not (name == "Regularisation" and all(row.get(k, 0) == 0 for row in rows for k, _ in drawn)):
+            panels.append((name, y_label, drawn))
     if not panels:
         raise RlgenError("metrics.csv has no metrics to plot")
 
@@ -42,12 +42,12 @@ def plot_curves(rows: list[dict[str, float]], meta: RunMeta, out: Path, title: s
     cols = min(3, len(panels))
     fig, axes = plt.subplots(math.ceil(len(panels) / cols), cols, figsize=(5 * cols, 3.6 * math.ceil(len(panels) / cols)),
                              squeeze=False)
-    for ax, (title, y_label, series) in zip(axes.flat, panels):
+    for ax, (name, y_label, series) in zip(axes.flat, panels):
         for key, label in series:
             points = [(row["step"], row[key]) for row in rows if key in row and not math.isnan(row[key])]
             ax.plot([p[0] for p in points], [p[1] for p in points], marker="o" if len(points) < 30 else None,
                     markersize=3, label=label)
-        ax.set_title(title)
+        ax.set_title(name)
         if x_label == "epochs":
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel(x_label)
