@@ -48,8 +48,8 @@ def plot_curves(rows: list[dict[str, float]], meta: RunMeta, out: Path, title: s
             ax.plot([p[0] for p in points], [p[1] for p in points], marker="o" if len(points) < 30 else None,
                     markersize=3, label=label)
         ax.set_title(name)
-        if x_label == "epochs":
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        # at most ~6 ticks (five-digit step counts ran into each other), whole numbers for epochs
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=x_label == "epochs"))
         ax.set_xlabel(x_label)
         ax.set_ylabel(y_label)
         ax.grid(alpha=0.3)
