@@ -127,6 +127,12 @@ class SB3Config(Strict):
     """SAC: env steps (per copy) between updates."""
     gradient_steps: int = Field(default=1, ge=1, le=10**6)
     """SAC: gradient steps per update."""
+    log_std_init: float | None = Field(default=None, ge=-20.0, le=2.0)
+    """Box actions: the Gaussian's initial log standard deviation (None: SB3's default, 0); the zoo's gSDE recipes
+    start low (MountainCarContinuous: −3.29)."""
+    normalize_rewards: bool = False
+    """Train on rewards scaled by VecNormalize (its norm_reward, discounted with `gamma`); reported returns and
+    evaluations stay the env's."""
     normalize_observations: bool = False
     """Wrap the training envs in SB3's VecNormalize (observations only, not rewards); its statistics are saved with
     the weights and normalise evaluation and rendering alike."""

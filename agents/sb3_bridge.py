@@ -54,12 +54,14 @@ def build_sb3_model(cfg: SB3RunConfig, envs, device: torch.device):
         return (lambda progress_remaining: progress_remaining * value) if kind == "linear" else value
 
     sde = {"use_sde": True, "sde_sample_freq": h.sde_sample_freq} if h.use_sde else {}
+    std = {} if h.log_std_init is None else {"log_std_init": h.log_std_init}
     shared = dict(gamma=h.gamma, learning_rate=schedule(h.learning_rate, h.lr_schedule), seed=cfg.seed,
                   device=device, verbose=0, **sde)
     if cfg.algo == "sb3_sac":
         return build_sac(cfg, envs, shared)
     common = dict(n_steps=h.n_steps, gae_lambda=h.gae_lambda, ent_coef=h.ent_coef or 0.0, vf_coef=h.vf_coef,
-                  max_grad_norm=h.max_grad_norm, policy_kwargs={"net_arch": list(h.net_arch), **network}, **shared)
+                  max_grad_norm=h.max_grad_norm, policy_kwargs={"net_arch": list(h.net_arch), **network, **std},
+                  **shared)
     ppo = dict(batch_size=h.batch_size, n_epochs=h.n_epochs, clip_range=schedule(h.clip_range, h.clip_schedule))
     if cfg.algo == "sb3_ppo":
         return PPO("MlpPolicy", envs, **ppo, **common)
@@ -83,7 +85,8 @@ def build_sac(cfg: SB3RunConfig, envs, shared: dict):
     return SAC("MlpPolicy", envs, buffer_size=h.buffer_size, learning_starts=h.learning_starts,
                batch_size=h.batch_size, tau=h.tau, train_freq=h.train_freq, gradient_steps=h.gradient_steps,
                ent_coef="auto" if h.ent_coef is None else h.ent_coef,
-               policy_kwargs={"net_arch": list(h.net_arch), "activation_fn": activation}, **shared)
+               policy_kwargs={"net_arch": list(h.net_arch), "activation_fn": activation,
+                              **({} if h.log_std_init is None else {"log_std_init": h.log_std_init})}, **shared)
 
 
 class SB3Optimizers:
@@ -153,10 +156,11 @@ def train_sb3(cfg: SB3RunConfig, run: RunDir, quiet: bool = False) -> TrainResul
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
     envs = make_sb3_env(cfg, device)
-    if cfg.sb3.normalize_observations:
+    h = cfg.sb3
+    if h.normalize_observations or h.normalize_rewards:
         from stable_baselines3.common.vec_env import VecNormalize
 
-        envs = VecNormalize(envs, norm_obs=True, norm_reward=False)
+        envs = VecNormalize(envs, norm_obs=h.normalize_observations, norm_reward=h.normalize_rewards, gamma=h.gamma)
     model = build_sb3_model(cfg, envs, device)
 
     def stats() -> ObservationStats | None:
@@ -193,7 +197,7 @@ def train_sb3(cfg: SB3RunConfig, run: RunDir, quiet: bool = False) -> TrainResul
             self.logged_at = 0
 
         def _on_step(self) -> bool:
-            self.running += self.locals["rewards"]
+            self.running += envs.get_original_reward() if h.normalize_rewards else self.locals["rewards"]
             for i in np.flatnonzero(self.locals["dones"]):
                 self.finished.append(float(self.running[i]))
                 self.running[i] = 0.0

@@ -13,7 +13,7 @@ from tests.conftest import CONFIGS
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_configs_load(path):
     cfg = load_config(path, [], schemas())
-    domains = ("cartpole_", "pendulum_", "inverted_pendulum_", "halfcheetah_", "fashion_", "series_")
+    domains = ("cartpole_", "pendulum_", "inverted_pendulum_", "halfcheetah_", "mountaincar_", "fashion_", "series_")
     assert path.stem.startswith(domains)  # files are named <domain>_<model>.yaml
     assert cfg.algo in path.stem or cfg.algo in ("classifier", "forecaster")
 

@@ -123,3 +123,27 @@ def test_a_mujoco_agent_renders_offscreen_without_a_display(tmp_path, monkeypatc
     assert result.exit_code == 0, result.output
     result = invoke("render", run, "--out", tmp_path / "ip.gif")
     assert result.exit_code == 0 and (tmp_path / "ip.gif").stat().st_size > 1000, result.output
+
+
+def test_sb3_runs_take_an_initial_log_std_and_train_on_normalised_rewards_reporting_the_envs(tmp_path):
+    """configs/mountaincar_sb3_ppo.yaml's recipe (the zoo's): log_std_init and VecNormalize's norm_reward."""
+    import csv
+
+    import torch
+
+    from agents.config import SB3RunConfig
+    from agents.sb3_bridge import build_sb3_model, make_sb3_env
+
+    cfg = SB3RunConfig(algo="sb3_ppo", env={"id": "Pendulum-v1", "num_envs": 1},
+                       sb3={"log_std_init": -3.29, "use_sde": True, "n_steps": 64, "batch_size": 64})
+    model = build_sb3_model(cfg, make_sb3_env(cfg, torch.device("cpu")), torch.device("cpu"))
+    assert torch.allclose(model.policy.log_std, torch.tensor(-3.29))
+    run = api.train(CONFIGS / "pendulum_sb3_ppo.yaml", ["sb3.normalize_rewards=true", "sb3.n_steps=64",
+                                                         "env.num_envs=1", "train.total_steps=448",
+                                                         "train.eval_every_steps=448", "train.eval_episodes=1",
+                                                         "train.target_return=null"],
+                    run_dir=tmp_path / "run", quiet=True)
+    with open(run.path / "metrics.csv") as f:
+        returns = [float(r["rollout/ep_return_mean_100"]) for r in csv.DictReader(f)
+                   if r["rollout/ep_return_mean_100"] not in ("", "nan")]
+    assert returns and all(r < -300 for r in returns), returns  # the env's returns, not the scaled rewards'
