@@ -57,8 +57,9 @@ def build_sb3_model(cfg: SB3RunConfig, envs, device: torch.device):
     std = {} if h.log_std_init is None else {"log_std_init": h.log_std_init}
     shared = dict(gamma=h.gamma, learning_rate=schedule(h.learning_rate, h.lr_schedule), seed=cfg.seed,
                   device=device, verbose=0, **sde)
-    if cfg.algo == "sb3_sac":
-        return build_sac(cfg, envs, shared)
+    if cfg.algo == "sb3_sac":  # SB3's SAC policy has no ortho_init
+        return build_sac(cfg, envs, shared, {"net_arch": list(h.net_arch), "activation_fn": network["activation_fn"],
+                                             **std})
     common = dict(n_steps=h.n_steps, gae_lambda=h.gae_lambda, ent_coef=h.ent_coef or 0.0, vf_coef=h.vf_coef,
                   max_grad_norm=h.max_grad_norm, policy_kwargs={"net_arch": list(h.net_arch), **network, **std},
                   **shared)
@@ -74,19 +75,16 @@ def build_sb3_model(cfg: SB3RunConfig, envs, device: torch.device):
     return A2C("MlpPolicy", envs, **common)
 
 
-def build_sac(cfg: SB3RunConfig, envs, shared: dict):
+def build_sac(cfg: SB3RunConfig, envs, shared: dict, policy_kwargs: dict):
     import gymnasium as gym
     from stable_baselines3 import SAC
 
     if not isinstance(envs.action_space, gym.spaces.Box):
         raise ConfigError(f"sb3_sac acts in Box action spaces; {cfg.env.id} has {envs.action_space}")
     h = cfg.sb3
-    activation = torch.nn.ReLU if h.activation == "relu" else torch.nn.Tanh
     return SAC("MlpPolicy", envs, buffer_size=h.buffer_size, learning_starts=h.learning_starts,
                batch_size=h.batch_size, tau=h.tau, train_freq=h.train_freq, gradient_steps=h.gradient_steps,
-               ent_coef="auto" if h.ent_coef is None else h.ent_coef,
-               policy_kwargs={"net_arch": list(h.net_arch), "activation_fn": activation,
-                              **({} if h.log_std_init is None else {"log_std_init": h.log_std_init})}, **shared)
+               ent_coef="auto" if h.ent_coef is None else h.ent_coef, policy_kwargs=policy_kwargs, **shared)
 
 
 class SB3Optimizers:
