@@ -58,21 +58,19 @@ gpu-check: install
 	$(BIN)/python benchmarks/distributed.py --device cuda --rounds 1
 
 # The packaging check CI runs after the tests: build a wheel, install it without -e into a fresh virtual environment
-# (torch first, as above) and train a tiny autoencoder and a tiny agent with the installed `rlgen`, away from the
-# source tree, so that a module or entry point missing from the wheel fails here.
+# (torch first, as above) beside the gymnasium, stable-baselines3 and sb3-contrib versions the tests ran with (pinned,
+# so that a conflict shows here), run `pip check`, then use it as a user with only the wheel would, away from the
+# source tree (.ci/wheel-check.sh): list and show the shipped configs, train every kind of run by name, evaluate,
+# sample, render.
+PINNED = gymnasium stable-baselines3 sb3-contrib
 wheel-check: install
 	rm -rf $(WHEEL_DIR) build/lib build/bdist.* && mkdir -p $(WHEEL_DIR)  # no stale build output in the wheel
 	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir $(WHEEL_DIR) .
 	$(PYTHON) -m venv $(WHEEL_DIR)/venv
 	$(WHEEL_DIR)/venv/bin/python -m pip install --quiet "$(TORCH_SPEC)"
-	$(WHEEL_DIR)/venv/bin/python -m pip install --quiet $(WHEEL_DIR)/rlgen-*.whl
-	cd $(WHEEL_DIR) && venv/bin/rlgen train $(CURDIR)/configs/fashion_stacked_ae.yaml --run-dir ae --quiet \
-		--set data.limit=600 --set data.validation=100 --set train.epochs=1
-	cd $(WHEEL_DIR) && venv/bin/rlgen train $(CURDIR)/configs/cartpole_reinforce.yaml --run-dir agent --quiet \
-		--set train.total_steps=500 --set train.eval_episodes=2 --set train.target_return=null
-	cd $(WHEEL_DIR) && venv/bin/python -c "import rlgen; assert 'site-packages' in rlgen.__file__, rlgen.__file__; \
-		print('wheel check: rlgen', rlgen.__version__, 'from', rlgen.__file__); \
-		print(rlgen.load('ae').evaluate(device='cpu')); print(rlgen.load('agent').evaluate(episodes=2))"
+	$(WHEEL_DIR)/venv/bin/python -m pip install --quiet $(WHEEL_DIR)/rlgen-*.whl \
+		$$($(BIN)/python -c "import importlib.metadata as m; print(*(f'{p}=={m.version(p)}' for p in '$(PINNED)'.split()))")
+	bash .ci/wheel-check.sh $(WHEEL_DIR)
 	rm -rf $(WHEEL_DIR)
 
 benchmark: install

@@ -5,10 +5,10 @@ from __future__ import annotations
 import torch
 from pydantic import Field
 
-from agents.policy import ActorCritic
-from agents.returns import gae, masked_mean, masked_normalize
-from agents.rollout import Rollout
-from agents.update import Update
+from rlgen.agents.policy import ActorCritic
+from rlgen.agents.returns import gae, masked_mean, masked_normalize
+from rlgen.agents.rollout import Rollout
+from rlgen.agents.update import Update
 from rlgen.schema import Strict
 
 

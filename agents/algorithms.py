@@ -5,14 +5,14 @@ from __future__ import annotations
 import gymnasium as gym
 import torch
 
-from agents.a2c import A2C
-from agents.config import AgentRunConfig
-from agents.obs_norm import ObservationStats, RewardScale
-from agents.policy import ActorCritic
-from agents.ppo import PPO
-from agents.reinforce import Reinforce
-from agents.update import Update
-from envs.make import EnvConfig, make_vec_env
+from rlgen.agents.a2c import A2C
+from rlgen.agents.config import AgentRunConfig
+from rlgen.agents.obs_norm import ObservationStats, RewardScale
+from rlgen.agents.policy import ActorCritic
+from rlgen.agents.ppo import PPO
+from rlgen.agents.reinforce import Reinforce
+from rlgen.agents.update import Update
+from rlgen.envs.make import EnvConfig, make_vec_env
 from rlgen.rundir import RunDir
 from rlgen.seeding import seed_everything
 

@@ -6,12 +6,12 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from agents.a2c import A2CConfig
-from agents.ppo import PPOConfig
-from agents.reinforce import ReinforceConfig
-from envs.make import EnvConfig
-from agents.distributions import ActorNetConfig
-from agents.memory import PolicyNetConfig
+from rlgen.agents.a2c import A2CConfig
+from rlgen.agents.ppo import PPOConfig
+from rlgen.agents.reinforce import ReinforceConfig
+from rlgen.envs.make import EnvConfig
+from rlgen.agents.distributions import ActorNetConfig
+from rlgen.agents.memory import PolicyNetConfig
 from rlgen.optim import OptimizerConfig
 from rlgen.schema import RunBase, Strict, Widths
 

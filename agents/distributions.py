@@ -24,7 +24,7 @@ from pydantic import Field
 from torch import nn
 from torch.nn import functional as F
 
-from agents.memory import PolicyNetConfig
+from rlgen.agents.memory import PolicyNetConfig
 from rlgen.errors import ConfigError
 
 LOG_2PI = math.log(2 * math.pi)

@@ -8,9 +8,9 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from agents.config import EvalScheduleConfig
-from agents.policy import ActorCritic
-from envs.make import EnvConfig, make_vec_env
+from rlgen.agents.config import EvalScheduleConfig
+from rlgen.agents.policy import ActorCritic
+from rlgen.envs.make import EnvConfig, make_vec_env
 from rlgen.runstate import RunState
 
 MAX_PARALLEL_EPISODES = 100

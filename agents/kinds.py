@@ -10,12 +10,12 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from agents.algorithms import build_policy, env_shapes, load_policy
-from agents.config import RL_CONFIGS, SB3_CONFIGS, AgentRunConfig, SB3RunConfig
-from agents.evaluate import Actor, evaluate_actor, policy_actor, summarize
-from agents.loop import train_agent
-from agents.render import check_render_request, render_actor
-from agents.rollout import Rollout
+from rlgen.agents.algorithms import build_policy, env_shapes, load_policy
+from rlgen.agents.config import RL_CONFIGS, SB3_CONFIGS, AgentRunConfig, SB3RunConfig
+from rlgen.agents.evaluate import Actor, evaluate_actor, policy_actor, summarize
+from rlgen.agents.loop import train_agent
+from rlgen.agents.render import check_render_request, render_actor
+from rlgen.agents.rollout import Rollout
 from rlgen.distributed import launched_world
 from rlgen.errors import ConfigError, RlgenError
 from rlgen.nets import check_size
@@ -64,12 +64,12 @@ class AgentKind(_ActorKind):
         return train_agent(cfg, run, quiet, resume)
 
     def batching_problem(self, cfg: AgentRunConfig) -> str | None:
-        from agents.seeds import batching_problem
+        from rlgen.agents.seeds import batching_problem
 
         return batching_problem(cfg)
 
     def train_seeds(self, cfgs: list[AgentRunConfig], runs: list[RunDir], quiet: bool = False) -> list[TrainResult]:
-        from agents.seeds import train_seeds
+        from rlgen.agents.seeds import train_seeds
 
         return train_seeds(cfgs, runs, quiet)
 
@@ -93,7 +93,7 @@ class SB3Kind(_ActorKind):
     # The bridge is imported where it is used: importing stable-baselines3 takes 0.1 s, which every rlgen command
     # would pay when the registry loads this module, SB3 run or not.
     def check(self, cfg: SB3RunConfig) -> None:
-        from agents.sb3_bridge import make_sb3_env
+        from rlgen.agents.sb3_bridge import make_sb3_env
 
         if launched_world().active:
             raise RlgenError("stable-baselines3 runs train in one process; --nproc and torchrun are for rlgen's own "
@@ -103,19 +103,19 @@ class SB3Kind(_ActorKind):
 
     def train(self, cfg: SB3RunConfig, run: RunDir, quiet: bool = False, resume: bool = False,
               threads=None) -> TrainResult:
-        from agents.sb3_bridge import train_sb3
+        from rlgen.agents.sb3_bridge import train_sb3
 
         if resume:
             raise RlgenError(f"{run.path} is a stable-baselines3 run; --resume continues rlgen's own runs only")
         return train_sb3(cfg, run, quiet)
 
     def actor(self, run: RunDir, cfg: SB3RunConfig, device: torch.device, greedy: bool) -> Actor:
-        from agents.sb3_bridge import load_sb3_actor
+        from rlgen.agents.sb3_bridge import load_sb3_actor
 
         return load_sb3_actor(run, cfg, device, greedy)
 
     def summary_model(self, cfg: SB3RunConfig, run: RunDir | None) -> tuple[nn.Module, Callable[[nn.Module], Any]]:
-        from agents.sb3_bridge import build_sb3_model, make_sb3_env
+        from rlgen.agents.sb3_bridge import build_sb3_model, make_sb3_env
 
         device = torch.device("cpu")
         envs = make_sb3_env(cfg, device)

@@ -12,13 +12,13 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from agents.algorithms import UPDATES, algo_section, initial_policy
-from agents.config import AgentRunConfig
-from agents.distributions import action_info
-from agents.evaluate import evaluate_policy, evaluation_due, record_evaluation
-from agents.rollout import RolloutCollector
-from envs.make import make_vec_env
-from agents.returns import ranks_mean
+from rlgen.agents.algorithms import UPDATES, algo_section, initial_policy
+from rlgen.agents.config import AgentRunConfig
+from rlgen.agents.distributions import action_info
+from rlgen.agents.evaluate import evaluate_policy, evaluation_due, record_evaluation
+from rlgen.agents.rollout import RolloutCollector
+from rlgen.envs.make import make_vec_env
+from rlgen.agents.returns import ranks_mean
 from rlgen.device import resolve_device
 from rlgen.distributed import agree, all_sum, current
 from rlgen.divergence import Diverged, check_finite

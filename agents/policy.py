@@ -9,13 +9,13 @@ import gymnasium as gym
 import torch
 from torch import nn
 
-from agents.distributions import action_distribution
-from agents.memory import MemoryNet, PolicyNetConfig
-from agents.obs_norm import ObservationStats
+from rlgen.agents.distributions import action_distribution
+from rlgen.agents.memory import MemoryNet, PolicyNetConfig
+from rlgen.agents.obs_norm import ObservationStats
 from rlgen.nets import MLPConfig, build_mlp
 
 if TYPE_CHECKING:
-    from agents.rollout import Rollout
+    from rlgen.agents.rollout import Rollout
 
 Memory = dict[str, torch.Tensor]  # "actor" / "critic" → (K, layers, N, H): the state of the recurrent networks
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import torch
 from pydantic import Field
 
-from agents.a2c import critic_targets
-from agents.returns import MaskedMeans, masked_normalize, ranks_mean
-from agents.rollout import Rollout
-from agents.update import Update
+from rlgen.agents.a2c import critic_targets
+from rlgen.agents.returns import MaskedMeans, masked_normalize, ranks_mean
+from rlgen.agents.rollout import Rollout
+from rlgen.agents.update import Update
 from rlgen.schema import Strict
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import torch
 from pydantic import Field
 
-from agents.returns import discounted_returns, masked_mean, masked_normalize
-from agents.rollout import Rollout
-from agents.update import Update
+from rlgen.agents.returns import discounted_returns, masked_mean, masked_normalize
+from rlgen.agents.rollout import Rollout
+from rlgen.agents.update import Update
 from rlgen.schema import Strict
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.evaluate import Actor, start_episodes
-from envs.make import EnvConfig, make_env
+from rlgen.agents.evaluate import Actor, start_episodes
+from rlgen.envs.make import EnvConfig, make_env
 from rlgen.atomic import atomic_output
 from rlgen.errors import RlgenError
 

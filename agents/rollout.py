@@ -23,8 +23,8 @@ from typing import Any
 import gymnasium as gym
 import torch
 
-from agents.distributions import gumbel_noise
-from agents.policy import ActorCritic
+from rlgen.agents.distributions import gumbel_noise
+from rlgen.agents.policy import ActorCritic
 from rlgen.checkpoint import check_like
 from rlgen.errors import RlgenError
 

@@ -14,13 +14,13 @@ import time
 import numpy as np
 import torch
 
-from agents.distributions import action_info
-from agents.config import SB3RunConfig
-from agents.evaluate import evaluate_actor, evaluation_due, record_evaluation
-from envs.make import make_env, make_torch_env
-from agents.obs_norm import ObservationStats
-from envs.observe import ObservationSubset
-from envs.sb3_vec_env import TorchCartPoleSB3VecEnv
+from rlgen.agents.distributions import action_info
+from rlgen.agents.config import SB3RunConfig
+from rlgen.agents.evaluate import evaluate_actor, evaluation_due, record_evaluation
+from rlgen.envs.make import make_env, make_torch_env
+from rlgen.agents.obs_norm import ObservationStats
+from rlgen.envs.observe import ObservationSubset
+from rlgen.envs.sb3_vec_env import TorchCartPoleSB3VecEnv
 from rlgen.device import resolve_device
 from rlgen.divergence import Diverged, check_finite
 from rlgen.errors import ConfigError

@@ -28,14 +28,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.algorithms import UPDATES, algo_section, initial_policy
-from agents.config import AgentRunConfig
-from agents.distributions import action_info
-from agents.evaluate import evaluation_env, evaluation_due, record_evaluation
-from agents.loop import rollout_metrics
-from agents.policy import ActorCritic
-from agents.rollout import Rollout, RolloutCollector, finished_episodes
-from envs.make import TORCH_ENVS, make_vec_env
+from rlgen.agents.algorithms import UPDATES, algo_section, initial_policy
+from rlgen.agents.config import AgentRunConfig
+from rlgen.agents.distributions import action_info
+from rlgen.agents.evaluate import evaluation_env, evaluation_due, record_evaluation
+from rlgen.agents.loop import rollout_metrics
+from rlgen.agents.policy import ActorCritic
+from rlgen.agents.rollout import Rollout, RolloutCollector, finished_episodes
+from rlgen.envs.make import TORCH_ENVS, make_vec_env
 from rlgen.device import resolve_device
 from rlgen.divergence import check_finite
 from rlgen.errors import ConfigError, RlgenError

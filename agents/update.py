@@ -6,8 +6,8 @@ from typing import Any
 
 import torch
 
-from agents.policy import ActorCritic
-from agents.rollout import Rollout
+from rlgen.agents.policy import ActorCritic
+from rlgen.agents.rollout import Rollout
 from rlgen.optim import TrainingOptimizer
 
 

@@ -28,7 +28,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from envs.torch_cartpole import TorchCartPoleVectorEnv  # noqa: E402
+from rlgen.envs.torch_cartpole import TorchCartPoleVectorEnv  # noqa: E402
 from rlgen import api  # noqa: E402
 from rlgen.errors import RlgenError  # noqa: E402
 

@@ -10,7 +10,7 @@ import gymnasium as gym
 import torch
 from pydantic import Field, model_validator
 
-from envs.observe import ObservationSubset, VectorObservationSubset
+from rlgen.envs.observe import ObservationSubset, VectorObservationSubset
 from rlgen.errors import RlgenError
 from rlgen.schema import Strict
 
@@ -124,10 +124,10 @@ def make_torch_env(cfg: EnvConfig, num_envs: int, device: torch.device | str) ->
     """rlgen's torch version of the config's env (checked by `check_torch_backend`)."""
     check_torch_backend(cfg)
     if TORCH_ENVS[cfg.id] == "pendulum":
-        from envs.torch_pendulum import TorchPendulumVectorEnv
+        from rlgen.envs.torch_pendulum import TorchPendulumVectorEnv
 
         return TorchPendulumVectorEnv(num_envs, device, observe=cfg.observe, **cfg.kwargs)
-    from envs.torch_cartpole import TorchCartPoleVectorEnv
+    from rlgen.envs.torch_cartpole import TorchCartPoleVectorEnv
 
     return TorchCartPoleVectorEnv(num_envs, device, compile=cfg.compile, observe=cfg.observe, **cfg.kwargs)
 

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 
-from envs.torch_cartpole import TorchCartPoleVectorEnv
+from rlgen.envs.torch_cartpole import TorchCartPoleVectorEnv
 
 
 class TorchCartPoleSB3VecEnv(VecEnv):

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from gymnasium.vector.vector_env import AutoresetMode
 
-from envs.observe import observed_space
-from envs.single import SingleTorchEnv
+from rlgen.envs.observe import observed_space
+from rlgen.envs.single import SingleTorchEnv
 from rlgen.checkpoint import check_like
 from rlgen.errors import RlgenError
 
@@ -229,8 +229,8 @@ def register() -> None:
     if "rlgen/CartPole-v1" not in gym.registry:
         gym.register(
             id="rlgen/CartPole-v1",
-            entry_point="envs.torch_cartpole:TorchCartPoleEnv",
-            vector_entry_point="envs.torch_cartpole:TorchCartPoleVectorEnv",
+            entry_point="rlgen.envs.torch_cartpole:TorchCartPoleEnv",
+            vector_entry_point="rlgen.envs.torch_cartpole:TorchCartPoleVectorEnv",
             max_episode_steps=500,
             reward_threshold=475.0,
         )

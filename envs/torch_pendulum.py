@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from gymnasium.vector.vector_env import AutoresetMode
 
-from envs.observe import observed_space
-from envs.single import SingleTorchEnv
+from rlgen.envs.observe import observed_space
+from rlgen.envs.single import SingleTorchEnv
 from rlgen.checkpoint import check_like
 
 MAX_SPEED, MAX_TORQUE, DT, GRAVITY, MASS, LENGTH = 8.0, 2.0, 0.05, 10.0, 1.0, 1.0
@@ -160,5 +160,5 @@ class TorchPendulumEnv(SingleTorchEnv):
 
 def register() -> None:
     if "rlgen/Pendulum-v1" not in gym.registry:
-        gym.register(id="rlgen/Pendulum-v1", entry_point="envs.torch_pendulum:TorchPendulumEnv",
-                     vector_entry_point="envs.torch_pendulum:TorchPendulumVectorEnv", max_episode_steps=200)
+        gym.register(id="rlgen/Pendulum-v1", entry_point="rlgen.envs.torch_pendulum:TorchPendulumEnv",
+                     vector_entry_point="rlgen.envs.torch_pendulum:TorchPendulumVectorEnv", max_episode_steps=200)

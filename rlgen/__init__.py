@@ -1,12 +1,14 @@
 """rlgen: policy-gradient agents, autoencoders and classifiers on one small PyTorch core.
 
     import rlgen
-    run = rlgen.train("configs/fashion_mlp.yaml", overrides={"train.epochs": 3})
+    run = rlgen.train("fashion_mlp", overrides={"train.epochs": 3})  # a shipped config's name, or a YAML path
     run.evaluate()
+    rlgen.shipped_configs()  # name → one-line description of every shipped config, sweep and search space
 """
 
 __version__ = "0.2.0"
-__all__ = ["__version__", "load", "resume", "summary", "sweep", "train", "train_seeds", "tune"]
+__all__ = ["__version__", "load", "resume", "shipped_configs", "summary", "sweep", "train", "train_seeds",
+           "tune"]
 
 
 def __getattr__(name: str):
@@ -19,4 +21,8 @@ def __getattr__(name: str):
         from rlgen.studies import api as studies
 
         return getattr(studies, name)
+    if name == "shipped_configs":
+        from rlgen.shipped import shipped_configs
+
+        return shipped_configs
     raise AttributeError(f"module 'rlgen' has no attribute {name!r}")

@@ -1,7 +1,7 @@
 """The Python API, for notebooks and scripts; the `rlgen` command line is a thin layer over it.
 
     import rlgen
-    run = rlgen.train("configs/fashion_mlp.yaml", overrides={"train.epochs": 3})
+    run = rlgen.train("fashion_mlp", overrides={"train.epochs": 3})  # a shipped config, or a YAML path
     run.evaluate()                       # {'test_accuracy': 0.87, …}
     vae = rlgen.load("runs/vae")
     images = vae.sample(n=16, out="samples.png")
@@ -27,6 +27,7 @@ from rlgen.plot import plot_curves
 from rlgen.registry import RunKind, kind_of_algo, open_run, schemas
 from rlgen.rundir import FollowerRunDir, RunDir, default_run_dir, new_meta
 from rlgen.runstate import RunMeta, TrainResult
+from rlgen.shipped import find_config
 from rlgen.summary import summary_table
 from rlgen.threads import chosen_threads
 
@@ -36,11 +37,12 @@ VIDEO_SUFFIXES = (".gif", ".mp4")
 
 
 def resolve_config(config: str | Path | BaseModel | Mapping[str, Any], overrides: Overrides = None) -> tuple[Any, str]:
-    """A validated config from a YAML path, a config object or a mapping, with overrides applied; and a name for
-    its default run directory."""
+    """A validated config from a YAML path or a shipped config's name (rlgen/shipped.py), a config object or a
+    mapping, with overrides applied; and a name for its default run directory."""
     overrides = overrides if isinstance(overrides, Mapping) else list(overrides or [])
     if isinstance(config, (str, Path)):
-        return load_config(Path(config), overrides, schemas()), Path(config).stem
+        path = find_config(config)
+        return load_config(path, overrides, schemas()), path.stem
     data = config.model_dump(mode="json") if isinstance(config, BaseModel) else dict(config)
     cfg = validate(apply_overrides(data, overrides), schemas(), "config")
     return cfg, cfg.algo
@@ -49,8 +51,8 @@ def resolve_config(config: str | Path | BaseModel | Mapping[str, Any], overrides
 def train(config: str | Path | BaseModel | Mapping[str, Any], overrides: Overrides = None, *,
           run_dir: str | Path | None = None, seed: int | None = None, device: str | None = None,
           threads: int | None = None, quiet: bool = False) -> "Run":
-    """Train the model a config describes (a YAML path, a config object or a mapping) in a new run directory and
-    return the finished run. `overrides`: {"train.epochs": 3} or ["train.epochs=3"]; `seed` and `device` override
+    """Train the model a config describes (a YAML path, a shipped config's name such as "cartpole_ppo", a config
+    object or a mapping) in a new run directory and return the finished run. `overrides`: {"train.epochs": 3} or ["train.epochs=3"]; `seed` and `device` override
     the config's. `threads` fixes the thread count (default: OMP_NUM_THREADS, else the kind of run chooses; see
     rlgen.threads). Ctrl-C stops training with what was learned saved, and raises TrainingInterrupted (a
     KeyboardInterrupt naming the run dir)."""

@@ -96,10 +96,12 @@ def _interrupted(exc: TrainingInterrupted) -> Interrupted:
 def train(config: Path | None, overrides: tuple[str, ...], set_file: Path | None, run_dir: Path | None,
           resume: Path | None, device: str | None, seed: int | None, seed_list: list[int] | None, quiet: bool,
           threads: int | None, timings: bool, check_only: bool, nproc: int):
-    """Train the model a YAML CONFIG describes; the run directory gets config, weights, metrics.
+    """Train the model a YAML CONFIG describes; the run directory gets config, weights, metrics. CONFIG is a file
+    or the name of a shipped config (`rlgen configs` lists them; a file of that name comes first).
 
     \b
     Examples:
+      rlgen train cartpole_ppo
       rlgen train configs/cartpole_reinforce.yaml
       rlgen train configs/cartpole_reinforce.yaml --seed 1 --set optimizer.lr=0.005 --run-dir runs/try
       rlgen train configs/fashion_cnn.yaml --set train.epochs=3
@@ -323,10 +325,11 @@ def data_fetch(data_dir: Path | None):
 
 
 def _add_commands() -> None:
+    from rlgen.config_commands import configs
     from rlgen.image_commands import interpolate, reconstruct, sample
     from rlgen.studies.commands import sweep, tune
 
-    for command in (sample, reconstruct, interpolate, sweep, tune):
+    for command in (sample, reconstruct, interpolate, sweep, tune, configs):
         main.add_command(command)
 
 

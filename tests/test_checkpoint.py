@@ -7,8 +7,8 @@ import subprocess
 import pytest
 import torch
 
-from agents.config import ReinforceRunConfig
-from agents.policy import ActorCritic
+from rlgen.agents.config import ReinforceRunConfig
+from rlgen.agents.policy import ActorCritic
 from rlgen.atomic import atomic_write_bytes
 from rlgen.checkpoint import load_state, save_state
 from rlgen.errors import RlgenError

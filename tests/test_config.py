@@ -3,7 +3,7 @@
 import pytest
 import yaml
 
-from agents.config import ReinforceRunConfig
+from rlgen.agents.config import ReinforceRunConfig
 from rlgen.registry import schemas
 from rlgen.config import apply_overrides, dump_config, load_config
 from rlgen.errors import ConfigError

@@ -131,8 +131,8 @@ def test_sb3_runs_take_an_initial_log_std_and_train_on_normalised_rewards_report
 
     import torch
 
-    from agents.config import SB3RunConfig
-    from agents.sb3_bridge import build_sb3_model, make_sb3_env
+    from rlgen.agents.config import SB3RunConfig
+    from rlgen.agents.sb3_bridge import build_sb3_model, make_sb3_env
 
     cfg = SB3RunConfig(algo="sb3_ppo", env={"id": "Pendulum-v1", "num_envs": 1},
                        sb3={"log_std_init": -3.29, "use_sde": True, "n_steps": 64, "batch_size": 64})

@@ -28,7 +28,7 @@ def test_data_models_train_on_the_gpu_in_bf16(config, tmp_path):
 
 
 def test_the_torch_cartpole_steps_alike_on_cpu_and_gpu():
-    from envs.torch_cartpole import TorchCartPoleVectorEnv
+    from rlgen.envs.torch_cartpole import TorchCartPoleVectorEnv
 
     cpu, gpu = TorchCartPoleVectorEnv(64, "cpu"), TorchCartPoleVectorEnv(64, "cuda")
     obs_cpu, _ = cpu.reset(seed=3)

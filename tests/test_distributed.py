@@ -125,7 +125,7 @@ def fake_rollout(seed, steps=12, envs=3, recurrent=False, gaussian=False):
     """A deterministic rollout of CartPole-shaped tensors (`gaussian`: Pendulum-shaped, 3-D observations and 1-D
     torques); the ranks' rollouts have different counts of valid transitions, which the update must weigh
     correctly. `recurrent`: with episode starts and the states of RECURRENT's networks that the rollout began in."""
-    from agents.rollout import Rollout
+    from rlgen.agents.rollout import Rollout
 
     g = torch.Generator().manual_seed(seed)
     if gaussian:
@@ -146,8 +146,8 @@ def fake_rollout(seed, steps=12, envs=3, recurrent=False, gaussian=False):
 
 def one_update(algo, rollout):
     """The policy of the shipped config after one update on `rollout` (same initial weights for every caller)."""
-    from agents.algorithms import UPDATES, algo_section, build_policy
-    from agents.config import RL_CONFIGS
+    from rlgen.agents.algorithms import UPDATES, algo_section, build_policy
+    from rlgen.agents.config import RL_CONFIGS
     from rlgen.config import load_config
     from rlgen.optim import TrainingOptimizer
 

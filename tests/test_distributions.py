@@ -7,9 +7,9 @@ import torch
 from torch.distributions import AffineTransform, Categorical as TorchCategorical, Normal, TanhTransform
 from torch.distributions import TransformedDistribution
 
-from agents.distributions import (ActorNetConfig, Categorical, DiagonalGaussian, SquashedGaussian,
+from rlgen.agents.distributions import (ActorNetConfig, Categorical, DiagonalGaussian, SquashedGaussian,
                                   action_distribution, action_info)
-from agents.policy import ActorCritic
+from rlgen.agents.policy import ActorCritic
 from rlgen.errors import ConfigError
 from tests.test_cli import assert_one_line_error, invoke
 from tests.conftest import CONFIGS

@@ -4,7 +4,7 @@ import gymnasium as gym
 import pytest
 import torch
 
-from envs.make import EnvConfig, check_spaces, make_env, make_vec_env
+from rlgen.envs.make import EnvConfig, check_spaces, make_env, make_vec_env
 from rlgen.device import resolve_device
 from rlgen.errors import RlgenError
 from rlgen.seeding import seed_everything

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from agents.returns import gae
+from rlgen.agents.returns import gae
 
 F, T_ = False, True
 
@@ -41,7 +41,7 @@ def test_truncation_bootstraps_and_cuts_the_trace():
 
 
 def test_lambda_one_gives_discounted_returns_minus_values():
-    from agents.returns import discounted_returns
+    from rlgen.agents.returns import discounted_returns
 
     torch.manual_seed(0)
     r = torch.rand(6, 3)

@@ -122,12 +122,12 @@ def test_resume_continues_an_interrupted_run(tmp_path, monkeypatch, config):
 def test_ctrl_c_during_an_evaluation_keeps_the_iterations_row(tmp_path, monkeypatch, batched):
     """The iteration that an evaluation interrupts is counted in the checkpoint, so its metrics row is written too:
     the table and the run state agree on where the run stopped (and a resumed run's table has no gap)."""
-    import agents.loop
-    import agents.seeds
+    import rlgen.agents.loop
+    import rlgen.agents.seeds
 
     overrides = ["device=cpu", "env.num_envs=4", "train.total_steps=5000", "train.eval_every_steps=200",
                  "train.eval_episodes=2", "train.target_return=null", "train.rollout=steps", "train.rollout_steps=32"]
-    module, name = (agents.seeds, "evaluate_due") if batched else (agents.loop, "evaluate_policy")
+    module, name = (rlgen.agents.seeds, "evaluate_due") if batched else (rlgen.agents.loop, "evaluate_policy")
     evaluate, calls = getattr(module, name), []
 
     def interrupted_second_evaluation(*args, **kwargs):

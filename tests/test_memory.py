@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from agents.algorithms import UPDATES, algo_section, build_policy
-from agents.config import RL_CONFIGS
-from agents.evaluate import PolicyActor, evaluate_actor
-from agents.memory import MemoryNet, PolicyNetConfig
-from agents.distributions import log_prob_and_entropy
-from agents.rollout import RolloutCollector
-from envs.make import EnvConfig, make_vec_env
-from envs.torch_cartpole import TorchCartPoleVectorEnv
+from rlgen.agents.algorithms import UPDATES, algo_section, build_policy
+from rlgen.agents.config import RL_CONFIGS
+from rlgen.agents.evaluate import PolicyActor, evaluate_actor
+from rlgen.agents.memory import MemoryNet, PolicyNetConfig
+from rlgen.agents.distributions import log_prob_and_entropy
+from rlgen.agents.rollout import RolloutCollector
+from rlgen.envs.make import EnvConfig, make_vec_env
+from rlgen.envs.torch_cartpole import TorchCartPoleVectorEnv
 from rlgen.config import load_config
 from rlgen.optim import TrainingOptimizer
 from tests.conftest import CONFIGS
@@ -123,7 +123,7 @@ def test_recurrent_ppo_minibatches_are_whole_env_copy_sequences(monkeypatch):
     losses = []
     monkeypatch.setattr(TrainingOptimizer, "step", lambda self, loss: losses.append(loss.detach()))
     update = UPDATES["ppo"](algo_section(cfg), policy, TrainingOptimizer(policy, cfg.optimizer))
-    from agents.a2c import critic_targets
+    from rlgen.agents.a2c import critic_targets
 
     _, advantages, returns = critic_targets(policy, rollout, cfg.ppo.gamma, cfg.ppo.gae_lambda)
     torch.manual_seed(11)

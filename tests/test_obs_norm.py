@@ -7,7 +7,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from agents.obs_norm import ObservationStats
+from rlgen.agents.obs_norm import ObservationStats
 from rlgen import api
 from tests.conftest import CONFIGS, leave_and_exit
 
@@ -36,7 +36,7 @@ def test_normalised_observations_are_clipped_standard_scores():
 
 
 def test_the_statistics_are_saved_with_the_weights_and_used_by_a_loaded_policy(tmp_path, tiny_agent_overrides):
-    from agents.algorithms import load_policy
+    from rlgen.agents.algorithms import load_policy
 
     overrides = tiny_agent_overrides + ["device=cpu", "normalize_observations=true", "observation_clip=5"]
     run = api.train(CONFIGS / "cartpole_ppo.yaml", overrides, run_dir=tmp_path / "run", quiet=True)
@@ -92,9 +92,9 @@ def test_batched_seeds_refuse_normalised_observations_in_one_line(tmp_path, tiny
 
 
 def test_reward_scaling_divides_by_the_running_deviation_of_each_copys_discounted_return():
-    from agents.algorithms import build_policy
-    from agents.config import RL_CONFIGS
-    from agents.obs_norm import RewardScale
+    from rlgen.agents.algorithms import build_policy
+    from rlgen.agents.config import RL_CONFIGS
+    from rlgen.agents.obs_norm import RewardScale
 
     scale = RewardScale(copies=2, gamma=0.5, clip=3.0)
     rewards = torch.tensor([[1.0, 2.0], [1.0, 0.0], [0.0, 2.0], [4.0, 2.0]])

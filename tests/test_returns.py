@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from agents.returns import discounted_returns, masked_mean, masked_normalize
+from rlgen.agents.returns import discounted_returns, masked_mean, masked_normalize
 
 F, T_ = False, True
 

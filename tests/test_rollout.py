@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from agents.policy import ActorCritic
-from agents.rollout import RolloutCollector
-from envs.make import EnvConfig, make_vec_env
+from rlgen.agents.policy import ActorCritic
+from rlgen.agents.rollout import RolloutCollector
+from rlgen.envs.make import EnvConfig, make_vec_env
 from rlgen.nets import MLPConfig
 
 

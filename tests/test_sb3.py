@@ -9,8 +9,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from envs.sb3_vec_env import TorchCartPoleSB3VecEnv
-from envs.torch_cartpole import THETA_THRESHOLD, X_THRESHOLD
+from rlgen.envs.sb3_vec_env import TorchCartPoleSB3VecEnv
+from rlgen.envs.torch_cartpole import THETA_THRESHOLD, X_THRESHOLD
 from rlgen.cli import main
 from tests.conftest import CONFIGS
 
@@ -82,7 +82,7 @@ def test_sb3_runs_through_the_cli(tmp_path, monkeypatch, config, backend):
 def test_saved_weights_rebuild_the_same_policy(tmp_path):
     from safetensors.torch import load_file
 
-    from agents.sb3_bridge import load_sb3_model
+    from rlgen.agents.sb3_bridge import load_sb3_model
     from rlgen import api
 
     run = tmp_path / "run"

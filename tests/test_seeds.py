@@ -12,10 +12,10 @@ import pytest
 import torch
 
 import rlgen
-from agents.algorithms import UPDATES, algo_section, initial_policy
-from agents.config import RL_CONFIGS
-from agents.rollout import Rollout
-from agents.seeds import BatchedLoss, StackedPolicy, batched_update, evaluate_seeds, new_seed
+from rlgen.agents.algorithms import UPDATES, algo_section, initial_policy
+from rlgen.agents.config import RL_CONFIGS
+from rlgen.agents.rollout import Rollout
+from rlgen.agents.seeds import BatchedLoss, StackedPolicy, batched_update, evaluate_seeds, new_seed
 from rlgen.config import load_config
 from rlgen.errors import RlgenError
 from rlgen.optim import TrainingOptimizer
@@ -91,7 +91,7 @@ def test_a_finished_seed_stops_learning_while_the_others_go_on():
 
 
 def test_a_seed_that_is_done_leaves_the_batch_and_the_others_finish_alone(tmp_path, monkeypatch):
-    from agents.rollout import RolloutCollector
+    from rlgen.agents.rollout import RolloutCollector
 
     sizes = []
     keep = RolloutCollector.keep

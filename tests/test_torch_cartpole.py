@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-import envs  # noqa: F401  (registers rlgen/CartPole-v1)
-from envs.torch_cartpole import TorchCartPoleVectorEnv
+import rlgen.envs  # noqa: F401  (registers rlgen/CartPole-v1)
+from rlgen.envs.torch_cartpole import TorchCartPoleVectorEnv
 
 needs_cxx = pytest.mark.skipif(shutil.which("g++") is None, reason="torch.compile on the CPU needs a C++ compiler")
 

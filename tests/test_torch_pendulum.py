@@ -6,8 +6,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from envs.make import EnvConfig, make_vec_env
-from envs.torch_pendulum import TorchPendulumVectorEnv
+from rlgen.envs.make import EnvConfig, make_vec_env
+from rlgen.envs.torch_pendulum import TorchPendulumVectorEnv
 
 
 def gymnasium_pendulum(seed):

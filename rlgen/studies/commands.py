@@ -27,9 +27,11 @@ def sweep(sweep_file: Path | None, out: Path | None, jobs: int, report_dir: Path
     OUT/cells.csv (mean, std, 95 % bootstrap interval and interquartile mean per cell), OUT/curves.png and
     OUT/final.png.
 
+    SWEEP_FILE is a file or a shipped sweep's name (`rlgen configs` lists them).
+
     \b
     Examples:
-      rlgen sweep configs/sweeps/fashion_batch_size.yaml --jobs 2
+      rlgen sweep fashion_batch_size --jobs 2
       rlgen sweep configs/sweeps/cartpole_credit.yaml --out runs/credit --jobs 2
       rlgen sweep --report runs/credit
     """
@@ -87,9 +89,11 @@ def tune(config: Path, space_file: Path, trials: int, jobs: int, out: Path | Non
     machines sharing the folder) can work on it. OUT/best.yaml holds the best trial's settings, for
     `rlgen train CONFIG --set-file OUT/best.yaml`; OUT/trials.csv lists every trial.
 
+    CONFIG and the --space file are files or shipped names (`rlgen configs` lists them).
+
     \b
     Examples:
-      rlgen tune configs/cartpole_ppo.yaml --space configs/sweeps/tune_cartpole_ppo.yaml --trials 40 --jobs 2
+      rlgen tune cartpole_ppo --space tune_cartpole_ppo --trials 40 --jobs 2
       rlgen tune configs/fashion_vae.yaml --space configs/sweeps/tune_fashion_vae.yaml --trials 20
       rlgen train configs/cartpole_ppo.yaml --set-file runs/tune/cartpole_ppo/best.yaml
     """

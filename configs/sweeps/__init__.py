@@ -1,0 +1,1 @@
+"""The shipped sweeps and search spaces (package data of rlgen.configs.sweeps)."""
