@@ -24,7 +24,7 @@ print(f"wheel check: {len(names)} files, all under rlgen/ and {info[0]}")
 EOF
 $bin/python -m pip check
 
-$bin/rlgen configs | head -3
+$bin/rlgen configs > configs.txt && head -3 configs.txt && grep -q "^sweeps/tune_cartpole_ppo" configs.txt
 $bin/rlgen configs show cartpole_ppo > my_ppo.yaml
 $bin/rlgen train my_ppo.yaml --check
 tiny_data=(--set data.limit=600 --set data.validation=100 --set train.epochs=1)
