@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What `make wheel-check` runs once it has built the wheel and installed it into a fresh virtual environment:
 # a user with only the wheel, in a folder that is not the clone, lists, shows, trains every kind of run (by the
-# shipped configs' names), evaluates, samples and renders. Usage: .ci/wheel-check.sh WHEEL_DIR (holding venv/ and
+# shipped configs' names), evaluates, samples, renders and exports. Usage: .ci/wheel-check.sh WHEEL_DIR (holding venv/ and
 # the wheel; the commands run there).
 set -euo pipefail
 cd "$1"
@@ -42,6 +42,20 @@ $bin/rlgen evaluate sb3 --episodes 2
 $bin/rlgen evaluate series
 $bin/rlgen render agent --out agent.gif
 $bin/rlgen sample vae --out samples.png
+$bin/rlgen export agent --out agent.onnx
+$bin/rlgen export vae --part decoder --format torchscript --out decoder.pt
+$bin/rlgen export mlp --out mlp.onnx
+$bin/python - <<'EOF'
+# the README's lines: an exported CartPole policy in a plain gymnasium loop, without rlgen
+import gymnasium as gym, onnxruntime
+policy, env = onnxruntime.InferenceSession("agent.onnx"), gym.make("CartPole-v1")
+obs, _ = env.reset(seed=0)
+for step in range(500):
+    obs, reward, terminated, truncated, _ = env.step(int(policy.run(None, {"obs": obs[None]})[0][0]))
+    if terminated or truncated:
+        break
+print(f"wheel check: the exported policy played {step + 1} steps")
+EOF
 $bin/python - <<'EOF'
 import rlgen
 assert "site-packages" in rlgen.__file__, rlgen.__file__
@@ -50,5 +64,5 @@ print(rlgen.load("ae").evaluate(device="cpu"))
 print(rlgen.load("mlp").evaluate(device="cpu"))
 print(rlgen.load("agent").evaluate(episodes=2))
 EOF
-test -s agent.gif && test -s samples.png
+test -s agent.gif && test -s samples.png && test -s decoder.pt && test -s mlp.onnx
 echo "wheel check: passed"

@@ -18,6 +18,7 @@ from rlgen.agents.render import check_render_request, render_actor
 from rlgen.agents.rollout import Rollout
 from rlgen.distributed import launched_world
 from rlgen.errors import ConfigError, RlgenError
+from rlgen.export import choose_part
 from rlgen.nets import check_size
 from rlgen.registry import RunKind, require_model
 from rlgen.rundir import RunDir
@@ -76,6 +77,14 @@ class AgentKind(_ActorKind):
     def actor(self, run: RunDir, cfg: AgentRunConfig, device: torch.device, greedy: bool) -> Actor:
         return policy_actor(load_policy(run, cfg, device), device, greedy)
 
+    def exportable(self, run: RunDir, cfg: AgentRunConfig, part: str | None):
+        from rlgen.agents.export import policy_exportable
+
+        choose_part(part, ("policy",), run.path)
+        require_model(run)
+        policy = load_policy(run, cfg, torch.device("cpu"))
+        return policy_exportable(policy, cfg.env, policy_actor(policy, torch.device("cpu")), run.path)
+
     def summary_model(self, cfg: AgentRunConfig, run: RunDir | None) -> tuple[nn.Module, Callable[[nn.Module], Any]]:
         obs_dim, action_space = env_shapes(cfg.env)
         policy = build_policy(cfg, obs_dim, action_space)
@@ -113,6 +122,14 @@ class SB3Kind(_ActorKind):
         from rlgen.agents.sb3_bridge import load_sb3_actor
 
         return load_sb3_actor(run, cfg, device, greedy)
+
+    def exportable(self, run: RunDir, cfg: SB3RunConfig, part: str | None):
+        from rlgen.agents.export import sb3_exportable
+        from rlgen.agents.sb3_bridge import load_sb3_actor
+
+        choose_part(part, ("policy",), run.path)
+        require_model(run)
+        return sb3_exportable(load_sb3_actor(run, cfg, torch.device("cpu"), True), cfg.env, run.path)
 
     def summary_model(self, cfg: SB3RunConfig, run: RunDir | None) -> tuple[nn.Module, Callable[[nn.Module], Any]]:
         from rlgen.agents.sb3_bridge import build_sb3_model, make_sb3_env

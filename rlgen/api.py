@@ -293,6 +293,17 @@ class Run:
         plot_curves(self.metrics(), self.meta, out, f"{self.kind.title(self.config)} — {self.path.name}")
         return [out, *self.kind.extra_plots(self.run, self.config, resolve_device(device), out)]
 
+    def export(self, out: str | Path, *, format: str = "onnx", part: str | None = None) -> dict[str, Any]:
+        """Write the trained model to `out` as ONNX (`.onnx`) or TorchScript (`.pt`), checked against rlgen's own
+        answers before it replaces anything (rlgen/export.py). `part`: an autoencoder's "encoder" or "decoder"
+        (agents export their greedy "policy", classifiers the "classifier", forecasters the "forecaster").
+        Returns the report: file, signature, max |difference| on the sample inputs, tolerance."""
+        from rlgen.export import check_export_request, export
+
+        check_export_request(format, Path(out))  # before any model is loaded
+        with chosen_threads(None, False):
+            return export(self.kind.exportable(self.run, self.config, part), format, Path(out))
+
     def summary(self) -> str:
         """A per-layer table of the model: output shapes and parameter counts."""
         model, forward = self.kind.summary_model(self.config, self.run)

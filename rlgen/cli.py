@@ -326,10 +326,11 @@ def data_fetch(data_dir: Path | None):
 
 def _add_commands() -> None:
     from rlgen.config_commands import configs
+    from rlgen.export_command import export
     from rlgen.image_commands import interpolate, reconstruct, sample
     from rlgen.studies.commands import sweep, tune
 
-    for command in (sample, reconstruct, interpolate, sweep, tune, configs):
+    for command in (sample, reconstruct, interpolate, sweep, tune, configs, export):
         main.add_command(command)
 
 

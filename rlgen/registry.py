@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 from pydantic import BaseModel
@@ -23,6 +23,9 @@ from rlgen.errors import RlgenError
 from rlgen.rundir import RunDir
 from rlgen.runstate import TrainResult
 from rlgen.threads import ThreadPolicy
+
+if TYPE_CHECKING:
+    from rlgen.export import Exportable
 
 ENTRY_POINT_GROUP = "rlgen.kinds"
 
@@ -96,6 +99,11 @@ class RunKind:
             seed: int, temperature: float = 1.0) -> dict[str, Any]:
         """Fréchet distance of n generated images to the test images on a classifier run's features."""
         self._cannot(run, cfg, "generate images for a Fréchet distance")
+
+    def exportable(self, run: RunDir, cfg: Any, part: str | None) -> "Exportable":
+        """What `rlgen export` writes for this run (rlgen/export.py): the `part` asked for (None: the kind's
+        default), on the CPU, with its sample inputs and rlgen's answer to them."""
+        self._cannot(run, cfg, "be exported")
 
     def extra_plots(self, run: RunDir, cfg: Any, device: torch.device, out: Path) -> list[Path]:
         """Pictures beside the training curves that only this kind draws (a classifier's confusion matrix)."""

@@ -91,6 +91,14 @@ class AutoencoderKind(DatasetKind):
         return interpolate_images(self.load_model(run, cfg, device), self.test_split(cfg, device),
                                   self._title(run, cfg), out, steps, pairs, seed)
 
+    def exportable(self, run: RunDir, cfg: AERunConfig, part: str | None):
+        from rlgen.autoencoders.export import autoencoder_exportable
+        from rlgen.export import choose_part
+
+        part = choose_part(part, ("encoder", "decoder"), run.path)
+        cpu = torch.device("cpu")
+        return autoencoder_exportable(self.load_model(run, cfg, cpu), part, self.test_split(cfg, cpu), cfg.model.latent)
+
     def extra_plots(self, run: RunDir, cfg: AERunConfig, device: torch.device, out: Path) -> list[Path]:
         """Beside the curves: the test images' codings coloured by class (CURVES-latent.png) and, for an
         unconditional 2-D latent, its decoded manifold (CURVES-manifold.png)."""

@@ -68,6 +68,16 @@ class ClassifierKind(DatasetKind):
         return (f"test accuracy {report['test_accuracy']:.4f}, loss {report['test_loss']:.4f} over "
                 f"{report['images']:,} images; per class: {per_class}")
 
+    def exportable(self, run: RunDir, cfg: ClassifierRunConfig, part: str | None):
+        """Images in [0, 1] (N, 1, 28, 28) → class logits (N, 10)."""
+        from rlgen.export import choose_part, model_exportable
+
+        choose_part(part, ("classifier",), run.path)
+        cpu = torch.device("cpu")
+        test = self.test_split(cfg, cpu)
+        return model_exportable("classifier", self.load_model(run, cfg, cpu), to_inputs(test.x[:64]), "images",
+                                "logits", f"class logits in the order {', '.join(CLASS_NAMES)}")
+
     def extra_plots(self, run: RunDir, cfg: ClassifierRunConfig, device: torch.device, out: Path) -> list[Path]:
         """The confusion matrix of the test split, beside the curves: CURVES-confusion.png."""
         model = self.load_model(run, cfg, device)

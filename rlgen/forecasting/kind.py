@@ -60,6 +60,15 @@ class ForecasterKind(DatasetKind):
         return (f"test MSE {report['test_mse']:.5f} over {report['series']:,} series × {report['horizon']} step(s) "
                 f"({report['vs_naive']:.3f} × the naive forecast's {report['naive_test_mse']:.5f}); {report['model']}")
 
+    def exportable(self, run: RunDir, cfg: ForecasterRunConfig, part: str | None):
+        """Windows of the series (N, steps, 1) → the forecast after the last step (N, horizon)."""
+        from rlgen.export import choose_part, model_exportable
+
+        choose_part(part, ("forecaster",), run.path)
+        cpu = torch.device("cpu")
+        return model_exportable("forecaster", self.load_model(run, cfg, cpu), self.test_split(cfg, cpu).x[:64],
+                                "series", "forecast", f"the next {cfg.data.horizon} value(s)")
+
     def extra_plots(self, run: RunDir, cfg: ForecasterRunConfig, device: torch.device, out: Path) -> list[Path]:
         """Beside the curves: the first test series with their forecasts (CURVES-forecasts.png)."""
         model = self.load_model(run, cfg, device)
