@@ -10,13 +10,14 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from rlgen.data import IMAGE_SHAPE, NUM_CLASSES, Split, Splits, load_splits
+from rlgen.data import IMAGE_SHAPE, NUM_CLASSES, Split, Splits, load_splits, to_inputs
 from rlgen.device import resolve_device
-from rlgen.distributed import current, launched_world
+from rlgen.distributed import agree, current, launched_world
 from rlgen.epochs import EpochModel, batches_per_epoch, train_epochs
 from rlgen.errors import RlgenError
 from rlgen.nets import check_size
 from rlgen.optim import FixedModelOptimizer, ParamGroup, TrainingOptimizer
+from rlgen.precision import choose_precision, probe
 from rlgen.registry import RunKind, require_model
 from rlgen.rundir import RunDir
 from rlgen.runstate import TrainResult
@@ -57,8 +58,10 @@ class DatasetKind(RunKind):
         """What the optimizer trains (all of the model by default)."""
         return model
 
-    def training_splits(self, cfg: Any, model: EpochModel, splits: Splits) -> tuple[Split, Split]:
-        """The (train, validation) splits as the model trains on them; a kind may transform them once here."""
+    def training_splits(self, cfg: Any, model: EpochModel, splits: Splits, autocast: torch.dtype | None
+                        ) -> tuple[Split, Split]:
+        """The (train, validation) splits as the model trains on them; a kind may transform them once here (in the
+        run's precision, `autocast`)."""
         return splits.train, splits.val
 
     adaptive_threads = True
@@ -85,11 +88,29 @@ class DatasetKind(RunKind):
         resumed = run.load_checkpoint(model, optimizer)[:2] if resume else None
         if not resume:
             self.init_weights(cfg, model, run)
-        train, val = self.training_splits(cfg, model, splits)
+        autocast, precision = self.precision(cfg, model, splits.train, device, run.info if resume else None)
+        train, val = self.training_splits(cfg, model, splits, autocast)
         if not resume:
-            run.update_meta(info={"data_source": str(splits.source), **self.run_info(cfg, model)})
+            run.update_meta(info={"data_source": str(splits.source), **self.run_info(cfg, model), **precision})
         return train_epochs(model, optimizer, train, val, cfg.train, run, seed=cfg.seed, device=device,
-                            description=f"{cfg.algo} {self.data_name}", quiet=quiet, resumed=resumed, threads=threads)
+                            description=f"{cfg.algo} {self.data_name}", quiet=quiet, resumed=resumed, threads=threads,
+                            autocast_dtype=autocast)
+
+    def precision(self, cfg: Any, model: EpochModel, train: Split, device: torch.device,
+                  saved_info: dict[str, Any] | None) -> tuple[torch.dtype | None, dict[str, Any]]:
+        """The autocast dtype of the run's matrix multiplies (rlgen/precision.py): as asked, as recorded when
+        resuming, or (auto) measured on the model's first training batch."""
+        batch = min(cfg.train.batch_size, len(train))
+
+        def measure() -> dict[str, float]:
+            x, y = to_inputs(train.x[:batch]), train.y[:batch]
+            return probe(model, lambda m, xs, ys: m.losses(xs, ys), x, y, device)
+
+        asked = cfg.train.precision if model.learns else "fp32"  # a baseline has no gradients to time
+        dtype, info = choose_precision(asked, device, saved_info, measure)
+        if agree(dtype is not None) != (dtype is not None):  # data-parallel ranks compute alike: rank 0 decides
+            dtype = torch.bfloat16 if dtype is None else None
+        return dtype, info
 
     def run_info(self, cfg: Any, model: EpochModel) -> dict[str, Any]:
         return {}

@@ -29,8 +29,10 @@ def resolve_device(name: str) -> torch.device:
 def resolve_precision(name: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype for matrix multiplies, or None for plain float32.
 
-    `auto` chooses bfloat16 only where the hardware runs it natively (a CPU with AVX512-BF16 or AMX through oneDNN,
-    or a CUDA device with bf16 support), since emulated bf16 is slower than float32."""
+    For `auto`: bfloat16 where the hardware runs it natively (a CPU with AVX512-BF16 or AMX through oneDNN, or a
+    CUDA device with bf16 support), since emulated bf16 is slower than float32. That is only the candidate: a run
+    created with `auto` times it against float32 on its own model (rlgen/precision.py) and keeps the faster; the
+    speed scripts in benchmarks/ time both themselves."""
     if name == "fp32":
         return None
     if name == "bf16":

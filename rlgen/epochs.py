@@ -18,7 +18,6 @@ from pydantic import Field
 from torch import nn
 
 from rlgen.data import Split, batch_inputs, to_inputs
-from rlgen.device import resolve_precision
 from rlgen.distributed import SINGLE, World, all_sum, current
 from rlgen.divergence import check_finite
 from rlgen.metrics import ProgressBar
@@ -41,7 +40,9 @@ class EpochTrainConfig(Strict):
     """Batch size of validation and evaluation passes (no gradients, so it can be large)."""
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     """Matrix multiplies of training steps in bfloat16 (weights, optimizer state, losses and sampling stay float32)
-    or float32; auto picks bf16 where the hardware runs it natively. Validation and evaluation use float32."""
+    or float32; validation and evaluation use float32. `auto`: bf16 only where the device runs it natively and a
+    short probe of this model's training steps at run creation finds it clearly faster (rlgen/precision.py); the
+    choice and both timings are in meta.json and kept on --resume."""
 
 
 class EpochModel(nn.Module):
@@ -154,12 +155,12 @@ def validate(model: EpochModel, split: Split, batch_size: int, world: World = SI
 def train_epochs(model: EpochModel, optimizer: TrainingOptimizer, train: Split, val: Split, cfg: EpochTrainConfig,
                  run: RunDir, *, seed: int, device: torch.device, description: str, quiet: bool = False,
                  resumed: tuple[RunState, dict[str, torch.Tensor]] | None = None,
-                 threads: ThreadPolicy | None = None) -> TrainResult:
+                 threads: ThreadPolicy | None = None, autocast_dtype: torch.dtype | None = None) -> TrainResult:
     """Train `model` for cfg.epochs on `train`, validating on `val` after every epoch; see the module's docstring.
     The caller builds model, optimizer (over cfg.epochs × batches per epoch) and data, seeded; to continue a run it
     loads the checkpoint into them first and passes the run state and RNG states it held as `resumed`. With an
-    empty `val` the epoch's training metrics choose the best weights instead."""
-    autocast_dtype = resolve_precision(cfg.precision, device)
+    empty `val` the epoch's training metrics choose the best weights instead. `autocast_dtype`: the forward
+    passes' autocast dtype (None: float32), chosen by the caller (rlgen/precision.py)."""
     generator = torch.Generator().manual_seed(seed)  # the shuffling order, the same on every rank
     timings = {"training": 0.0, "validation": 0.0}
     world = current()
@@ -174,7 +175,7 @@ def train_epochs(model: EpochModel, optimizer: TrainingOptimizer, train: Split, 
         restore_rng(rng, device, {"shuffle": generator}, str(run.path / "checkpoint.safetensors"))
     else:
         run.update_meta(unit="epochs", monitor=f"{judged_on}/{metric}",
-                        info={"precision": str(autocast_dtype or torch.float32), "train_images": len(train)})
+                        info={"train_images": len(train)})
     logger = run.metrics_logger(keep_until_step=state.progress if resume else None)
     last: dict[str, float] = {}
     losses = data_parallel(model, model.losses, world)

@@ -38,7 +38,9 @@ def assert_resume_equals_uninterrupted(config: Path, overrides: list[str], tmp_p
     from rlgen.metrics import MetricsLogger
 
     fix_threads(monkeypatch)
-    api.train(config, overrides, run_dir=tmp_path / "whole", quiet=True)
+    whole = api.train(config, overrides, run_dir=tmp_path / "whole", quiet=True)
+    # the same precision as the whole run's (`auto` measures at each run's creation, and could choose otherwise)
+    overrides = [*overrides, f"train.precision={'bf16' if whole.meta.info['precision'] == 'torch.bfloat16' else 'fp32'}"]
     original = MetricsLogger.log
 
     def crash_at_epoch_two(self, step, metrics):

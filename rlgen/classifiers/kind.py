@@ -13,7 +13,6 @@ from rlgen.classifiers.model import Classifier
 from rlgen.classifiers.pretrained import build_lower, describe_source, load_lower
 from rlgen.data import CLASS_NAMES, IMAGE_SHAPE, NUM_CLASSES, Split, Splits, to_inputs
 from rlgen.dataset_kind import DatasetKind
-from rlgen.device import resolve_precision
 from rlgen.optim import ParamGroup
 from rlgen.rundir import RunDir
 
@@ -44,11 +43,11 @@ class ClassifierKind(DatasetKind):
             return model  # frozen layers have requires_grad off: the optimizer leaves them out
         return [ParamGroup(model.lower, cfg.pretrained.lr_scale), ParamGroup(model.body), ParamGroup(model.head)]
 
-    def training_splits(self, cfg: ClassifierRunConfig, model: Classifier, splits: Splits) -> tuple[Split, Split]:
+    def training_splits(self, cfg: ClassifierRunConfig, model: Classifier, splits: Splits,
+                        autocast: torch.dtype | None) -> tuple[Split, Split]:
         p = cfg.pretrained
         if p is None or not p.freeze or not p.cache:
             return splits.train, splits.val
-        autocast = resolve_precision(cfg.train.precision, splits.train.x.device)
         model.features_cached = True
         return (cached_features(model, splits.train, cfg.train.eval_batch_size, autocast),
                 cached_features(model, splits.val, cfg.train.eval_batch_size, autocast))
