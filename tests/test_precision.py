@@ -53,7 +53,7 @@ def test_a_run_records_its_choice_and_keeps_it_on_resume(tmp_path, monkeypatch):
     from rlgen.metrics import MetricsLogger
 
     monkeypatch.setattr("rlgen.precision.bf16_native", lambda device: True)
-    monkeypatch.setattr("rlgen.precision.probe", lambda *args: {"fp32": 0.010, "bf16": 0.004})
+    monkeypatch.setattr("rlgen.dataset_kind.probe", lambda *args: {"fp32": 0.010, "bf16": 0.004})
     original = MetricsLogger.log
 
     def crash_at_epoch_two(self, step, metrics):
@@ -68,7 +68,7 @@ def test_a_run_records_its_choice_and_keeps_it_on_resume(tmp_path, monkeypatch):
     monkeypatch.setattr(MetricsLogger, "log", original)
     info = rlgen.load(tmp_path / "ae").meta.info
     assert info["precision"] == "torch.bfloat16" and info["precision_probe"] == {"fp32_ms": 10.0, "bf16_ms": 4.0}
-    monkeypatch.setattr("rlgen.precision.probe", never)  # the resumed run keeps the choice, without measuring
+    monkeypatch.setattr("rlgen.dataset_kind.probe", never)  # the resumed run keeps the choice, without measuring
     monkeypatch.setattr("rlgen.precision.bf16_native", lambda device: False)
     resumed = rlgen.resume(tmp_path / "ae", quiet=True)
     assert resumed.result.progress == 3 and resumed.meta.info["precision"] == "torch.bfloat16"
