@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 
 WHEEL_DIR := build/wheel-check
 
-.PHONY: all install data demo test wheel-check benchmark gpu-check clean
+.PHONY: all install data demo test docs wheel-check benchmark gpu-check clean
 
 all: demo
 
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,docs]'
 	touch $(STAMP)
 
 install: $(STAMP) data
@@ -41,6 +41,11 @@ demo: install
 
 test: install
 	SDL_VIDEODRIVER=dummy $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The documentation site (mkdocs-material; the config reference is generated from the schemas, the API reference
+# from the docstrings), built with --strict so that a broken link or reference fails; open build/site/index.html.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
 
 # The GPU paths: the CUDA tests, then the speed scripts with --device cuda. Without a CUDA GPU it says so and
 # succeeds, so that it can run anywhere.

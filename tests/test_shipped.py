@@ -104,3 +104,27 @@ def test_pyproject_installs_every_package_folder_under_rlgen():
             found.add(".".join((package, *parts)))
     assert found == set(tool["packages"])
     assert set(tool["package-data"]) == {"rlgen.configs", "rlgen.configs.sweeps"}
+
+
+def test_the_config_reference_names_every_field_of_every_schema():
+    from pydantic import BaseModel
+
+    from rlgen.registry import schemas
+    from rlgen.schema_docs import _models_in, config_reference
+
+    text = config_reference()
+    top = set(schemas().values())
+    todo = list(top)
+    seen: set[type[BaseModel]] = set()
+    while todo:
+        model = todo.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        assert model in top or f"### {model.__name__}" in text
+        for name, field in model.model_fields.items():
+            if model in top and name == "algo":  # the heading of its section: ### `algo: ppo`
+                continue
+            assert f"| `{name}` |" in text, f"{model.__name__}.{name}"
+            todo += _models_in(field.annotation)
+    assert "| `clip_range` | float | `0.2` | ε of the clipped surrogate" in text
