@@ -39,8 +39,9 @@ demo: install
 	SDL_VIDEODRIVER=$${SDL_VIDEODRIVER:-dummy} $(BIN)/rlgen render $(DEMO_RUN) --out $(DEMO_RUN)/cartpole.gif
 	@echo "demo done: run dir $(DEMO_RUN) (config, weights, metrics.csv, tb/), animation $(DEMO_RUN)/cartpole.gif"
 
+# The tests, then every tutorial notebook from top to bottom with tiny budgets (nbmake), so that none can rot.
 test: install
-	SDL_VIDEODRIVER=dummy $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	SDL_VIDEODRIVER=dummy RLGEN_TUTORIAL_TINY=1 $(BIN)/python -m pytest -q --nbmake tests docs/tutorials $(PYTEST_ARGS)
 
 # The documentation site (mkdocs-material; the config reference is generated from the schemas, the API reference
 # from the docstrings), built with --strict so that a broken link or reference fails; open build/site/index.html.
