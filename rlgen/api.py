@@ -52,10 +52,10 @@ def train(config: str | Path | BaseModel | Mapping[str, Any], overrides: Overrid
           run_dir: str | Path | None = None, seed: int | None = None, device: str | None = None,
           threads: int | None = None, quiet: bool = False) -> "Run":
     """Train the model a config describes (a YAML path, a shipped config's name such as "cartpole_ppo", a config
-    object or a mapping) in a new run directory and return the finished run. `overrides`: {"train.epochs": 3} or ["train.epochs=3"]; `seed` and `device` override
-    the config's. `threads` fixes the thread count (default: OMP_NUM_THREADS, else the kind of run chooses; see
-    rlgen.threads). Ctrl-C stops training with what was learned saved, and raises TrainingInterrupted (a
-    KeyboardInterrupt naming the run dir)."""
+    object or a mapping) in a new run directory and return the finished run. `overrides`: {"train.epochs": 3} or
+    ["train.epochs=3"]; `seed` and `device` override the config's. `threads` fixes the thread count (default:
+    OMP_NUM_THREADS, else the kind of run chooses; see rlgen.threads). Ctrl-C stops training with what was learned
+    saved, and raises TrainingInterrupted (a KeyboardInterrupt naming the run dir)."""
     started = time.perf_counter()
     cfg, name, kind = check(config, overrides, seed=seed, device=device)
     checked = time.perf_counter() - started

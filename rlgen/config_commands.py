@@ -41,7 +41,8 @@ def configs(ctx: click.Context) -> None:
     kind_width = max(len(k) for k in kinds.values())
     click.echo(f"{'name':<{width}}  {'kind':<{kind_width}}  description")
     for item in items:
-        click.echo(f"{item.name:<{width}}  {kinds[item.name]:<{kind_width}}  {item.description(max(40, 118 - width - kind_width))}")
+        described = item.description(max(40, 118 - width - kind_width))
+        click.echo(f"{item.name:<{width}}  {kinds[item.name]:<{kind_width}}  {described}")
     click.echo(f"\n{len(items)} files in {items[0].path.parent}; `rlgen configs show NAME` prints one")
 
 

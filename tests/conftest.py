@@ -27,20 +27,11 @@ def fix_threads(monkeypatch) -> None:
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
 
 
-def assert_resume_equals_uninterrupted(config: Path, overrides: list[str], tmp_path: Path, monkeypatch) -> None:
-    """Train `config` whole, then again with a Ctrl-C after epoch 2 and `rlgen resume`: the two runs' best weights
-    and final checkpoints must be equal bit for bit (the epoch trainer's resume, on the CPU)."""
-    import torch
-    from safetensors.torch import load_file
-
-    from rlgen import api
+def train_interrupted_at_epoch_two(train, monkeypatch) -> None:
+    """Call `train` (an epoch-trained run) with a Ctrl-C right after epoch 2 is logged; expect TrainingInterrupted."""
     from rlgen.errors import TrainingInterrupted
     from rlgen.metrics import MetricsLogger
 
-    fix_threads(monkeypatch)
-    whole = api.train(config, overrides, run_dir=tmp_path / "whole", quiet=True)
-    # the same precision as the whole run's (`auto` measures at each run's creation, and could choose otherwise)
-    overrides = [*overrides, f"train.precision={'bf16' if whole.meta.info['precision'] == 'torch.bfloat16' else 'fp32'}"]
     original = MetricsLogger.log
 
     def crash_at_epoch_two(self, step, metrics):
@@ -50,8 +41,25 @@ def assert_resume_equals_uninterrupted(config: Path, overrides: list[str], tmp_p
 
     monkeypatch.setattr(MetricsLogger, "log", crash_at_epoch_two)
     with pytest.raises(TrainingInterrupted):
-        api.train(config, overrides, run_dir=tmp_path / "broken", quiet=True)
+        train()
     monkeypatch.setattr(MetricsLogger, "log", original)
+
+
+def assert_resume_equals_uninterrupted(config: Path, overrides: list[str], tmp_path: Path, monkeypatch) -> None:
+    """Train `config` whole, then again with a Ctrl-C after epoch 2 and `rlgen resume`: the two runs' best weights
+    and final checkpoints must be equal bit for bit (the epoch trainer's resume, on the CPU)."""
+    import torch
+    from safetensors.torch import load_file
+
+    from rlgen import api
+
+    fix_threads(monkeypatch)
+    whole = api.train(config, overrides, run_dir=tmp_path / "whole", quiet=True)
+    # the same precision as the whole run's (`auto` measures at each run's creation, and could choose otherwise)
+    chosen = "bf16" if whole.meta.info["precision"] == "torch.bfloat16" else "fp32"
+    overrides = [*overrides, f"train.precision={chosen}"]
+    train_interrupted_at_epoch_two(lambda: api.train(config, overrides, run_dir=tmp_path / "broken", quiet=True),
+                                   monkeypatch)
     api.resume(tmp_path / "broken", quiet=True)
     for name in ("model.safetensors", "checkpoint.safetensors"):
         a, b = load_file(tmp_path / "whole" / name), load_file(tmp_path / "broken" / name)

@@ -28,7 +28,8 @@ def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("export")
     made = {}
     for name, config, overrides in [("ppo", "cartpole_ppo", AGENT), ("pendulum", "pendulum_ppo", AGENT),
-                                    ("sb3", "cartpole_sb3_ppo", AGENT), ("cvae", "fashion_cvae", {**DATA, "vae.nll_samples": 2}),
+                                    ("sb3", "cartpole_sb3_ppo", AGENT),
+                                    ("cvae", "fashion_cvae", {**DATA, "vae.nll_samples": 2}),
                                     ("mlp", "fashion_mlp", DATA)]:
         made[name] = rlgen.train(config, overrides, run_dir=root / name, quiet=True)
     return made

@@ -8,6 +8,7 @@ from torch import nn
 import rlgen
 from rlgen.errors import RlgenError
 from rlgen.precision import PROBE_MARGIN, choose_precision, probe
+from tests.conftest import train_interrupted_at_epoch_two
 
 CPU = torch.device("cpu")
 
@@ -49,23 +50,11 @@ def test_the_probe_changes_neither_the_model_nor_the_random_streams():
 
 
 def test_a_run_records_its_choice_and_keeps_it_on_resume(tmp_path, monkeypatch):
-    from rlgen.errors import TrainingInterrupted
-    from rlgen.metrics import MetricsLogger
-
     monkeypatch.setattr("rlgen.precision.bf16_native", lambda device: True)
     monkeypatch.setattr("rlgen.dataset_kind.probe", lambda *args: {"fp32": 0.010, "bf16": 0.004})
-    original = MetricsLogger.log
-
-    def crash_at_epoch_two(self, step, metrics):
-        original(self, step, metrics)
-        if step == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(MetricsLogger, "log", crash_at_epoch_two)
     tiny = {"data.limit": 600, "data.validation": 100, "train.epochs": 3, "device": "cpu"}
-    with pytest.raises(TrainingInterrupted):
-        rlgen.train("fashion_stacked_ae", tiny, run_dir=tmp_path / "ae", quiet=True)
-    monkeypatch.setattr(MetricsLogger, "log", original)
+    train_interrupted_at_epoch_two(lambda: rlgen.train("fashion_stacked_ae", tiny, run_dir=tmp_path / "ae", quiet=True),
+                                   monkeypatch)
     info = rlgen.load(tmp_path / "ae").meta.info
     assert info["precision"] == "torch.bfloat16" and info["precision_probe"] == {"fp32_ms": 10.0, "bf16_ms": 4.0}
     monkeypatch.setattr("rlgen.dataset_kind.probe", never)  # the resumed run keeps the choice, without measuring

@@ -39,7 +39,8 @@ def autoencoder_exportable(model, part: str, test: Split, latent: int, seed: int
     labels = (test.y[:SAMPLES].long(),) if conditional else ()
     label_names = ("labels",) if conditional else ()
     if part == "encoder":
-        module, inputs, names, outputs = Encoder(model), (to_inputs(test.x[:SAMPLES]), *labels), ("images",), ("codings",)
+        module, inputs = Encoder(model), (to_inputs(test.x[:SAMPLES]), *labels)
+        names, outputs = ("images",), ("codings",)
         note = "the posterior mean" if model.generative else ""
     else:
         noise = torch.randn(SAMPLES, latent, generator=torch.Generator().manual_seed(seed))

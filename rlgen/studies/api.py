@@ -11,9 +11,10 @@ from rlgen.shipped import find_config
 
 def sweep(sweep_file: str | Path, out: str | Path | None = None, *, jobs: int = 1, quiet: bool = False
           ) -> dict[str, Any]:
-    """Run (or continue) the sweep a YAML file (or a shipped sweep's name) describes, then write its tables and pictures into `out` (default
-    runs/sweeps/<file name>). Returns {"cells": one dict per cell (means, intervals, IQM…), "runs", "planned",
-    "files", "failures": one line per failed run}; failed runs do not raise, a bad sweep file does (RlgenError)."""
+    """Run (or continue) the sweep a YAML file (or a shipped sweep's name) describes, then write its tables and
+    pictures into `out` (default runs/sweeps/<file name>). Returns {"cells": one dict per cell (means, intervals,
+    IQM…), "runs", "planned", "files", "failures": one line per failed run}; failed runs do not raise, a bad sweep
+    file does (RlgenError)."""
     from rlgen.studies.report import report
     from rlgen.studies.spec import load_spec
     from rlgen.studies.sweep import existing_runs, run_sweep
@@ -39,9 +40,10 @@ def sweep_report(out: str | Path) -> dict[str, Any]:
 
 def tune(config: str | Path, space: str | Path, *, trials: int = 20, jobs: int = 1, out: str | Path | None = None,
          quiet: bool = False) -> dict[str, Any]:
-    """Search CONFIG's settings (a file or a shipped name; `space` too) on Optuna until `trials` trials have finished (an earlier study in `out`, default
-    runs/tune/<config name>, is continued). Returns {"best": Optuna's best trial, "trials": rows, "complete",
-    "pruned", "files"}; OUT/best.yaml is what `rlgen train CONFIG --set-file` takes."""
+    """Search CONFIG's settings (a file or a shipped name; `space` too) on Optuna until `trials` trials have
+    finished (an earlier study in `out`, default runs/tune/<config name>, is continued). Returns {"best": Optuna's
+    best trial, "trials": rows, "complete", "pruned", "files"}; OUT/best.yaml is what `rlgen train CONFIG
+    --set-file` takes."""
     from rlgen.studies.tune import tune as run_tune
 
     if not 1 <= trials <= 100_000 or not 1 <= jobs <= 256:
