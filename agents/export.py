@@ -55,8 +55,7 @@ class GreedyPolicy(nn.Module):
         self.policy = policy
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        dist = self.policy.dist
-        return dist.to_env(dist.greedy(self.policy.logits(obs)))
+        return self.policy.choose(self.policy.logits(obs), greedy=True)
 
 
 def policy_exportable(policy: ActorCritic, env: EnvConfig, actor: Actor, run_path: Any) -> Exportable:

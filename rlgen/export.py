@@ -52,15 +52,17 @@ class Exportable:
         return f"{ins} → " + ", ".join(f"{n} {_shape(t)}" for n, t in zip(self.output_names, outs))
 
 
-def model_exportable(part: str, model: nn.Module, inputs: torch.Tensor, input_name: str, output_name: str,
-                     note: str = "") -> Exportable:
-    """A model whose forward maps one input batch to one output batch, checked against its own eager answer."""
+def model_exportable(part: str, model: nn.Module, inputs: torch.Tensor | tuple[torch.Tensor, ...],
+                     input_names: str | tuple[str, ...], output_name: str, note: str = "") -> Exportable:
+    """A model whose forward maps its input batches to one output batch, checked against its own eager answer."""
+    inputs = inputs if isinstance(inputs, tuple) else (inputs,)
+    input_names = input_names if isinstance(input_names, tuple) else (input_names,)
 
     def reference():
         with torch.no_grad():
-            return (model(inputs).numpy(),)
+            return (model(*inputs).numpy(),)
 
-    return Exportable(part, model, (inputs,), (input_name,), (output_name,), reference, note)
+    return Exportable(part, model, inputs, input_names, (output_name,), reference, note)
 
 
 def choose_part(part: str | None, parts: tuple[str, ...], run_path: Path) -> str:

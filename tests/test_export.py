@@ -7,20 +7,14 @@ import numpy as np
 import onnxruntime
 import pytest
 import torch
-from click.testing import CliRunner
 
 import rlgen
-from rlgen.cli import main
 from rlgen.errors import RlgenError
-from tests.test_cli import assert_one_line_error
+from tests.test_cli import assert_one_line_error, invoke
 
 AGENT = {"train.total_steps": 2000, "train.eval_every_steps": 1000, "train.eval_episodes": 2,
          "train.target_return": None, "device": "cpu"}
 DATA = {"data.limit": 600, "data.validation": 100, "train.epochs": 1, "device": "cpu"}
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 @pytest.fixture(scope="module")

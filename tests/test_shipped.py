@@ -4,18 +4,12 @@ name that is neither is one line naming the closest; pyproject installs every pa
 import tomllib
 
 import pytest
-from click.testing import CliRunner
 
 import rlgen
-from rlgen.cli import main
 from rlgen.errors import ConfigError
 from rlgen.shipped import find_config, shipped, shipped_dir
 from tests.conftest import CONFIGS, ROOT
-from tests.test_cli import assert_one_line_error
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
+from tests.test_cli import assert_one_line_error, invoke
 
 
 def test_every_yaml_in_configs_is_shipped_with_a_description():

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from rlgen.data import NUM_CLASSES, Split, to_inputs
-from rlgen.export import Exportable
+from rlgen.export import Exportable, model_exportable
 
 SAMPLES = 64
 
@@ -36,20 +36,13 @@ class Decoder(nn.Module):
 
 def autoencoder_exportable(model, part: str, test: Split, latent: int, seed: int = 0) -> Exportable:
     conditional = bool(getattr(model, "conditional", False))
-    labels = (test.y[:SAMPLES].long(),) if conditional else ()
     label_names = ("labels",) if conditional else ()
     if part == "encoder":
-        module, inputs = Encoder(model), (to_inputs(test.x[:SAMPLES]), *labels)
-        names, outputs = ("images",), ("codings",)
+        labels = (test.y[:SAMPLES].long(),) if conditional else ()
         note = "the posterior mean" if model.generative else ""
-    else:
-        noise = torch.randn(SAMPLES, latent, generator=torch.Generator().manual_seed(seed))
-        labels = (torch.arange(SAMPLES) % NUM_CLASSES,) if conditional else ()
-        module, inputs, names, outputs = Decoder(model), (noise, *labels), ("codings",), ("images",)
-        note = "pixel means in [0, 1]"
-
-    def reference():
-        with torch.no_grad():
-            return (module(*inputs).numpy(),)
-
-    return Exportable(part, module, inputs, names + label_names, outputs, reference, note)
+        return model_exportable(part, Encoder(model), (to_inputs(test.x[:SAMPLES]), *labels),
+                                ("images", *label_names), "codings", note)
+    noise = torch.randn(SAMPLES, latent, generator=torch.Generator().manual_seed(seed))
+    labels = (torch.arange(SAMPLES) % NUM_CLASSES,) if conditional else ()
+    return model_exportable(part, Decoder(model), (noise, *labels), ("codings", *label_names), "images",
+                            "pixel means in [0, 1]")
