@@ -262,8 +262,9 @@ class Run:
 
     def sample(self, n: int = 64, *, seed: int = 0, out: str | Path | None = None, device: str = "auto",
                label: int | str | None = None, temperature: float = 1.0) -> torch.Tensor:
-        """n generated images (n, C, H, W) in [0, 1]; `out`: also write them as a PNG grid. A conditional VAE
-        draws class `label` (a number or a name: 8 or "Bag"), or with no label n of each class (one row each).
+        """n generated images (n, C, H, W) in [0, 1], always n; `out`: also write them as a PNG grid. A conditional
+        VAE draws class `label` (a number or a name: 8 or "Bag"), or with no label the classes in turn (n = 100: ten
+        of each, one row per class).
         `temperature` (0 to 10) scales the latent noise: below 1, fewer odd samples and less variety."""
         chosen = parse_label(label) if label is not None else None
         return self.kind.sample(self.run, self.config, resolve_device(device), _checked(out, IMAGE_SUFFIXES), n=n,

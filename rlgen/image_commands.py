@@ -22,14 +22,15 @@ from rlgen.cli_options import DEVICE_HELP, PNG, RUN_DIR, SEED, TEMPERATURE
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 def sample(run_dir: Path, out: Path, n: int, seed: int, label: str | None, temperature: float, device: str):
     """Generate new images with a VAE run: decode z drawn from its prior into a PNG grid. A conditional VAE draws
-    the class --label asks for; without --label it draws N of every class, one row per class.
+    the class --label asks for; without --label its N images take the classes in turn, and a multiple of 10 gives
+    one row per class (--n 100: ten of each).
 
     \b
     Examples:
       rlgen sample runs/fashion_vae/<run> --out samples.png --n 64
       rlgen sample runs/fashion_cvae/<run> --out bags.png --label Bag --n 16
-      rlgen sample runs/fashion_cvae/<run> --out classes.png --n 10      # a 10 x 10 class grid
-      rlgen sample runs/fashion_cvae/<run> --out typical.png --n 10 --temperature 0.6
+      rlgen sample runs/fashion_cvae/<run> --out classes.png --n 100     # a 10 x 10 class grid
+      rlgen sample runs/fashion_cvae/<run> --out typical.png --n 100 --temperature 0.6
     """
     from rlgen import api
 

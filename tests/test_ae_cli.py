@@ -154,9 +154,11 @@ def test_conditional_samples_by_label_and_class_grid(generative, tmp_path):
     result = invoke("sample", generative / "cvae", "--out", tmp_path / "bags.png", "--label", "Bag", "--n", 6)
     assert result.exit_code == 0 and "6 samples" in result.output, result.output
     assert holds_grid(tmp_path / "bags.png", 2, 3)
-    result = invoke("sample", generative / "cvae", "--out", tmp_path / "grid.png", "--n", 4)
+    result = invoke("sample", generative / "cvae", "--out", tmp_path / "grid.png", "--n", 40)  # n is the total
     assert result.exit_code == 0 and "40 samples" in result.output, result.output
-    assert png(tmp_path / "grid.png").shape[0] >= (10 * 30 + 2) * 2  # one row per class, labelled
+    assert holds_grid(tmp_path / "grid.png", 10, 4) and png(tmp_path / "grid.png").shape[1] > (4 * 30 + 2) * 2 + 60
+    result = invoke("sample", generative / "cvae", "--out", tmp_path / "mixed.png", "--n", 16)  # classes in turn
+    assert result.exit_code == 0 and "16 samples" in result.output and holds_grid(tmp_path / "mixed.png", 4, 4)
     for args, message in [(["--label", "dog"], "unknown label 'dog'"), (["--label", "12"], "unknown label '12'")]:
         assert_one_line_error(invoke("sample", generative / "cvae", "--out", tmp_path / "x.png", *args), 1, message)
     assert_one_line_error(invoke("sample", generative / "vae2d", "--out", tmp_path / "x.png", "--label", "Bag"), 1,
@@ -164,7 +166,7 @@ def test_conditional_samples_by_label_and_class_grid(generative, tmp_path):
     assert_one_line_error(invoke("sample", generative / "cvae", "--out", tmp_path / "x.png", "--temperature", "nan"), 1,
                           "temperature must be a number from 0 to 10")
     assert not (tmp_path / "x.png").exists()
-    result = invoke("sample", generative / "cvae", "--out", tmp_path / "cold.png", "--n", 2, "--temperature", 0.5)
+    result = invoke("sample", generative / "cvae", "--out", tmp_path / "cold.png", "--n", 20, "--temperature", 0.5)
     assert result.exit_code == 0 and "20 samples" in result.output, result.output
 
 
@@ -173,7 +175,7 @@ def test_conditional_reconstruct_interpolate_and_api(generative, tmp_path):
 
     run = api.load(generative / "cvae")
     assert run.sample(5, label="Ankle boot").shape == (5, 1, 28, 28)
-    assert run.sample(2).shape == (20, 1, 28, 28)  # two of each class
+    assert run.sample(16).shape == (16, 1, 28, 28)  # n is the number of images, whatever the classes
     rows = run.reconstruct(4, out=tmp_path / "r.png")
     assert [r.shape[0] for r in rows] == [4, 4] and holds_grid(tmp_path / "r.png", 2, 4)
     walks = run.interpolate(5, 2, out=tmp_path / "w.png")

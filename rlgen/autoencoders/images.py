@@ -29,8 +29,10 @@ def _write(rows: list[torch.Tensor], out: Path | None, title: str, row_labels: l
 @torch.no_grad()
 def sample_images(model: Autoencoder, algo: str, title: str, out: Path | None, n: int, seed: int,
                   label: int | None = None, temperature: float = 1.0) -> torch.Tensor:
-    """n new images (n, C, H, W). A conditional VAE draws them of class `label`; with no label it draws n per
-    class, one row per class, (10·n, C, H, W). `temperature`: see VAE.sample (named in the title unless 1)."""
+    """n new images (n, C, H, W): `n` is always the number of images returned. A conditional VAE draws them of
+    class `label`; with no label it spreads them over the classes in turn (0, 1, …, 9, 0, …), and when n is a multiple
+    of 10 the grid has one row per class (n = 100: ten of each). `temperature`: see VAE.sample (named in the title
+    unless 1)."""
     if not model.generative:
         raise RlgenError(f"a {algo} run does not generate images; only the VAE samples new images (try reconstruct)")
     generator = torch.Generator().manual_seed(seed)
@@ -46,9 +48,13 @@ def sample_images(model: Autoencoder, algo: str, title: str, out: Path | None, n
         images = model.sample(n, generator, torch.full((n,), label), temperature)
         _write(square_rows(images), out, f"{n} samples of class {label} ({CLASS_NAMES[label]}) · {title}")
         return images
-    labels = torch.arange(NUM_CLASSES).repeat_interleave(n)
-    images = model.sample(len(labels), generator, labels, temperature)
-    _write(list(images.split(n)), out, f"{n} samples per class · {title}", list(CLASS_NAMES))
+    if n % NUM_CLASSES:
+        images = model.sample(n, generator, torch.arange(n) % NUM_CLASSES, temperature)
+        _write(square_rows(images), out, f"{n} samples, classes in turn · {title}")
+        return images
+    per_class = n // NUM_CLASSES
+    images = model.sample(n, generator, torch.arange(NUM_CLASSES).repeat_interleave(per_class), temperature)
+    _write(list(images.split(per_class)), out, f"{per_class} samples per class · {title}", list(CLASS_NAMES))
     return images
 
 
