@@ -116,6 +116,13 @@ def summarize(returns: np.ndarray) -> dict[str, float | int]:
     }
 
 
+def steps_left_per_copy(progress: int, total_steps: int, copies: int) -> int:
+    """How many more steps each of `copies` env copies may take before the budget is spent: the cap on the next
+    rollout, so that a run ends less than one step of every copy past its budget (exactly on it when the copies
+    divide what is left), not one whole rollout past it."""
+    return max(1, -(-(total_steps - progress) // copies))
+
+
 def evaluation_due(state: RunState, schedule: EvalScheduleConfig) -> bool:
     """Every `eval_every_steps` environment steps, and once more when the budget is spent."""
     return state.progress - state.last_eval_at >= schedule.eval_every_steps or state.progress >= schedule.total_steps

@@ -15,7 +15,7 @@ import torch
 from rlgen.agents.algorithms import UPDATES, algo_section, initial_policy
 from rlgen.agents.config import AgentRunConfig
 from rlgen.agents.distributions import action_info
-from rlgen.agents.evaluate import evaluate_policy, evaluation_due, record_evaluation
+from rlgen.agents.evaluate import evaluate_policy, evaluation_due, record_evaluation, steps_left_per_copy
 from rlgen.agents.rollout import RolloutCollector
 from rlgen.envs.make import make_vec_env
 from rlgen.agents.returns import ranks_mean
@@ -121,7 +121,8 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: b
             timings["set-up"] = time.perf_counter() - started_at
             while not state.finished:
                 started = time.perf_counter()
-                rollout = collector.collect(rollout_steps)
+                rollout = collector.collect(rollout_steps, steps_left_per_copy(
+                    state.progress, tc.total_steps, cfg.env.num_envs * world.size))
                 if policy.reward_scale is not None:  # the update learns on scaled rewards; the metrics stay raw
                     ended = rollout.terminated | rollout.truncated
                     rollout = replace(rollout, rewards=policy.reward_scale(rollout.rewards, rollout.valid, ended))

@@ -191,9 +191,13 @@ class RolloutCollector:
         return (self._tensor(obs, torch.float32), self._tensor(reward, torch.float32),
                 self._tensor(terminated, torch.bool), self._tensor(truncated, torch.bool), {})
 
-    def collect(self, num_steps: int | None) -> Rollout:
-        """`num_steps` steps of every copy, or (None) one whole episode per copy, each starting fresh."""
+    def collect(self, num_steps: int | None, limit: int | None = None) -> Rollout:
+        """`num_steps` steps of every copy, or (None) one whole episode per copy, each starting fresh. `limit`: at
+        most that many steps of every copy (the end of the step budget); an episode still running then is cut, as
+        by a step-mode rollout's end (its return bootstrapped by a critic, or the return so far)."""
         whole_episodes = num_steps is None
+        if limit is not None:
+            num_steps = min(num_steps, limit) if num_steps is not None else None
         if self._obs is None or whole_episodes:
             self._reset()
         # blocked: this copy's step is not a transition of ours — a reset step (step mode) or after its episode
@@ -204,7 +208,8 @@ class RolloutCollector:
         memory = self._memory  # the states this rollout begins with (kept as they are: steps make new tensors)
         t = 0
         with torch.no_grad():
-            while (t < num_steps) if not whole_episodes else not (t % check_every == 0 and t and bool(blocked.all())):
+            while (t < num_steps) if not whole_episodes else not (
+                    t == limit or t % check_every == 0 and t and bool(blocked.all())):
                 obs, start = self._obs, self._fresh
                 if self.recurrent:
                     logits, self._memory = self.policy.step_logits(obs, self._memory, start)

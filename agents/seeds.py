@@ -31,7 +31,7 @@ from torch import nn
 from rlgen.agents.algorithms import UPDATES, algo_section, initial_policy
 from rlgen.agents.config import AgentRunConfig
 from rlgen.agents.distributions import action_info
-from rlgen.agents.evaluate import evaluation_env, evaluation_due, record_evaluation
+from rlgen.agents.evaluate import evaluation_due, evaluation_env, record_evaluation, steps_left_per_copy
 from rlgen.agents.loop import rollout_metrics
 from rlgen.agents.policy import ActorCritic
 from rlgen.agents.rollout import Rollout, RolloutCollector, finished_episodes
@@ -305,10 +305,13 @@ def train_seeds(cfgs: list[AgentRunConfig], runs: list[RunDir], quiet: bool = Fa
                 started = time.perf_counter()
                 learning = [seeds[i] for i in active]
                 collector.policy = stacked = StackedPolicy([s.policy for s in learning])
-                rollout = collector.collect(rollout_steps)
+                left = min(tc.total_steps - s.state.progress for s in learning)  # the nearest to its budget first
+                rollout = collector.collect(rollout_steps, steps_left_per_copy(0, left, per_seed))
                 stats = batched_update(loss, learning, rollout, stacked)
                 elapsed = time.perf_counter() - started
                 timings["training"] += elapsed
+                if rollout_steps is None:  # each rollout starts fresh episodes: one cut at the budget is dropped
+                    carry = (torch.zeros_like(carry[0]), torch.zeros_like(carry[1]))
                 returns, lengths, carry = per_seed_episodes(rollout, carry, len(active))
                 steps = rollout.valid.reshape(rollout.valid.shape[0], len(active), per_seed).sum((0, 2)).tolist()
                 values = {k: v.float().tolist() for k, v in stats.items()}  # one host sync per iteration

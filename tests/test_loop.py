@@ -51,6 +51,16 @@ def test_linear_schedule_spans_the_step_budget_in_episode_mode(tmp_path, tiny_ag
     assert rows[-2]["step"] < budget <= rows[-1]["step"]
 
 
+@pytest.mark.parametrize("rollout", ["episodes", "steps"])
+def test_the_last_rollout_stops_at_the_budget(tmp_path, tiny_agent_overrides, rollout):
+    """A budget of 700 env steps with 4 copies: the last rollout is cut to what is left, so the run ends less than
+    one step of each copy past it, not a whole rollout (up to 4 × 500 steps of CartPole episodes) past it."""
+    overrides = tiny_agent_overrides + ["train.total_steps=700", f"train.rollout={rollout}", "train.rollout_steps=64",
+                                        "reinforce.baseline=true", "device=cpu"]
+    run = api.train(CONFIGS / "cartpole_reinforce.yaml", overrides, run_dir=tmp_path / "run", quiet=True)
+    assert 700 <= run.result.progress < 700 + 4, run.result.progress
+
+
 @pytest.mark.parametrize("config", ["cartpole_reinforce", "cartpole_a2c", "cartpole_ppo"])
 @pytest.mark.parametrize("backend", ["gymnasium", "torch"])
 def test_every_agent_on_every_backend(tmp_path, tiny_agent_overrides, config, backend):
