@@ -37,6 +37,15 @@ class _ActorKind(RunKind):
         returns = evaluate_actor(self.actor(run, cfg, device, greedy), cfg.env, episodes, seed)
         return {**summarize(returns), "seed": seed, "greedy": greedy, "env_id": cfg.env.id, "run_dir": str(run.path)}
 
+    def hint(self, cfg: Any, run: RunDir, result: TrainResult) -> str | None:
+        from rlgen.hints import first_finite, random_policy_hint
+        from rlgen.metrics import read_metrics
+
+        path = run.path / "metrics.csv"
+        first = first_finite(read_metrics(path), "rollout/ep_return_mean_100") if path.is_file() else None
+        lr = cfg.optimizer.lr if hasattr(cfg, "optimizer") else cfg.sb3.learning_rate
+        return random_policy_hint(result.best_score, first, lr, cfg.train.total_steps)
+
     def describe(self, report: dict[str, Any]) -> str:
         return (f"{report['env_id']}: mean return {report['mean_return']:.2f} ± {report['std_return']:.2f} "
                 f"(min {report['min_return']:.0f}, max {report['max_return']:.0f}) over {report['episodes']} episodes")

@@ -118,7 +118,10 @@ def _train_many(kind: RunKind, cfgs: list[Any], runs: list[RunDir], quiet: bool,
         with chosen_threads(threads, kind.adaptive_threads) as policy:
             for run in runs:
                 run.update_meta(info=policy.describe())
-            return kind.train_seeds(cfgs, runs, quiet)
+            results = kind.train_seeds(cfgs, runs, quiet)
+        for cfg, run, result in zip(cfgs, runs, results):
+            result.hint = _hint(kind, cfg, run, result)
+        return results
     except (KeyboardInterrupt, RlgenError) as exc:
         kept = [run for run in runs if run.has("checkpoint") and run.state().progress > 0]
         for run in runs:
@@ -130,6 +133,13 @@ def _train_many(kind: RunKind, cfgs: list[Any], runs: list[RunDir], quiet: bool,
     finally:
         for run in runs:
             run.unlock()
+
+
+def _hint(kind: RunKind, cfg: Any, run: RunDir, result: TrainResult) -> str | None:
+    """The kind's hint for a finished run that learnt nothing (on rank 0, which has the metrics)."""
+    if result.status == "running" or not distributed.current().is_main:
+        return None
+    return kind.hint(cfg, run, result)
 
 
 def _new_run(world: distributed.World, path: Path, cfg: Any, kind: RunKind, source: str | None) -> RunDir:
@@ -174,6 +184,7 @@ def _train(kind: RunKind, cfg: Any, run: RunDir, quiet: bool, resume: bool, thre
         with chosen_threads(threads, kind.adaptive_threads, distributed.current().local_size) as policy:
             run.update_meta(info=policy.describe())
             result = kind.train(cfg, run, quiet=quiet, resume=resume, threads=policy)
+        result.hint = _hint(kind, cfg, run, result)
         total = time.perf_counter() - started
         result.timings["data, saving and the rest"] = total - sum(result.timings.values())
         return result

@@ -51,6 +51,11 @@ class RunKind:
         """Train (or continue) a run; `threads` is the process's thread policy, set up by the caller."""
         raise NotImplementedError
 
+    def hint(self, cfg: Any, run: RunDir, result: TrainResult) -> str | None:
+        """When a finished run learnt nothing (chance-level accuracy, a policy no better than random): one clause
+        saying so and naming the setting to change first, for the final line (rlgen/hints.py). None otherwise."""
+        return None
+
     def batching_problem(self, cfg: Any) -> str | None:
         """Why several seeds of this config cannot train at once as one batched model (None when they can)."""
         return f"batched seeds are for agents on the torch CartPole; {cfg.algo} runs train one seed at a time"

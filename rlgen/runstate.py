@@ -160,6 +160,8 @@ class TrainResult:
     last_metrics: dict[str, float] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     """Wall seconds of this call by phase (training, evaluations, …; `describe_timings` shows them)."""
+    hint: str | None = None
+    """Set when the run learnt nothing (a classifier at chance level, say): what to change first."""
 
     @property
     def solved(self) -> bool:
@@ -167,8 +169,9 @@ class TrainResult:
 
     def __str__(self) -> str:
         best = "none yet" if self.best_score is None or math.isinf(self.best_score) else f"{self.best_score:.5g}"
-        return (f"{self.status}: {self.progress:,} {self.unit}, {self.train_seconds:.1f} s training, "
+        line = (f"{self.status}: {self.progress:,} {self.unit}, {self.train_seconds:.1f} s training, "
                 f"best {self.monitor} {best}")
+        return f"{line} — {self.hint}" if self.hint else line
 
     def describe_timings(self) -> str:
         return ", ".join(f"{name} {seconds:.2f} s" for name, seconds in self.timings.items())

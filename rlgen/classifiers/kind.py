@@ -55,6 +55,11 @@ class ClassifierKind(DatasetKind):
     def run_info(self, cfg: ClassifierRunConfig, model: Classifier) -> dict[str, Any]:
         return {"classes": list(CLASS_NAMES), "features_cached": model.features_cached}
 
+    def hint(self, cfg: ClassifierRunConfig, run: RunDir, result) -> str | None:
+        from rlgen.hints import chance_hint
+
+        return chance_hint(result.best_score, NUM_CLASSES, cfg.optimizer.lr, cfg.train.epochs)
+
     # -- using a trained run -----------------------------------------------------------------------------------------
     def evaluate(self, run: RunDir, cfg: ClassifierRunConfig, device: torch.device, *, episodes: int = 100,
                  seed: int = 0, greedy: bool = True, nll_samples: int | None = None, quiet: bool = True) -> dict[str, Any]:
