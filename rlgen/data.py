@@ -1,8 +1,9 @@
 """Data for models trained on a data set: the `data` config section, the splits as uint8 image tensors with int64
 labels on the training device, and the one conversion of images to model input.
 
-Images keep their shape, (N, 1, 28, 28) for Fashion-MNIST; a model that wants vectors flattens them itself. No other
-module writes the images' size: models take `IMAGE_SHAPE` and `NUM_CLASSES` from here.
+Images keep their shape, (N, 1, 28, 28) for Fashion-MNIST and MNIST; a model that wants vectors flattens them itself.
+No other module writes the images' size: models take `IMAGE_SHAPE` and `NUM_CLASSES` from here, and the class names
+of a run's data set from `class_names`.
 """
 
 from __future__ import annotations
@@ -15,23 +16,29 @@ import torch
 from pydantic import Field
 
 from rlgen.errors import RlgenError
-from rlgen.fashion_mnist import CLASS_NAMES, IMAGE_SHAPE, load_fashion_mnist
+from rlgen.idx_data import (CLASS_NAMES, DATA_SETS, IMAGE_SHAPE, NUM_CLASSES, load_image_set, locate, training_count,
+                             validation_problem)
 from rlgen.schema import Strict
 
-NUM_CLASSES = len(CLASS_NAMES)
 __all__ = ["CLASS_NAMES", "IMAGE_SHAPE", "NUM_CLASSES", "DataConfig", "Split", "Splits", "batch_inputs", "binarized",
-           "parse_label",
-           "load_splits", "to_inputs"]
+           "check_data", "class_names", "parse_label", "load_splits", "to_inputs"]
 
 
 class DataConfig(Strict):
-    """Which Fashion-MNIST images a run trains, validates and tests on."""
+    """Which images a run trains, validates and tests on."""
 
+    name: Literal["fashion_mnist", "mnist"] = "fashion_mnist"
+    """The data set: Fashion-MNIST or MNIST (the same format and sizes); it names the classes and the checksums."""
     dir: str | None = None
-    """Folder with the four Fashion-MNIST files; None searches $RLGEN_DATA_DIR, the cache and Debian's package."""
-    validation: int = Field(default=5000, ge=0, le=10**7)
-    """Training images held out (the last ones) as the validation split. 0 trains on all of them; the best weights
-    and early stopping then follow the training metrics."""
+    """Folder with the data set's four IDX files, used or refused, never replaced; None searches $RLGEN_DATA_DIR, the
+    cache ~/.cache/rlgen/<set> and Debian's package, then downloads into the cache."""
+    verify: bool = True
+    """Check the files against the data set's official checksums. false: train on IDX files of your own (28 × 28
+    uint8 images, labels 0-9; the format and sizes are still checked)."""
+    validation: int | None = Field(default=None, ge=0, le=10**7)
+    """Training images held out (the last ones) as the validation split. None: 1/12 of the training images (5,000 of
+    60,000; 417 of data.limit=5000). 0 trains on all of them; the best weights and early stopping then follow the
+    training metrics."""
     limit: int | None = Field(default=None, ge=2, le=10**9)
     """Keep only the first `limit` training and test images (quick experiments and tests)."""
     train_subset: int | None = Field(default=None, ge=1, le=10**9)
@@ -61,8 +68,25 @@ class Splits:
     source: Path | str  # where the data came from (a folder, or how it was generated)
 
 
+def class_names(cfg: DataConfig) -> tuple[str, ...]:
+    """The names of the data set's ten classes, in label order."""
+    return DATA_SETS[cfg.name].class_names
+
+
+def check_data(cfg: DataConfig) -> None:
+    """What the data section alone makes impossible, before any file is read (for `--check` and before a run
+    directory is made): a data.dir without the files, a validation split that does not fit the named set's training
+    images under data.limit (a user's own files, data.verify: false, are counted when loaded)."""
+    if cfg.dir is not None:
+        locate(Path(cfg.dir), DATA_SETS[cfg.name])
+    train_images = training_count(DATA_SETS[cfg.name], cfg.limit)
+    if cfg.verify and cfg.validation is not None and not cfg.validation < train_images:
+        raise RlgenError(validation_problem(cfg.validation, train_images, cfg.limit))
+
+
 def load_splits(cfg: DataConfig, device: torch.device | str, seed: int = 0) -> Splits:
-    data = load_fashion_mnist(cfg.dir, cfg.validation, device, limit=cfg.limit)
+    data = load_image_set(cfg.dir, cfg.validation, device, limit=cfg.limit, data_set=DATA_SETS[cfg.name],
+                          verify=cfg.verify)
     train = Split(data.train_x, data.train_y)
     if cfg.train_subset is not None:
         if cfg.train_subset > len(train):
@@ -102,8 +126,9 @@ def to_inputs(batch: torch.Tensor) -> torch.Tensor:
     return batch
 
 
-def parse_label(label: int | str) -> int:
-    """A class from its number (0–9, as int or text) or its name, in any case ("Bag", "t-shirt/top", "Ankle boot")."""
+def parse_label(label: int | str, names: tuple[str, ...] = CLASS_NAMES) -> int:
+    """A class from its number (0–9, as int or text) or its name in `names`, in any case ("Bag", "t-shirt/top",
+    "Ankle boot")."""
     text = str(label).strip()
     if text.lstrip("-").isdigit() and len(text) < 6:
         number = int(text)
@@ -111,11 +136,13 @@ def parse_label(label: int | str) -> int:
             return number
     else:
         squeezed = "".join(ch for ch in text.lower() if ch.isalnum())
-        for number, name in enumerate(CLASS_NAMES):
+        for number, name in enumerate(names):
             if squeezed and squeezed in ("".join(ch for ch in name.lower() if ch.isalnum()),
                                          *("".join(ch for ch in part.lower() if ch.isalnum())
                                            for part in name.split("/"))):
                 return number
     shown = str(label) if len(str(label)) <= 40 else str(label)[:40] + "…"
-    names = ", ".join(f"{i} {name}" for i, name in enumerate(CLASS_NAMES))
-    raise RlgenError(f"unknown label {shown!r}: use a class number or name ({names})")
+    if all(name == str(i) for i, name in enumerate(names)):  # the classes are digits (MNIST)
+        raise RlgenError(f"unknown label {shown!r}: use a class number 0 to {len(names) - 1}")
+    listed = ", ".join(f"{i} {name}" for i, name in enumerate(names))
+    raise RlgenError(f"unknown label {shown!r}: use a class number or name ({listed})")

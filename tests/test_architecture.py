@@ -52,7 +52,7 @@ def test_every_kind_comes_from_the_entry_point_group():
 
 @pytest.mark.parametrize("literal", [784, 28])
 def test_image_size_is_written_only_in_the_data_module(literal):
-    allowed = {CORE / "fashion_mnist.py"}
+    allowed = {CORE / "idx_data.py"}
     places = []
     for package in ("rlgen", "agents", "envs"):
         for path in sorted((ROOT / package).rglob("*.py")):

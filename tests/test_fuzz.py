@@ -210,8 +210,8 @@ REGRESSIONS = [
 @pytest.mark.parametrize("config, sets", REGRESSIONS, ids=lambda x: x if isinstance(x, str) else " ".join(x)[:40])
 def test_regression_corpus_is_refused(config, sets):
     result = check(CONFIGS / f"{config}.yaml", *sets)
-    if "data.dir=/no/such/folder" in sets:  # the config is valid; the run must not fall back to another folder
-        assert result.exit_code == 0
+    if "data.dir=/no/such/folder" in sets:  # refused by --check, and by train: never a fall back to another folder
+        assert_clean(result, refused=True)
         result = invoke("train", CONFIGS / f"{config}.yaml", "--set", sets[0], "--run-dir", "/tmp/never-made")
         assert not Path("/tmp/never-made").exists()
     assert_clean(result, refused=True)

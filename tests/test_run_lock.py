@@ -65,8 +65,9 @@ def test_a_killed_writer_leaves_no_lock_and_its_temporary_files_are_swept(finish
 
 def test_a_start_that_fails_leaves_no_run_dir(tmp_path):
     run_dir = tmp_path / "r"
-    result = invoke("train", CONFIGS / "fashion_vae.yaml", "--run-dir", run_dir, "--set", "data.limit=2")
-    assert_one_line_error(result, 1, "validation split of 5000 does not fit in 2 training images")
+    result = invoke("train", CONFIGS / "fashion_vae.yaml", "--run-dir", run_dir, "--set", "data.limit=2",
+                    "--set", "data.validation=5")
+    assert_one_line_error(result, 1, "data.validation 5 does not fit in the 2 training images data.limit keeps")
     assert not run_dir.exists()
     again = invoke("train", CONFIGS / "fashion_stacked_ae.yaml", "--run-dir", run_dir, "--quiet", *[
         arg for k, v in TINY_AE.items() for arg in ("--set", f"{k}={v}")])

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from rlgen.autoencoders.likelihoods import LABELS, Likelihood
 from rlgen.data import NUM_CLASSES, DataConfig
 from rlgen.epochs import EpochTrainConfig
+from rlgen.idx_data import DATA_SETS
 from rlgen.nets import Activation, Init, MLPConfig
 from rlgen.optim import OptimizerConfig
 from rlgen.schema import RunBase, Strict, Width, Widths
@@ -161,7 +162,7 @@ class VAERunConfig(AERunConfig):
         if self.vae.class_guidance:
             kind += f", class guidance {self.vae.class_guidance:g}"
         data = "binarised" if self.data.binarize else "grey-level"
-        return f"{kind}, {LABELS[self.vae.likelihood]} likelihood, {data} Fashion-MNIST"
+        return f"{kind}, {LABELS[self.vae.likelihood]} likelihood, {data} {DATA_SETS[self.data.name].title}"
 
 
 AE_CONFIGS: dict[str, type[AERunConfig]] = {

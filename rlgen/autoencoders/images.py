@@ -28,11 +28,12 @@ def _write(rows: list[torch.Tensor], out: Path | None, title: str, row_labels: l
 
 @torch.no_grad()
 def sample_images(model: Autoencoder, algo: str, title: str, out: Path | None, n: int, seed: int,
-                  label: int | None = None, temperature: float = 1.0) -> torch.Tensor:
+                  label: int | None = None, temperature: float = 1.0,
+                  classes: tuple[str, ...] = CLASS_NAMES) -> torch.Tensor:
     """n new images (n, C, H, W): `n` is always the number of images returned. A conditional VAE draws them of
     class `label`; with no label it spreads them over the classes in turn (0, 1, …, 9, 0, …), and when n is a multiple
     of 10 the grid has one row per class (n = 100: ten of each). `temperature`: see VAE.sample (named in the title
-    unless 1)."""
+    unless 1); `classes`: the data set's class names, for the titles and rows."""
     if not model.generative:
         raise RlgenError(f"a {algo} run does not generate images; only the VAE samples new images (try reconstruct)")
     generator = torch.Generator().manual_seed(seed)
@@ -46,7 +47,7 @@ def sample_images(model: Autoencoder, algo: str, title: str, out: Path | None, n
         return images
     if label is not None:
         images = model.sample(n, generator, torch.full((n,), label), temperature)
-        _write(square_rows(images), out, f"{n} samples of class {label} ({CLASS_NAMES[label]}) · {title}")
+        _write(square_rows(images), out, f"{n} samples of class {label} ({classes[label]}) · {title}")
         return images
     if n % NUM_CLASSES:
         images = model.sample(n, generator, torch.arange(n) % NUM_CLASSES, temperature)
@@ -54,7 +55,7 @@ def sample_images(model: Autoencoder, algo: str, title: str, out: Path | None, n
         return images
     per_class = n // NUM_CLASSES
     images = model.sample(n, generator, torch.arange(NUM_CLASSES).repeat_interleave(per_class), temperature)
-    _write(list(images.split(per_class)), out, f"{per_class} samples per class · {title}", list(CLASS_NAMES))
+    _write(list(images.split(per_class)), out, f"{per_class} samples per class · {title}", list(classes))
     return images
 
 
@@ -110,8 +111,9 @@ def project_2d(codes: torch.Tensor) -> tuple[torch.Tensor, str]:
     return centred @ vh[:2].T, f"first two principal components, {share:.0%} of the variance"
 
 
-def plot_latent(model: Autoencoder, test: Split, title: str, out: Path) -> None:
-    """Scatter of the test images' codings, coloured by class."""
+def plot_latent(model: Autoencoder, test: Split, title: str, out: Path,
+                classes: tuple[str, ...] = CLASS_NAMES) -> None:
+    """Scatter of the test images' codings, coloured by class (`classes`: their names, for the legend)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -123,7 +125,7 @@ def plot_latent(model: Autoencoder, test: Split, title: str, out: Path) -> None:
     labels = test.y.cpu()
     fig, ax = plt.subplots(figsize=(7.5, 6), dpi=100)
     cmap = plt.get_cmap("tab10")
-    for k, name in enumerate(CLASS_NAMES):
+    for k, name in enumerate(classes):
         chosen = labels == k
         ax.scatter(points[chosen, 0], points[chosen, 1], s=2, color=cmap(k), label=name, alpha=0.6)
     ax.set_title(f"test images in latent space: {axes_name}\n{title}", fontsize=9)

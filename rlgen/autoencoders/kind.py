@@ -13,7 +13,7 @@ from rlgen.autoencoders.config import AE_CONFIGS, AERunConfig
 from rlgen.autoencoders.evaluate import evaluate_autoencoder
 from rlgen.autoencoders.images import (interpolate_images, manifold_images, plot_latent, reconstruct_images,
                                        sample_images)
-from rlgen.data import NUM_CLASSES, load_splits
+from rlgen.data import NUM_CLASSES, class_names, load_splits
 from rlgen.dataset_kind import DatasetKind
 from rlgen.errors import RlgenError
 from rlgen.rundir import RunDir
@@ -79,7 +79,7 @@ class AutoencoderKind(DatasetKind):
     def sample(self, run: RunDir, cfg: AERunConfig, device: torch.device, out: Path | None, *, n: int, seed: int,
                label: int | None = None, temperature: float = 1.0):
         return sample_images(self.load_model(run, cfg, device), cfg.algo, self._title(run, cfg), out, n, seed, label,
-                             temperature)
+                             temperature, class_names(cfg.data))
 
     def reconstruct(self, run: RunDir, cfg: AERunConfig, device: torch.device, out: Path | None, *, n: int,
                     seed: int) -> list[torch.Tensor]:
@@ -104,7 +104,7 @@ class AutoencoderKind(DatasetKind):
         unconditional 2-D latent, its decoded manifold (CURVES-manifold.png)."""
         model = self.load_model(run, cfg, device)
         written = [out.with_name(f"{out.stem}-latent.png")]
-        plot_latent(model, self.test_split(cfg, device), self._title(run, cfg), written[0])
+        plot_latent(model, self.test_split(cfg, device), self._title(run, cfg), written[0], class_names(cfg.data))
         if model.generative and not model.conditional and getattr(model, "latent", None) == 2:
             written.append(out.with_name(f"{out.stem}-manifold.png"))
             manifold_images(model, self._title(run, cfg), written[1])

@@ -11,7 +11,7 @@ from rlgen.classifiers.config import ClassifierRunConfig
 from rlgen.classifiers.evaluate import confusion_matrix, plot_confusion, report_from
 from rlgen.classifiers.model import Classifier
 from rlgen.classifiers.pretrained import build_lower, describe_source, load_lower
-from rlgen.data import CLASS_NAMES, IMAGE_SHAPE, NUM_CLASSES, Split, Splits, to_inputs
+from rlgen.data import IMAGE_SHAPE, NUM_CLASSES, Split, Splits, class_names, to_inputs
 from rlgen.dataset_kind import DatasetKind
 from rlgen.optim import ParamGroup
 from rlgen.rundir import RunDir
@@ -53,7 +53,7 @@ class ClassifierKind(DatasetKind):
                 cached_features(model, splits.val, cfg.train.eval_batch_size, autocast))
 
     def run_info(self, cfg: ClassifierRunConfig, model: Classifier) -> dict[str, Any]:
-        return {"classes": list(CLASS_NAMES), "features_cached": model.features_cached}
+        return {"classes": list(class_names(cfg.data)), "features_cached": model.features_cached}
 
     def hint(self, cfg: ClassifierRunConfig, run: RunDir, result) -> str | None:
         from rlgen.hints import chance_hint
@@ -65,7 +65,7 @@ class ClassifierKind(DatasetKind):
                  seed: int = 0, greedy: bool = True, nll_samples: int | None = None, quiet: bool = True) -> dict[str, Any]:
         model = self.load_model(run, cfg, device)
         counts, loss = confusion_matrix(model, self.test_split(cfg, device), NUM_CLASSES, cfg.train.eval_batch_size)
-        return {"run_dir": str(run.path), "algo": cfg.algo, **report_from(counts, loss, CLASS_NAMES)}
+        return {"run_dir": str(run.path), "algo": cfg.algo, **report_from(counts, loss, class_names(cfg.data))}
 
     def describe(self, report: dict[str, Any]) -> str:
         per_class = ", ".join(f"{name} {acc:.3f}" for name, acc in report["per_class_accuracy"].items())
@@ -80,14 +80,14 @@ class ClassifierKind(DatasetKind):
         cpu = torch.device("cpu")
         test = self.test_split(cfg, cpu)
         return model_exportable("classifier", self.load_model(run, cfg, cpu), to_inputs(test.x[:64]), "images",
-                                "logits", f"class logits in the order {', '.join(CLASS_NAMES)}")
+                                "logits", f"class logits in the order {', '.join(class_names(cfg.data))}")
 
     def extra_plots(self, run: RunDir, cfg: ClassifierRunConfig, device: torch.device, out: Path) -> list[Path]:
         """The confusion matrix of the test split, beside the curves: CURVES-confusion.png."""
         model = self.load_model(run, cfg, device)
         counts, _ = confusion_matrix(model, self.test_split(cfg, device), NUM_CLASSES, cfg.train.eval_batch_size)
         target = out.with_name(f"{out.stem}-confusion.png")
-        plot_confusion(counts, CLASS_NAMES, f"{cfg.algo} {run.path.name}", target)
+        plot_confusion(counts, class_names(cfg.data), f"{cfg.algo} {run.path.name}", target)
         return [target]
 
 
