@@ -60,6 +60,17 @@ class _ActorKind(RunKind):
 class AgentKind(_ActorKind):
     name = "agent"
     configs = dict(RL_CONFIGS)
+    continuable = ("train.total_steps", "train.target_return", "train.eval_every_steps", "train.eval_episodes")
+
+    def continue_problem(self, cfg: AgentRunConfig, state) -> str | None:
+        tc = cfg.train
+        if state.progress >= tc.total_steps:
+            return (f"it has taken {state.progress:,} of train.total_steps {tc.total_steps:,}: give more steps to "
+                    f"continue it (--set train.total_steps={state.progress + tc.total_steps})")
+        if tc.target_return is not None and state.best_score is not None and state.best_score >= tc.target_return:
+            return (f"it is solved (best evaluation {state.best_score:.5g} ≥ train.target_return {tc.target_return:g})"
+                    f": continue it with --set train.target_return=null (or a higher target)")
+        return None
 
     def check(self, cfg: AgentRunConfig) -> None:
         shapes = env_shapes(cfg.env)
@@ -86,6 +97,11 @@ class AgentKind(_ActorKind):
     def actor(self, run: RunDir, cfg: AgentRunConfig, device: torch.device, greedy: bool) -> Actor:
         return policy_actor(load_policy(run, cfg, device), device, greedy)
 
+    def trained_model(self, run: RunDir, cfg: AgentRunConfig, device: torch.device):
+        """The ActorCritic (with its observation statistics, when it normalises)."""
+        require_model(run)
+        return load_policy(run, cfg, device)
+
     def exportable(self, run: RunDir, cfg: AgentRunConfig, part: str | None):
         from rlgen.agents.export import policy_exportable
 
@@ -107,6 +123,7 @@ class AgentKind(_ActorKind):
 class SB3Kind(_ActorKind):
     name = "sb3"
     configs = dict(SB3_CONFIGS)
+    init_from = False  # stable-baselines3 builds and initialises its own models
 
     # The bridge is imported where it is used: importing stable-baselines3 takes 0.1 s, which every rlgen command
     # would pay when the registry loads this module, SB3 run or not.
@@ -131,6 +148,15 @@ class SB3Kind(_ActorKind):
         from rlgen.agents.sb3_bridge import load_sb3_actor
 
         return load_sb3_actor(run, cfg, device, greedy)
+
+    def trained_model(self, run: RunDir, cfg: SB3RunConfig, device: torch.device):
+        """stable-baselines3's own algorithm object (PPO, A2C, SAC, RecurrentPPO) with the run's best weights, for
+        its `predict`, `learn` or `save`; with sb3.normalize_observations, `predict` wants observations normalised
+        as rlgen's evaluation does (obs_stats.safetensors)."""
+        from rlgen.agents.sb3_bridge import load_sb3_model
+
+        require_model(run)
+        return load_sb3_model(run, cfg, device)
 
     def exportable(self, run: RunDir, cfg: SB3RunConfig, part: str | None):
         from rlgen.agents.export import sb3_exportable

@@ -86,6 +86,7 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: b
         state, saved_rng, loop_state = run.load_checkpoint(policy, optimizer)
         restore_rng(saved_rng, device, source=str(run.path / "checkpoint.safetensors"))
     else:
+        run.load_initial_weights(policy, device)
         run.update_meta(unit="env steps", monitor="eval/return_mean",
                         info={"env_id": cfg.env.id, "obs_dim": obs_dim, **action_info(action_space)})
     # the linear schedule runs over the step budget, however many updates that takes

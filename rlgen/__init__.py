@@ -7,22 +7,29 @@
 """
 
 __version__ = "0.2.0"
-__all__ = ["__version__", "load", "resume", "shipped_configs", "summary", "sweep", "train", "train_seeds",
-           "tune"]
+
+# name → the module that holds it, imported on first use (the CLI's `--version` should not wait for torch)
+_LAZY = {
+    "train": "rlgen.api", "train_seeds": "rlgen.api", "load": "rlgen.api", "resume": "rlgen.api",
+    "summary": "rlgen.api", "Run": "rlgen.api",
+    "sweep": "rlgen.studies.api", "tune": "rlgen.studies.api", "sweep_report": "rlgen.studies.api",
+    "shipped_configs": "rlgen.shipped",
+    "TrainResult": "rlgen.runstate",
+    "RlgenError": "rlgen.errors", "ConfigError": "rlgen.errors", "TrainingInterrupted": "rlgen.errors",
+}
+__all__ = ["__version__", *_LAZY]
 
 
 def __getattr__(name: str):
-    """The API functions, imported on first use (the CLI's `--version` should not wait for torch)."""
-    if name in ("train", "train_seeds", "load", "resume", "summary"):
-        from rlgen import api
+    if name in _LAZY:
+        import importlib
 
-        return getattr(api, name)
-    if name in ("sweep", "tune"):  # studies: rlgen.studies.api
-        from rlgen.studies import api as studies
-
-        return getattr(studies, name)
-    if name == "shipped_configs":
-        from rlgen.shipped import shipped_configs
-
-        return shipped_configs
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # looked up once
+        return value
     raise AttributeError(f"module 'rlgen' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """What tab completion offers: the public names, though most are imported only when first used."""
+    return sorted(set(globals()) | set(__all__))

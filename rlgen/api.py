@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any, Mapping
@@ -18,7 +19,7 @@ from pydantic import BaseModel
 
 from rlgen import distributed
 from rlgen.config import apply_overrides, load_config, validate
-from rlgen.data import parse_label
+from rlgen.data import DataConfig, class_names, parse_label
 from rlgen.device import resolve_device
 from rlgen.errors import ConfigError, RlgenError, TrainingInterrupted
 from rlgen.metrics import read_metrics
@@ -50,12 +51,17 @@ def resolve_config(config: str | Path | BaseModel | Mapping[str, Any], overrides
 
 def train(config: str | Path | BaseModel | Mapping[str, Any], overrides: Overrides = None, *,
           run_dir: str | Path | None = None, seed: int | None = None, device: str | None = None,
-          threads: int | None = None, quiet: bool = False) -> "Run":
+          threads: int | None = None, quiet: bool = False, overwrite: bool = False,
+          init_from: str | Path | None = None) -> "Run":
     """Train the model a config describes (a YAML path, a shipped config's name such as "cartpole_ppo", a config
     object or a mapping) in a new run directory and return the finished run. `overrides`: {"train.epochs": 3} or
     ["train.epochs=3"]; `seed` and `device` override the config's. `threads` fixes the thread count (default:
-    OMP_NUM_THREADS, else the kind of run chooses; see rlgen.threads). Ctrl-C stops training with what was learned
-    saved, and raises TrainingInterrupted (a KeyboardInterrupt naming the run dir)."""
+    OMP_NUM_THREADS, else the kind of run chooses; see rlgen.threads). `overwrite`: a run already in `run_dir` is
+    moved aside to `<run_dir>.old-<time>` (said on stderr), never deleted; without it such a run dir is refused.
+    `init_from`: start from another run's best weights (a run of the same kind whose model has the same layers;
+    the optimizer starts afresh), recorded in meta.json as info.init_from.
+    Ctrl-C stops training with what was learned saved, and raises TrainingInterrupted (a KeyboardInterrupt naming
+    the run dir)."""
     started = time.perf_counter()
     cfg, name, kind = check(config, overrides, seed=seed, device=device)
     checked = time.perf_counter() - started
@@ -63,7 +69,10 @@ def train(config: str | Path | BaseModel | Mapping[str, Any], overrides: Overrid
     world = distributed.launched_world()
     distributed.join(world, resolve_device(cfg.device))
     path = Path(run_dir) if run_dir else default_run_dir(Path(name), cfg.seed)
-    run = _new_run(world, path, cfg, kind, source)
+    start = _initial_weights(init_from, kind) if init_from is not None else None
+    run = _new_run(world, path, cfg, kind, source, overwrite)
+    if start is not None:
+        run.update_meta(info={"init_from": start})
     handle = Run(run, cfg, kind)
     handle.result = _train(kind, cfg, run, quiet, resume=False, threads=threads)
     handle.result.timings = {"checks": checked, **handle.result.timings}
@@ -72,11 +81,11 @@ def train(config: str | Path | BaseModel | Mapping[str, Any], overrides: Overrid
 
 def train_seeds(config: str | Path | BaseModel | Mapping[str, Any], seeds: list[int], overrides: Overrides = None,
                 *, run_dir: str | Path | None = None, device: str | None = None, threads: int | None = None,
-                quiet: bool = False) -> list["Run"]:
+                quiet: bool = False, overwrite: bool = False) -> list["Run"]:
     """Train several seeds of one config at once, in this process, as one batched model (agents on the torch
     CartPole; see agents/seeds.py): each seed is trained exactly as `train(config, seed=s)` would train it, into its
     own ordinary run directory RUN_DIR/seed<s> (default RUN_DIR: runs/<config>/<time>-seeds). Returns one finished
-    run per seed, in order."""
+    run per seed, in order. `overwrite`: as in `train`, for each seed's run dir."""
     if not seeds or len(set(seeds)) != len(seeds) or any(isinstance(s, bool) or not isinstance(s, int)
                                                           or not 0 <= s < 2**32 for s in seeds):
         raise RlgenError(f"seeds must be distinct whole numbers from 0 to 2**32 - 1, got {seeds!r}")
@@ -95,7 +104,8 @@ def train_seeds(config: str | Path | BaseModel | Mapping[str, Any], seeds: list[
     runs: list[RunDir] = []
     try:
         for cfg in cfgs:
-            runs.append(RunDir.create(parent / f"seed{cfg.seed}", cfg, kind.name, source))
+            runs.append(RunDir.create(parent / f"seed{cfg.seed}", cfg, kind.name, source, overwrite))
+            _say_moved(runs[-1])
     except RlgenError:
         for run in runs:  # nothing half-made is left behind
             run.discard()
@@ -142,13 +152,35 @@ def _hint(kind: RunKind, cfg: Any, run: RunDir, result: TrainResult) -> str | No
     return kind.hint(cfg, run, result)
 
 
-def _new_run(world: distributed.World, path: Path, cfg: Any, kind: RunKind, source: str | None) -> RunDir:
+def _initial_weights(source: str | Path, kind: RunKind) -> str:
+    """The run `--init-from` names, checked before the new run is made: a trained run of the same kind."""
+    if not kind.init_from:
+        raise ConfigError(f"--init-from is for rlgen's own models; {kind.name} runs build their own")
+    run, cfg, found = open_run(Path(source))
+    if found.name != kind.name:
+        raise ConfigError(f"--init-from {source} is a {cfg.algo} run (kind {found.name}); runs of kind {kind.name} "
+                          f"start only from the weights of another {kind.name} run")
+    if not run.has("model"):
+        raise RlgenError(f"--init-from {source}: it has no model.safetensors (was it trained?)")
+    return str(run.path.resolve())
+
+
+def _say_moved(run: RunDir) -> None:
+    if run.moved_to is not None:
+        print(f"rlgen: moved the old run in {run.path} aside to {run.moved_to}", file=sys.stderr)
+
+
+def _new_run(world: distributed.World, path: Path, cfg: Any, kind: RunKind, source: str | None,
+             overwrite: bool = False) -> RunDir:
     """The new run's directory: created by rank 0 (the only writer), whose path every other rank then follows."""
     if not world.active:
-        return RunDir.create(path, cfg, kind.name, source)
+        run = RunDir.create(path, cfg, kind.name, source, overwrite)
+        _say_moved(run)
+        return run
     if world.is_main:
         try:
-            run = RunDir.create(path, cfg, kind.name, source)
+            run = RunDir.create(path, cfg, kind.name, source, overwrite)
+            _say_moved(run)
         except RlgenError as exc:
             distributed.from_main(None, str(exc))
             raise
@@ -201,9 +233,15 @@ def _train(kind: RunKind, cfg: Any, run: RunDir, quiet: bool, resume: bool, thre
         run.unlock()
 
 
-def resume(path: str | Path, *, device: str | None = None, threads: int | None = None, quiet: bool = False) -> "Run":
-    """Continue an interrupted run from its last checkpoint, with its saved config (`device` may differ)."""
+def resume(path: str | Path, overrides: Overrides = None, *, device: str | None = None, threads: int | None = None,
+           quiet: bool = False) -> "Run":
+    """Continue an interrupted run from its last checkpoint, with its saved config (`device` may differ); or, with
+    `overrides` of its budget ({"train.epochs": 30}, {"train.total_steps": 600_000}), continue a finished or
+    early-stopped run from its last checkpoint. An override that would change the model or the data is refused."""
     handle = load(path)
+    if overrides:
+        _continue_with(handle, overrides)
+    finished = not overrides and handle.result is not None and handle.result.status != "running"
     if device:
         handle.config = resolve_config(handle.config, {"device": device})[0]
     world = distributed.launched_world()
@@ -213,13 +251,73 @@ def resume(path: str | Path, *, device: str | None = None, threads: int | None =
     else:  # every rank reads the checkpoint (a shared file system across nodes); rank 0 alone writes
         handle.run = FollowerRunDir(handle.run.path, handle.run.meta)
     handle.result = _train(handle.kind, handle.config, handle.run, quiet, resume=True, threads=threads)
+    if finished:  # its checkpoint was loaded (and checked), and nothing was left to train
+        handle.result.hint = _finished(handle)
     return handle
 
 
+def _finished(handle: "Run") -> str:
+    """What to say when a finished run is resumed with nothing changed: how to give it more to do."""
+    said = "it had finished: nothing more was trained"
+    if not handle.kind.continuable:
+        return said
+    problem = handle.kind.continue_problem(handle.config, handle.run.state())
+    how = problem.split(": ", 1)[-1] if problem else "continue it with a larger train.patience or budget (--set)"
+    return f"{said}; {how}"
+
+
+def _continue_with(handle: "Run", overrides: Overrides) -> None:
+    """Give a run a larger budget (only the kind's `continuable` keys may change), written to its config.yaml, with
+    the change recorded in meta.json (info.continued); a finished run is then reopened."""
+    from rlgen.config import dump_config
+
+    before = handle.config
+    after, _ = resolve_config(before, overrides)
+    old, new = _flat(before.model_dump(mode="json")), _flat(after.model_dump(mode="json"))
+    changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    kind = handle.kind
+    refused = [k for k in changed if k not in kind.continuable]
+    if refused:
+        allowed = ", ".join(kind.continuable) or "nothing"
+        raise ConfigError(f"--resume continues a run with a larger budget; {', '.join(refused)} would change its model "
+                          f"or data (a {kind.name} run may change {allowed}): train a new run, with --init-from "
+                          f"{handle.path} to start from its weights")
+    state = handle.run.state()
+    problem = kind.continue_problem(after, state)
+    if problem is not None:
+        raise ConfigError(f"{handle.path} cannot continue: {problem}")
+    if changed and distributed.launched_world().is_main:
+        from rlgen.atomic import atomic_write_text
+
+        atomic_write_text(handle.path / "config.yaml", dump_config(after))
+        record = {"at": state.progress, "set": {k: new.get(k) for k in changed}}
+        handle.run.update_meta(info={"continued": [*handle.meta.info.get("continued", []), record]})
+    handle.config = after
+    handle.run.reopen = state.finished
+
+
+def _flat(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
 def load(path: str | Path) -> "Run":
-    """Open a run directory (finished or not) to evaluate it, look at it or continue it."""
+    """Open a run directory (finished or not) to evaluate it, look at it or continue it; its `result` is read from
+    the run state as of its last checkpoint (None before the first)."""
     run, cfg, kind = open_run(Path(path))
-    return Run(run, cfg, kind)
+    handle = Run(run, cfg, kind)
+    if run.meta.state:
+        rows = read_metrics(run.path / "metrics.csv") if (run.path / "metrics.csv").is_file() else []
+        state = run.state()
+        handle.result = run.result(state, rows[-1] if rows else {})
+        if state.finished:
+            handle.result.hint = kind.hint(cfg, run, handle.result)
+    return handle
 
 
 class Run:
@@ -228,7 +326,7 @@ class Run:
     def __init__(self, run: RunDir, config: Any, kind: RunKind):
         self.run, self.config, self.kind = run, config, kind
         self.result: TrainResult | None = None
-        """What training returned, when this handle trained the run."""
+        """What training returned (or, for a run opened with `load`, its state as of the last checkpoint)."""
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, algo={self.config.algo!r}, kind={self.kind.name!r})"
@@ -240,6 +338,18 @@ class Run:
     @property
     def meta(self) -> RunMeta:
         return self.run.meta
+
+    @property
+    def model(self) -> Any:
+        """The trained model: the run's best weights (model.safetensors) in the model its config builds, in eval
+        mode, on the CPU; loaded anew each time it is read (`load_model` for another device). An autoencoder,
+        classifier or forecaster is an `EpochModel` (a torch module), an rlgen agent its `ActorCritic`, an SB3 run
+        stable-baselines3's own algorithm object."""
+        return self.load_model()
+
+    def load_model(self, device: str = "cpu") -> Any:
+        """`model` on `device` ("cpu", "cuda", "auto")."""
+        return self.kind.trained_model(self.run, self.config, resolve_device(device))
 
     def metrics(self) -> list[dict[str, float]]:
         """The rows of metrics.csv (one per iteration or epoch)."""
@@ -277,7 +387,9 @@ class Run:
         VAE draws class `label` (a number or a name: 8 or "Bag"), or with no label the classes in turn (n = 100: ten
         of each, one row per class).
         `temperature` (0 to 10) scales the latent noise: below 1, fewer odd samples and less variety."""
-        chosen = parse_label(label) if label is not None else None
+        data = getattr(self.config, "data", None)
+        names = class_names(data) if isinstance(data, DataConfig) else None
+        chosen = (parse_label(label, names) if names else parse_label(label)) if label is not None else None
         return self.kind.sample(self.run, self.config, resolve_device(device), _checked(out, IMAGE_SUFFIXES), n=n,
                                 seed=seed, label=chosen, temperature=_temperature(temperature))
 

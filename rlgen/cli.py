@@ -80,7 +80,12 @@ def _interrupted(exc: TrainingInterrupted) -> Interrupted:
 @click.option("--set-file", type=click.Path(path_type=Path, dir_okay=False),
               help="A YAML file of overrides, {dotted.key: value} (as `rlgen tune` writes); --set wins over it.")
 @click.option("--run-dir", type=RUN_DIR, help="Where to write the run (default: runs/<config>/<time>-seed<N>).")
-@click.option("--resume", type=RUN_DIR, help="Continue an interrupted run from its last checkpoint (not SB3 runs).")
+@click.option("--resume", type=RUN_DIR,
+              help="Continue an interrupted run from its last checkpoint (not SB3 runs); with --set of its budget "
+                   "(train.epochs, train.total_steps), continue a finished one.")
+@click.option("--overwrite", is_flag=True,
+              help="A run already in --run-dir is moved aside to <run-dir>.old-<time> (never deleted).")
+@click.option("--init-from", type=RUN_DIR, help="Start from this run's best weights (same kind, same layers).")
 @click.option("--device", help=DEVICE_HELP)
 @click.option("--seed", type=SEED, help="Override the config's seed.")
 @click.option("--seeds", "seed_list", type=SeedList(),
@@ -94,8 +99,8 @@ def _interrupted(exc: TrainingInterrupted) -> Interrupted:
 @click.option("--nproc", type=click.IntRange(1, 1024), default=1, show_default=True,
               help="Data-parallel processes on this machine (starts torchrun; gloo on the CPU, NCCL on GPUs).")
 def train(config: Path | None, overrides: tuple[str, ...], set_file: Path | None, run_dir: Path | None,
-          resume: Path | None, device: str | None, seed: int | None, seed_list: list[int] | None, quiet: bool,
-          threads: int | None, timings: bool, check_only: bool, nproc: int):
+          resume: Path | None, overwrite: bool, init_from: Path | None, device: str | None, seed: int | None,
+          seed_list: list[int] | None, quiet: bool, threads: int | None, timings: bool, check_only: bool, nproc: int):
     """Train the model a YAML CONFIG describes; the run directory gets config, weights, metrics. CONFIG is a file
     or the name of a shipped config (`rlgen configs` lists them; a file of that name comes first).
 
@@ -108,6 +113,9 @@ def train(config: Path | None, overrides: tuple[str, ...], set_file: Path | None
       rlgen train configs/fashion_vae.yaml --set model.hidden=[500,500]
       rlgen train configs/cartpole_ppo.yaml --set-file runs/tune/cartpole_ppo/best.yaml
       rlgen train --resume runs/fashion_vae/<run>
+      rlgen train --resume runs/fashion_vae/<run> --set train.epochs=60      # continue a finished run
+      rlgen train fashion_vae --run-dir runs/vae --overwrite                 # the old runs/vae is moved aside
+      rlgen train fashion_mlp --init-from runs/fashion_mlp/<run> --set optimizer.lr=0.0001
       rlgen train configs/fashion_cnn.yaml --set model.layers=[{type: flatten}] --check
       rlgen train configs/cartpole_a2c.yaml --timings
       rlgen train configs/cartpole_reinforce.yaml --seeds 0-31 --run-dir runs/reinforce-32
@@ -116,19 +124,20 @@ def train(config: Path | None, overrides: tuple[str, ...], set_file: Path | None
     """
     from rlgen import api, distributed
     from rlgen.config import read_overrides_file
+    from rlgen.device import resolve_device
 
     imported = time.perf_counter()
     if set_file is not None:
-        if resume is not None:
-            raise RlgenError("--resume takes only the run dir (and --device, --quiet); its saved config is used")
         overrides = (*read_overrides_file(set_file), *overrides)
+    if resume is not None and (overwrite or init_from is not None):
+        raise RlgenError("--resume continues a run in place; --overwrite and --init-from are for new runs")
     if seed_list is not None:
-        if config is None or seed is not None or resume is not None or nproc > 1 or check_only:
+        if config is None or seed is not None or resume is not None or nproc > 1 or check_only or init_from:
             raise RlgenError("--seeds trains the seeds of a CONFIG in one process: leave out --seed, --resume, "
-                             "--nproc and --check")
+                             "--init-from, --nproc and --check")
         try:
             runs = api.train_seeds(config, seed_list, list(overrides), run_dir=run_dir, device=device,
-                                   threads=threads, quiet=quiet)
+                                   threads=threads, quiet=quiet, overwrite=overwrite)
         except TrainingInterrupted as exc:
             raise _interrupted(exc) from None
         for run in runs:
@@ -147,10 +156,10 @@ def train(config: Path | None, overrides: tuple[str, ...], set_file: Path | None
         for item in overrides:
             args += ["--set", item]
         for flag, value in (("--run-dir", run_dir), ("--resume", resume), ("--device", device), ("--seed", seed),
-                            ("--threads", threads)):
+                            ("--threads", threads), ("--init-from", init_from)):
             if value is not None:
                 args += [flag, str(value)]
-        args += [flag for flag, on in (("--quiet", quiet), ("--timings", timings)) if on]
+        args += [flag for flag, on in (("--quiet", quiet), ("--timings", timings), ("--overwrite", overwrite)) if on]
         code = distributed.launch(nproc, ["train", *args])
         if code in (1, 2, 130):  # rlgen's own exits: rank 0 has said why in one line
             sys.exit(code)
@@ -162,12 +171,16 @@ def train(config: Path | None, overrides: tuple[str, ...], set_file: Path | None
         if config is None or resume is not None:
             raise RlgenError("--check takes a CONFIG file (and --set, --seed, --device)")
         cfg, _, kind = api.check(config, list(overrides), seed=seed, device=device)
-        click.echo(f"{config}: a valid {cfg.algo} config (kind {kind.name}); nothing was trained")
+        model, _ = kind.summary_model(cfg, None)
+        count = sum(p.numel() for p in model.parameters())
+        click.echo(f"{config}: a valid {cfg.algo} config (kind {kind.name}); {count:,} parameters, would train on "
+                   f"{resolve_device(cfg.device)}; nothing was trained")
         return
 
     if resume is not None:
-        if config is not None or overrides or run_dir is not None or seed is not None:
-            raise RlgenError("--resume takes only the run dir (and --device, --quiet); its saved config is used")
+        if config is not None or run_dir is not None or seed is not None:
+            raise RlgenError("--resume takes the run dir (and --set of its budget, --device, --quiet); its saved "
+                             "config is used")
         target = resume
     elif config is None:
         raise RlgenError("give a CONFIG file to train, or --resume RUN_DIR")
@@ -175,10 +188,10 @@ def train(config: Path | None, overrides: tuple[str, ...], set_file: Path | None
         target = None
     try:
         if target is not None:
-            run = api.resume(target, device=device, threads=threads, quiet=quiet)
+            run = api.resume(target, list(overrides), device=device, threads=threads, quiet=quiet)
         else:
             run = api.train(config, list(overrides), run_dir=run_dir, seed=seed, device=device, threads=threads,
-                            quiet=quiet)
+                            quiet=quiet, overwrite=overwrite, init_from=init_from)
     except TrainingInterrupted as exc:
         raise _interrupted(exc) from None
     world = distributed.current()
@@ -309,19 +322,26 @@ def data() -> None:
 
 
 @data.command("fetch")
-@click.option("--data-dir", type=RUN_DIR, help="Folder to use (default: search, then download into the cache).")
-def data_fetch(data_dir: Path | None):
-    """Find Fashion-MNIST (or download it) and check every file.
+@click.option("--name", "name", type=click.Choice(["fashion_mnist", "mnist"]), default="fashion_mnist",
+              show_default=True, help="The data set.")
+@click.option("--data-dir", type=RUN_DIR,
+              help="Folder to use; downloaded into when it holds none of the files (default: search, then download "
+                   "into the cache).")
+def data_fetch(name: str, data_dir: Path | None):
+    """Find a data set (or download it) and check every file against its official checksums.
 
     \b
-    Example:
+    Examples:
       rlgen data fetch
+      rlgen data fetch --name mnist
+      rlgen data fetch --name mnist --data-dir data/mnist
     """
-    from rlgen.fashion_mnist import load_fashion_mnist
+    from rlgen.idx_data import DATA_SETS, fetch, load_image_set
 
-    data = load_fashion_mnist(data_dir, validation=5000)
-    click.echo(f"Fashion-MNIST: {data.source} ({len(data.train_x) + len(data.val_x)} training and "
-               f"{len(data.test_x)} test images, checksums good)")
+    data_set = DATA_SETS[name]
+    data = load_image_set(fetch(data_dir, data_set=data_set), validation=0, data_set=data_set)
+    click.echo(f"{data_set.title}: {data.source} ({len(data.train_x) + len(data.val_x):,} training and "
+               f"{len(data.test_x):,} test images, checksums good)")
 
 
 def _add_commands() -> None:

@@ -10,7 +10,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from rlgen.data import IMAGE_SHAPE, NUM_CLASSES, Split, Splits, load_splits, to_inputs
+from rlgen.data import IMAGE_SHAPE, NUM_CLASSES, DataConfig, Split, Splits, check_data, load_splits, to_inputs
 from rlgen.device import resolve_device
 from rlgen.distributed import agree, current, launched_world
 from rlgen.epochs import EpochModel, batches_per_epoch, train_epochs
@@ -29,8 +29,8 @@ class DatasetKind(RunKind):
     """A kind whose runs train an EpochModel on a data set (Fashion-MNIST unless the kind says otherwise); configs
     have seed, device, data, optimizer, train."""
 
-    data_name = "fashion-mnist"
-    """What the progress bar calls the data."""
+    data_name = ""
+    """What the progress bar calls the data (empty: the data set `data.name` names)."""
 
     def load_data(self, cfg: Any, device: torch.device) -> Splits:
         """The run's train / validation / test splits on `device`."""
@@ -45,6 +45,8 @@ class DatasetKind(RunKind):
         raise NotImplementedError
 
     def check(self, cfg: Any) -> None:
+        if isinstance(getattr(cfg, "data", None), DataConfig):
+            check_data(cfg.data)
         check_size(lambda: self.build_model(cfg, None), f"the {cfg.algo} model")
         _check_global_batch(cfg.train.batch_size, launched_world().size)
 
@@ -88,12 +90,13 @@ class DatasetKind(RunKind):
         resumed = run.load_checkpoint(model, optimizer)[:2] if resume else None
         if not resume:
             self.init_weights(cfg, model, run)
+            run.load_initial_weights(model, device)
         autocast, precision = self.precision(cfg, model, splits.train, device, run.info if resume else None)
         train, val = self.training_splits(cfg, model, splits, autocast)
         if not resume:
             run.update_meta(info={"data_source": str(splits.source), **self.run_info(cfg, model), **precision})
         return train_epochs(model, optimizer, train, val, cfg.train, run, seed=cfg.seed, device=device,
-                            description=f"{cfg.algo} {self.data_name}", quiet=quiet, resumed=resumed, threads=threads,
+                            description=f"{cfg.algo} {self.data_name or cfg.data.name}", quiet=quiet, resumed=resumed, threads=threads,
                             autocast_dtype=autocast)
 
     def precision(self, cfg: Any, model: EpochModel, train: Split, device: torch.device,
@@ -123,6 +126,17 @@ class DatasetKind(RunKind):
             run.load_weights(model, "model", device)
         model.eval()
         return model
+
+    continuable = ("train.epochs", "train.patience")
+
+    def continue_problem(self, cfg: Any, state) -> str | None:
+        if state.progress >= cfg.train.epochs:
+            return (f"it has trained {state.progress} of train.epochs {cfg.train.epochs}: give more epochs to continue "
+                    f"it (--set train.epochs={state.progress + cfg.train.epochs})")
+        return None
+
+    def trained_model(self, run: RunDir, cfg: Any, device: torch.device) -> EpochModel:
+        return self.load_model(run, cfg, device)
 
     def test_split(self, cfg: Any, device: torch.device) -> Split:
         return self.load_data(cfg, device).test

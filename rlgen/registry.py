@@ -51,6 +51,16 @@ class RunKind:
         """Train (or continue) a run; `threads` is the process's thread policy, set up by the caller."""
         raise NotImplementedError
 
+    continuable: tuple[str, ...] = ()
+    """The config keys `--resume` may change to continue a run: its budget, never its model or its data."""
+
+    def continue_problem(self, cfg: Any, state: Any) -> str | None:
+        """Why a run with this (changed) config and RunState has nothing left to train (None: it can go on)."""
+        return None
+
+    init_from = True
+    """A new run of this kind can start from another run's weights (`--init-from`)."""
+
     def hint(self, cfg: Any, run: RunDir, result: TrainResult) -> str | None:
         """When a finished run learnt nothing (chance-level accuracy, a policy no better than random): one clause
         saying so and naming the setting to change first, for the final line (rlgen/hints.py). None otherwise."""
@@ -76,7 +86,12 @@ class RunKind:
                          if not isinstance(v, (dict, list)) and k != "run_dir")
 
     def summary_model(self, cfg: Any, run: RunDir | None) -> tuple[nn.Module, Callable[[nn.Module], Any]]:
-        """The model a config builds, and a function that runs it once on example input (for `rlgen summary`)."""
+        """The model a config builds, untrained, and a function that runs it once on example input (for `rlgen
+        summary`; `trained_model` is the trained one)."""
+        raise NotImplementedError
+
+    def trained_model(self, run: RunDir, cfg: Any, device: torch.device) -> Any:
+        """The run's best weights in its model, in evaluation mode on `device` (`Run.model`)."""
         raise NotImplementedError
 
     # -- verbs only some kinds have ---------------------------------------------------------------------------------

@@ -42,6 +42,34 @@ OWN_FILES = ("config.yaml", "meta.json", "metrics.csv", "model.safetensors", "ch
              "obs_stats.safetensors", LOCK)
 
 
+def move_aside(path: Path) -> Path:
+    """Rename the run in `path` to `<name>.old-<time>` beside it (a number added if that exists too), so that a new
+    run can start there; a folder that is not an rlgen run, or a run another process is writing, is refused."""
+    import fcntl
+
+    if not (path / "config.yaml").is_file() or not (path / "meta.json").is_file():
+        raise RlgenError(f"{path} is not an rlgen run dir (no config.yaml and meta.json); overwrite moves only runs "
+                         f"aside: choose another run dir")
+    try:
+        with open(path / LOCK, "a+", encoding="utf-8") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released when closed: only a check that none writes
+    except BlockingIOError:
+        raise RlgenError(f"{path} is in use by another rlgen process; it cannot be moved aside") from None
+    except OSError as exc:
+        raise RlgenError(f"cannot lock run dir {path}: {exc.strerror}") from None
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.old-{stamp}")
+    number = 1
+    while target.exists():
+        number += 1
+        target = path.with_name(f"{path.name}.old-{stamp}-{number}")
+    try:
+        path.rename(target)
+    except OSError as exc:
+        raise RlgenError(f"cannot move {path} aside to {target}: {exc.strerror}") from None
+    return target
+
+
 class RunDir:
     writes = True
     """False for a data-parallel run's other ranks (`FollowerRunDir`): only rank 0 writes the run directory."""
@@ -49,16 +77,21 @@ class RunDir:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.created_dir = False  # this process made the directory (so `discard` may remove it)
+        self.moved_to: Path | None = None  # where `create(overwrite=True)` moved the run that was here
+        self.reopen = False  # continuing a finished run: `load_checkpoint` returns its state as running again
         self._lock_file: Any = None
 
     # -- creating and opening --------------------------------------------------------------------------------------
     @classmethod
-    def create(cls, path: Path, config: BaseModel, kind: str, config_source: str | None = None) -> "RunDir":
+    def create(cls, path: Path, config: BaseModel, kind: str, config_source: str | None = None,
+               overwrite: bool = False) -> "RunDir":
         """Start a new run, as its only writer (see `lock`); an existing non-empty directory is never reused
-        (nothing is overwritten), and of two processes creating one run dir at once, one is refused."""
+        (nothing is overwritten), and of two processes creating one run dir at once, one is refused. `overwrite`:
+        an existing run there is first moved aside (`move_aside`), never deleted; `moved_to` says where."""
         path = Path(path)
         if path.exists() and not path.is_dir():
-            raise RlgenError(f"run dir {path} already exists and is not a directory; choose another --run-dir")
+            raise RlgenError(f"run dir {path} already exists and is not a directory; choose another run dir")
+        moved_to = move_aside(path) if overwrite and path.is_dir() and any(path.iterdir()) else None
         existed = path.exists()
         try:
             path.mkdir(parents=True, exist_ok=True)
@@ -66,10 +99,12 @@ class RunDir:
             raise RlgenError(f"cannot create run dir {path}: {exc.strerror}") from None
         run = cls(path)
         run.created_dir = not existed
+        run.moved_to = moved_to
         run.lock(clean=False)
         if any(p.name != LOCK for p in path.iterdir()):
             run.unlock()
-            raise RlgenError(f"run dir {path} already exists and is not empty; choose another --run-dir")
+            raise RlgenError(f"run dir {path} already exists and is not empty; choose another run dir, or overwrite "
+                             f"(--overwrite, overwrite=True) to move the old run aside")
         atomic_write_text(path / "config.yaml", dump_config(config))
         run._write_meta(new_meta(config, kind, config_source))
         return run
@@ -107,7 +142,7 @@ class RunDir:
             holder = handle.read(20).strip()
             handle.close()
             raise RlgenError(f"{self.path} is in use by another rlgen process{f' (pid {holder})' if holder else ''};"
-                             f" wait for it to finish or choose another --run-dir") from None
+                             f" wait for it to finish or choose another run dir") from None
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))
@@ -215,7 +250,25 @@ class RunDir:
             raise RlgenError(f"{path} holds no model weights")
         load_module_state(module, checkpoint["model"], str(path))
         optimizer.load_state_dict(checkpoint["optimizer"], str(path))
-        return RunState.from_dict(checkpoint["state"], str(path)), checkpoint["rng"], checkpoint["loop"]
+        state = RunState.from_dict(checkpoint["state"], str(path))
+        if self.reopen and state.finished:  # a larger budget: train on, with early stopping's count started afresh
+            state.status, state.since_best = "running", 0
+        return state, checkpoint["rng"], checkpoint["loop"]
+
+    def load_initial_weights(self, module: nn.Module, device: torch.device | str) -> None:
+        """A new run warm-started from another run's best weights (`--init-from`, recorded in meta.json as
+        info.init_from): those weights, by name and shape, into `module`; a model they do not fit is one line."""
+        source = self.info.get("init_from")
+        if source is None:
+            return
+        path = Path(source) / "model.safetensors"
+        if not path.is_file():
+            raise RlgenError(f"--init-from {source}: it has no model.safetensors (was it trained?)")
+        tensors, _ = load_tensors(path, device)
+        try:
+            load_module_state(module, tensors, str(path))
+        except RlgenError as exc:
+            raise RlgenError(f"--init-from {source}: its weights do not fit this model ({exc})") from None
 
 
 def new_meta(config: BaseModel, kind: str, config_source: str | None) -> RunMeta:

@@ -29,7 +29,7 @@ def test_train_takes_a_config_object_and_load_reopens_the_run(tmp_path):
     run = rlgen.train(cfg, TINY_DATA | {"vae.nll_samples": 2}, seed=3, run_dir=tmp_path / "vae", quiet=True)
     assert run.config.seed == 3 and cfg.seed == 0  # the caller's object is not changed
     again = rlgen.load(tmp_path / "vae")
-    assert again.config == run.config and again.kind.name == "autoencoder" and again.result is None
+    assert again.config == run.config and again.kind.name == "autoencoder" and again.result.status == "done"
     report = again.evaluate(device="cpu")
     assert report["nll_samples"] == 2 and report["test_nll"] > 0
     assert again.sample(4).shape[0] == 4
@@ -76,3 +76,50 @@ def test_bad_configs_and_overrides_are_one_line(tmp_path):
     assert not any(tmp_path.iterdir())
     with pytest.raises(RlgenError, match="does not exist"):
         rlgen.load(tmp_path / "nowhere")
+
+
+def test_tab_completion_sees_the_public_names_and_errors_are_exported():
+    import rlgen.errors
+    import rlgen.runstate
+
+    names = dir(rlgen)
+    for name in ("train", "load", "resume", "sweep", "tune", "Run", "TrainResult", "RlgenError", "ConfigError",
+                 "TrainingInterrupted", "shipped_configs", "__version__"):
+        assert name in names and name in rlgen.__all__
+    assert rlgen.RlgenError is rlgen.errors.RlgenError and rlgen.TrainResult is rlgen.runstate.TrainResult
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        rlgen.nothing_here  # noqa: B018
+
+
+def test_load_fills_the_result_and_run_model_is_the_trained_model(tmp_path):
+    from safetensors.torch import load_file
+
+    trained = rlgen.train(CONFIGS / "fashion_mlp.yaml", TINY_DATA, run_dir=tmp_path / "run", quiet=True)
+    loaded = rlgen.load(tmp_path / "run")
+    assert loaded.result is not None and str(loaded.result) .startswith("done: 1 epochs")
+    assert (loaded.result.status, loaded.result.progress, loaded.result.best_score) == (
+        trained.result.status, trained.result.progress, trained.result.best_score)
+    assert loaded.result.last_metrics["val/accuracy"] == pytest.approx(trained.result.best_score)
+    model = loaded.model
+    saved = load_file(tmp_path / "run" / "model.safetensors")
+    assert not model.training and all(torch.equal(v, saved[k]) for k, v in model.state_dict().items())
+    untrained, _ = loaded.kind.summary_model(loaded.config, loaded.run)  # what `summary` shows: not these weights
+    assert not all(torch.equal(v, saved[k]) for k, v in untrained.state_dict().items())
+
+
+def test_run_model_of_agents_is_their_policy_or_sb3_s_own_object(tmp_path, tiny_agent_overrides):
+    from stable_baselines3 import PPO
+
+    from rlgen.agents.policy import ActorCritic
+
+    agent = rlgen.train(CONFIGS / "cartpole_reinforce.yaml", tiny_agent_overrides + ["device=cpu"],
+                        run_dir=tmp_path / "agent", quiet=True)
+    policy = agent.model
+    assert isinstance(policy, ActorCritic) and not policy.training
+    sb3 = rlgen.train(CONFIGS / "cartpole_sb3_ppo.yaml", ["train.total_steps=256", "train.eval_every_steps=256",
+                                                          "train.eval_episodes=2", "sb3.n_steps=64"],
+                      run_dir=tmp_path / "sb3", quiet=True)
+    model = sb3.model
+    assert isinstance(model, PPO)
+    action, _ = model.predict(torch.zeros(4).numpy(), deterministic=True)
+    assert int(action) in (0, 1)

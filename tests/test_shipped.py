@@ -60,6 +60,8 @@ def test_train_check_and_summary_take_a_shipped_name(tmp_path, monkeypatch):
     assert result.exit_code == 0 and "a valid reinforce config" in result.output, result.output
     result = invoke("summary", "fashion_mlp")
     assert result.exit_code == 0 and "118,282" in result.output, result.output
+    result = invoke("train", "fashion_mlp", "--check", "--device", "cpu")  # what it would train, and where
+    assert result.exit_code == 0 and "118,282 parameters, would train on cpu" in result.output, result.output
 
 
 def test_the_api_trains_a_shipped_name(tmp_path):
