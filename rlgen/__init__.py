@@ -11,7 +11,7 @@ __version__ = "0.2.0"
 # name → the module that holds it, imported on first use (the CLI's `--version` should not wait for torch)
 _LAZY = {
     "train": "rlgen.api", "train_seeds": "rlgen.api", "load": "rlgen.api", "resume": "rlgen.api",
-    "summary": "rlgen.api", "Run": "rlgen.api",
+    "summary": "rlgen.api", "plot_runs": "rlgen.api", "Run": "rlgen.api",
     "sweep": "rlgen.studies.api", "tune": "rlgen.studies.api", "sweep_report": "rlgen.studies.api",
     "shipped_configs": "rlgen.shipped",
     "TrainResult": "rlgen.runstate",

@@ -25,6 +25,7 @@ from rlgen.errors import ConfigError, RlgenError, TrainingInterrupted
 from rlgen.metrics import read_metrics
 from rlgen.outputs import check_output_path
 from rlgen.plot import plot_curves
+from rlgen.plot import plot_runs as draw_runs
 from rlgen.registry import RunKind, kind_of_algo, open_run, schemas
 from rlgen.rundir import FollowerRunDir, RunDir, default_run_dir, new_meta
 from rlgen.runstate import RunMeta, TrainResult
@@ -445,6 +446,34 @@ def _checked(out: str | Path | None, suffixes: tuple[str, ...]) -> Path | None:
         return None
     check_output_path(Path(out), suffixes)
     return Path(out)
+
+
+def plot_runs(runs: list[str | Path | "Run"], out: str | Path, *, labels: list[str] | None = None) -> Path:
+    """Several runs' training curves overlaid in one PNG (`out`), one colour per run, the legend from `labels` or
+    else the run directories' names. The runs must count their progress alike (all epochs, or all env steps)."""
+    handles = [r if isinstance(r, Run) else load(r) for r in runs]
+    if not handles:
+        raise RlgenError("plot needs at least one run")
+    if labels is not None and len(labels) != len(handles):
+        raise RlgenError(f"{len(labels)} labels for {len(handles)} runs: give one label per run")
+    units = sorted({h.meta.unit or "step" for h in handles})
+    if len(units) > 1:
+        raise RlgenError(f"these runs count progress in {' and '.join(units)}: plot together only runs of one unit")
+    names = labels or _distinct_names([h.path for h in handles])
+    out = _checked(out, IMAGE_SUFFIXES)
+    kinds = sorted({h.kind.title(h.config) for h in handles})
+    draw_runs([(name, h.metrics()) for name, h in zip(names, handles)], units[0], out,
+              f"{len(handles)} runs: {', '.join(kinds)}" if len(kinds) <= 3 else f"{len(handles)} runs")
+    return out
+
+
+def _distinct_names(paths: list[Path]) -> list[str]:
+    """The shortest trailing parts of the paths that tell the runs apart (seed0, seed1; a/run, b/run)."""
+    for depth in range(1, max(len(p.parts) for p in paths) + 1):
+        names = ["/".join(p.parts[-depth:]) for p in paths]
+        if len(set(names)) == len(names):
+            return names
+    return [str(p) for p in paths]
 
 
 def summary(config: str | Path | BaseModel | Mapping[str, Any], overrides: Overrides = None) -> str:

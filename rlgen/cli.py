@@ -278,22 +278,29 @@ def render(run_dir: Path, out: Path | None, episodes: int, seed: int, fps: int, 
 
 
 @main.command()
-@click.argument("run_dir", type=RUN_DIR)
+@click.argument("run_dirs", nargs=-1, required=True, type=RUN_DIR, metavar="RUN_DIR...")
 @click.option("--out", type=PNG, required=True, help="FILE.png to write.")
+@click.option("--label", "labels", multiple=True, help="Several runs: the legend's name of each, in order (repeat).")
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
-def plot(run_dir: Path, out: Path, device: str):
+def plot(run_dirs: tuple[Path, ...], out: Path, labels: tuple[str, ...], device: str):
     """Training and validation curves of any run from its metrics.csv; for a classifier also the test set's
     confusion matrix, beside them as FILE-confusion.png; for an autoencoder the test images' codings coloured by
-    class (FILE-latent.png) and, for a 2-D VAE latent, the decoded manifold (FILE-manifold.png).
+    class (FILE-latent.png) and, for a 2-D VAE latent, the decoded manifold (FILE-manifold.png). Several runs: their
+    curves overlaid in one figure, a colour each.
 
     \b
     Examples:
       rlgen plot runs/fashion_vae/<run> --out curves.png
       rlgen plot runs/fashion_cnn/<run> --out cnn.png      # also writes cnn-confusion.png
+      rlgen plot runs/r32/seed0 runs/r32/seed1 runs/r32/seed2 --out seeds.png
+      rlgen plot runs/lr-small runs/lr-big --label "lr 1e-4" --label "lr 1e-2" --out lr.png
     """
     from rlgen import api
 
-    written = api.load(run_dir).plot(out, device=device)
+    if len(run_dirs) == 1 and not labels:
+        written = api.load(run_dirs[0]).plot(out, device=device)
+    else:
+        written = [api.plot_runs(list(run_dirs), out, labels=list(labels) or None)]
     click.echo("wrote " + ", ".join(map(str, written)))
 
 

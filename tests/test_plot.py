@@ -26,3 +26,39 @@ def test_the_curves_figure_carries_the_callers_title_and_one_panel_per_metric_gr
     assert titles == ["cartpole_ppo seed 0"] and panels == ["Policy", "Speed"]
     assert out.stat().st_size > 1000
     assert all(len(ax.get_xticks()) <= 8 for ax in axes)  # five-digit step counts do not run into each other
+
+
+def test_a_one_epoch_run_gets_one_whole_tick(tmp_path, monkeypatch):
+    ticks = []
+    original = matplotlib.figure.Figure.savefig
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig",
+                        lambda fig, *a, **kw: ticks.extend(list(ax.get_xticks()) for ax in fig.axes
+                                                           if ax.has_data()) or original(fig, *a, **kw))
+    meta = RunMeta(rlgen_version="0", created="now", kind="classifier", algo="classifier", unit="epochs")
+    plot_curves([{"step": 1, "train/loss": 0.5, "val/loss": 0.6}], meta, tmp_path / "one.png", "one epoch")
+    assert ticks == [[1.0]]
+
+
+def test_several_runs_overlay_in_one_figure_with_their_names(tmp_path):
+    import pytest
+
+    import rlgen
+    from rlgen.errors import RlgenError
+    from tests.conftest import CONFIGS
+    from tests.test_classifier_cli import invoke
+
+    budget = {"train.total_steps": 600, "train.eval_every_steps": 300, "train.eval_episodes": 2,
+              "train.target_return": None, "env.num_envs": 4, "device": "cpu"}
+    runs = [rlgen.train(CONFIGS / "cartpole_reinforce.yaml", budget, seed=s, run_dir=tmp_path / f"s{s}", quiet=True)
+            for s in (0, 1)]
+    result = invoke("plot", runs[0].path, runs[1].path, "--out", tmp_path / "both.png", "--label", "first",
+                    "--label", "second")
+    assert result.exit_code == 0 and "both.png" in result.output, result.output
+    assert rlgen.plot_runs(runs, tmp_path / "api.png") == tmp_path / "api.png" and (tmp_path / "api.png").stat().st_size
+    with pytest.raises(RlgenError, match="1 labels for 2 runs"):
+        rlgen.plot_runs(runs, tmp_path / "x.png", labels=["a"])
+    classifier = rlgen.train(CONFIGS / "fashion_mlp.yaml", {"data.limit": 1000, "train.epochs": 1, "device": "cpu"},
+                             run_dir=tmp_path / "c", quiet=True)
+    with pytest.raises(RlgenError, match="count progress in env steps and epochs"):
+        rlgen.plot_runs([runs[0], classifier], tmp_path / "x.png")
+    assert not (tmp_path / "x.png").exists()
