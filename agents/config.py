@@ -39,6 +39,9 @@ class AgentTrainConfig(EvalScheduleConfig):
     episodes carrying on between iterations."""
     rollout_steps: int = Field(default=128, ge=1, le=10**6)
     """Steps per env copy per iteration when `rollout` is steps."""
+    tensorboard_images: bool = True
+    """At the end of training, one greedy episode of the best weights as a GIF in TensorBoard's Images tab (not
+    for batched --seeds); false saves the second it takes to play and draw it."""
 
 
 class AgentRunConfig(RunBase):

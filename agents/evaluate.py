@@ -74,27 +74,33 @@ def evaluate_policy(policy: ActorCritic, env: EnvConfig, episodes: int, seed: in
         policy.train(was_training)
 
 
-def evaluate_actor(act: Actor, env: EnvConfig, episodes: int, seed: int) -> np.ndarray:
+def evaluate_actor(act: Actor, env: EnvConfig, episodes: int, seed: int, quiet: bool = True) -> np.ndarray:
     """Returns of `episodes` episodes, played up to 100 at a time from a vector env reset with `seed` (then
     seed + 100, …); `act` maps a batch of observations to a batch of actions (any agent: rlgen's,
-    stable-baselines3's, a hand-written rule).
+    stable-baselines3's, a hand-written rule). `quiet=False`: a progress bar of the finished episodes.
 
     Uses gymnasium's own env (`evaluation_env`, with its TimeLimit); each copy plays one episode and is ignored after
     it ends."""
+    from rlgen.metrics import ProgressBar
+
     returns: list[np.ndarray] = []
     done_so_far = 0
-    while done_so_far < episodes:
-        n = min(MAX_PARALLEL_EPISODES, episodes - done_so_far)
-        envs = make_vec_env(evaluation_env(env), num_envs=n)
-        try:
-            returns.append(_play_once(envs, act, seed + done_so_far))
-        finally:
-            envs.close()
-        done_so_far += n
+    with ProgressBar(episodes, f"evaluating {env.id}", quiet) as bar:
+        while done_so_far < episodes:
+            n = min(MAX_PARALLEL_EPISODES, episodes - done_so_far)
+            envs = make_vec_env(evaluation_env(env), num_envs=n)
+            before = done_so_far
+            try:
+                returns.append(_play_once(envs, act, seed + done_so_far,
+                                          lambda ended: bar.update(before + ended, "episodes")))
+            finally:
+                envs.close()
+            done_so_far += n
     return np.concatenate(returns)
 
 
-def _play_once(envs: gym.vector.VectorEnv, act: Actor, seed: int) -> np.ndarray:
+def _play_once(envs: gym.vector.VectorEnv, act: Actor, seed: int,
+               report: Callable[[int], None] = lambda ended: None) -> np.ndarray:
     obs, _ = envs.reset(seed=seed)
     start_episodes(act, envs.num_envs)
     total = np.zeros(envs.num_envs)
@@ -102,7 +108,10 @@ def _play_once(envs: gym.vector.VectorEnv, act: Actor, seed: int) -> np.ndarray:
     while running.any():
         obs, reward, terminated, truncated, _ = envs.step(act(obs))
         total += np.where(running, reward, 0.0)
+        ended = running & (terminated | truncated)
         running &= ~(terminated | truncated)
+        if ended.any():
+            report(int((~running).sum()))
     return total
 
 

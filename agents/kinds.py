@@ -34,7 +34,7 @@ class _ActorKind(RunKind):
     def evaluate(self, run: RunDir, cfg: Any, device: torch.device, *, episodes: int = 100, seed: int = 0,
                  greedy: bool = True, nll_samples: int | None = None, quiet: bool = True) -> dict[str, Any]:
         require_model(run)
-        returns = evaluate_actor(self.actor(run, cfg, device, greedy), cfg.env, episodes, seed)
+        returns = evaluate_actor(self.actor(run, cfg, device, greedy), cfg.env, episodes, seed, quiet)
         return {**summarize(returns), "seed": seed, "greedy": greedy, "env_id": cfg.env.id, "run_dir": str(run.path)}
 
     def hint(self, cfg: Any, run: RunDir, result: TrainResult) -> str | None:

@@ -6,16 +6,19 @@ Algorithms differ only in the `update(rollout)` of the class registered for thei
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import replace
 
 import numpy as np
 import torch
 
-from rlgen.agents.algorithms import UPDATES, algo_section, initial_policy
+from rlgen.agents.algorithms import UPDATES, algo_section, initial_policy, load_policy
 from rlgen.agents.config import AgentRunConfig
 from rlgen.agents.distributions import action_info
-from rlgen.agents.evaluate import evaluate_policy, evaluation_due, record_evaluation, steps_left_per_copy
+from rlgen.agents.evaluate import (evaluate_policy, evaluation_due, policy_actor, record_evaluation,
+                                   steps_left_per_copy)
+from rlgen.agents.render import episode_gif
 from rlgen.agents.rollout import RolloutCollector
 from rlgen.envs.make import make_vec_env
 from rlgen.agents.returns import ranks_mean
@@ -62,6 +65,20 @@ def rollout_metrics(returns: list[float], lengths: list[int], recent: list[float
         "time/train_seconds": state.train_seconds,
         "time/iteration": state.iteration,
     }
+
+
+def _episode_to_tensorboard(logger, run: RunDir, cfg: AgentRunConfig, device: torch.device, step: int,
+                            quiet: bool) -> None:
+    """One greedy episode of the run's best weights, as a GIF in TensorBoard; an environment that cannot be drawn
+    here (MuJoCo without OpenGL) is skipped with a note."""
+    try:
+        gif, height, width = episode_gif(policy_actor(load_policy(run, cfg, device), device, True), cfg.env,
+                                         cfg.seed + cfg.train.eval_seed_offset)
+    except RlgenError as exc:
+        if not quiet:
+            print(f"rlgen: no episode in TensorBoard: {exc}", file=sys.stderr)
+        return
+    logger.log_gif(step, "episode", gif, height, width)
 
 
 def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: bool = False) -> TrainResult:
@@ -170,6 +187,8 @@ def train_agent(cfg: AgentRunConfig, run: RunDir, quiet: bool = False, resume: b
                            f"it {state.iteration} | return {metrics['rollout/ep_return_mean_100']:.1f} | best eval "
                            f"{state.best_score if state.best_score is not None else math.nan:.1f} | "
                            f"{metrics['time/steps_per_s']:,.0f} steps/s")
+        if tc.tensorboard_images and world.is_main:
+            _episode_to_tensorboard(logger, run, cfg, device, state.progress, quiet)
     except Diverged:
         diverged = True
         raise

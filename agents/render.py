@@ -24,6 +24,7 @@ def play(act: Actor, env_cfg: EnvConfig, episodes: int, seed: int, render_mode: 
     returns the frames (rgb_array mode) and the returns."""
     if render_mode == "rgb_array" and not has_display():
         os.environ.setdefault("MUJOCO_GL", "egl")  # MuJoCo's default (GLFW) needs a window; EGL draws offscreen
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame's drawing (CartPole) needs no window either
     env = make_env(env_cfg.id, render_mode=render_mode, observe=env_cfg.observe, **env_cfg.kwargs)
     frames: list[np.ndarray] = []
     returns: list[float] = []
@@ -68,8 +69,13 @@ def write_video(frames: list[np.ndarray], out: Path, fps: int) -> None:
 
 
 def _write_gif(frames: list[np.ndarray], path: Path, fps: int) -> None:
-    """imageio GIF with one palette for all frames, taken from the first: ~10x faster than Pillow's default of a new
-    adaptive palette per frame, and a rendered scene keeps its few colours from frame to frame."""
+    path.write_bytes(gif_bytes(frames, fps))
+
+
+def gif_bytes(frames: list[np.ndarray], fps: int) -> bytes:
+    """An animated GIF of the frames, with one palette for all of them, taken from the first: ~10x faster than
+    Pillow's default of a new adaptive palette per frame, and a rendered scene keeps its few colours from frame to
+    frame."""
     import imageio.v3 as iio
     from PIL import Image
 
@@ -79,7 +85,17 @@ def _write_gif(frames: list[np.ndarray], path: Path, fps: int) -> None:
         [np.asarray(Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE)) for f in frames]
     )
     rgb = bytes(palette.getpalette()[: 3 * colors])
-    iio.imwrite(path, indices, extension=".gif", mode="P", is_batch=True, palette=rgb, duration=1000 / fps, loop=0)
+    return iio.imwrite("<bytes>", indices, extension=".gif", mode="P", is_batch=True, palette=rgb,
+                       duration=1000 / fps, loop=0)
+
+
+def episode_gif(act: Actor, env_cfg: EnvConfig, seed: int, fps: int = 30, max_frames: int = 300,
+                shrink: int = 2) -> tuple[bytes, int, int]:
+    """One greedy episode as a small GIF (every `shrink`-th pixel, at most `max_frames` frames) for TensorBoard:
+    (GIF bytes, height, width)."""
+    frames, _ = play(act, env_cfg, 1, seed, "rgb_array")
+    frames = [np.ascontiguousarray(f[::shrink, ::shrink]) for f in frames[:max_frames]]
+    return gif_bytes(frames, fps), frames[0].shape[0], frames[0].shape[1]
 
 
 def check_render_request(out: Path | None, human: bool) -> None:

@@ -360,24 +360,24 @@ class Run:
         return read_metrics(path)
 
     def evaluate(self, *, episodes: int = 100, seed: int = 0, greedy: bool = True, nll_samples: int | None = None,
-                 device: str = "auto", quiet: bool = True, threads: int | None = None) -> dict[str, Any]:
-        """Test-set metrics (models trained on data) or returns over `episodes` greedy episodes (agents);
-        `quiet=False` shows a progress bar where evaluating takes long (the VAE's importance sampling). `threads`:
+                 device: str = "auto", quiet: bool = False, threads: int | None = None) -> dict[str, Any]:
+        """Test-set metrics (models trained on data) or returns over `episodes` greedy episodes (agents), with a
+        progress bar where evaluating takes long (episodes, the VAE's importance sampling; `quiet=True`: none). `threads`:
         as in `train` (default: OMP_NUM_THREADS, else the kind of run chooses)."""
         with chosen_threads(threads, self.kind.adaptive_threads):
             return self.kind.evaluate(self.run, self.config, resolve_device(device), episodes=episodes, seed=seed,
                                       greedy=greedy, nll_samples=nll_samples, quiet=quiet)
 
     def fid(self, classifier: str | Path, *, n: int = 10_000, seed: int = 0, device: str = "auto",
-            temperature: float = 1.0, threads: int | None = None) -> dict[str, Any]:
+            temperature: float = 1.0, threads: int | None = None, quiet: bool = False) -> dict[str, Any]:
         """Fréchet distance of n generated images to the test images, on the features of a trained classifier run
         (with the train-vs-test floor, and for a conditional VAE the label accuracy of its samples). `temperature`:
-        as in `sample`; `threads`: as in `evaluate`."""
+        as in `sample`; `threads`, `quiet`: as in `evaluate`."""
         if not 2 <= n <= 10**6:
             raise RlgenError(f"n must be between 2 and 1,000,000 images, got {n}")
         with chosen_threads(threads, self.kind.adaptive_threads):
             return self.kind.fid(self.run, self.config, resolve_device(device), Path(classifier), n=n, seed=seed,
-                                 temperature=_temperature(temperature))
+                                 temperature=_temperature(temperature), quiet=quiet)
 
     def describe(self, report: dict[str, Any]) -> str:
         return self.kind.describe(report)

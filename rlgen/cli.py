@@ -227,8 +227,10 @@ def _echo_timings(imported: float, detail: str) -> None:
               help="With --fid: scale of the latent noise of the generated images (1: the model as trained).")
 @click.option("--threads", type=click.IntRange(1, 1024), help=THREADS_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--quiet", is_flag=True, help="No progress bar (it goes to stderr, so --json output is clean anyway).")
 def evaluate(run_dir: Path, episodes: int, seed: int, device: str, sample: bool, nll_samples: int | None,
-             fid_run: Path | None, fid_samples: int, temperature: float, threads: int | None, as_json: bool):
+             fid_run: Path | None, fid_samples: int, temperature: float, threads: int | None, as_json: bool,
+             quiet: bool):
     """Evaluate a trained run: a classifier's test accuracy (per class too), an autoencoder's test losses (a VAE's
     −ELBO and importance-sampled NLL), or an agent's return over greedy episodes.
 
@@ -243,10 +245,11 @@ def evaluate(run_dir: Path, episodes: int, seed: int, device: str, sample: bool,
 
     run = api.load(run_dir)
     if fid_run is not None:
-        report = run.fid(fid_run, n=fid_samples, seed=seed, device=device, temperature=temperature, threads=threads)
+        report = run.fid(fid_run, n=fid_samples, seed=seed, device=device, temperature=temperature, threads=threads,
+                         quiet=quiet)
     else:
         report = run.evaluate(episodes=episodes, seed=seed, greedy=not sample, nll_samples=nll_samples,
-                              device=device, quiet=as_json, threads=threads)
+                              device=device, quiet=quiet, threads=threads)
     click.echo(json.dumps(report) if as_json else run.describe(report))
 
 

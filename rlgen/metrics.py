@@ -8,13 +8,16 @@ import io
 import math
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Callable, Iterator, Mapping
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from rlgen.atomic import atomic_write_text
 from rlgen.errors import RlgenError
+
+if TYPE_CHECKING:
+    import torch
 
 
 Listener = Callable[[int, Mapping[str, float]], None]
@@ -67,6 +70,25 @@ class MetricsLogger:
                     self.writer.add_scalar(key, float(value), step)
         for listener in list(_LISTENERS):
             listener(step, metrics)
+
+    def log_images(self, step: int, pictures: Mapping[str, list[torch.Tensor]]) -> None:
+        """Image grids in TensorBoard's Images tab: each name's rows of (n, C, H, W) images in [0, 1], drawn as
+        rlgen's PNG grids are (dark on light)."""
+        if self.writer is None:
+            return
+        from rlgen.images import image_grid
+
+        for name, rows in pictures.items():
+            self.writer.add_image(name, image_grid(rows, scale=1)[None], step, dataformats="CHW")
+
+    def log_gif(self, step: int, name: str, gif: bytes, height: int, width: int) -> None:
+        """An animated GIF (an episode) in TensorBoard's Images tab, which shows it playing."""
+        if self.writer is None:
+            return
+        from tensorboard.compat.proto.summary_pb2 import Summary
+
+        image = Summary.Image(height=height, width=width, colorspace=3, encoded_image_string=gif)
+        self.writer._get_file_writer().add_summary(Summary(value=[Summary.Value(tag=name, image=image)]), step)
 
     def _rewrite(self) -> None:
         buffer = io.StringIO()

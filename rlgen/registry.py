@@ -116,7 +116,7 @@ class RunKind:
         self._cannot(run, cfg, "render episodes (only agents play an environment)")
 
     def fid(self, run: RunDir, cfg: Any, device: torch.device, classifier: Path, *, n: int,
-            seed: int, temperature: float = 1.0) -> dict[str, Any]:
+            seed: int, temperature: float = 1.0, quiet: bool = True) -> dict[str, Any]:
         """Fréchet distance of n generated images to the test images on a classifier run's features."""
         self._cannot(run, cfg, "generate images for a Fréchet distance")
 

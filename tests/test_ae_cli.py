@@ -99,7 +99,7 @@ def test_plot_agent_run(tmp_path, tiny_agent_overrides):
 def test_resume_cli(runs):
     result = invoke("train", "--resume", runs["stacked_ae"], "--quiet")
     assert result.exit_code == 0 and "done: 1 epochs" in result.output  # already at its configured epochs
-    assert_one_line_error(invoke("train", CONFIGS / "fashion_vae.yaml", "--resume", runs["vae"]), 1, "--resume takes only")
+    assert_one_line_error(invoke("train", CONFIGS / "fashion_vae.yaml", "--resume", runs["vae"]), 1, "--resume takes the run dir")
     assert_one_line_error(invoke("train"), 1, "give a CONFIG")
 
 

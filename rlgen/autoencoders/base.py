@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from rlgen.autoencoders.nets import decode_logits
+from rlgen.data import NUM_CLASSES
 from rlgen.epochs import EpochModel, Losses
 
 
@@ -63,6 +64,17 @@ class Autoencoder(EpochModel):
 
     def corrupt(self, x: torch.Tensor) -> torch.Tensor:
         return x
+
+    def pictures(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, list[torch.Tensor]]:
+        """Reconstructions (a denoiser: of corrupted images) of the validation images; a generative model's samples
+        from a fixed seed too (a conditional one's: the classes in turn), so that epochs compare."""
+        shown = self.corrupt(x)
+        pictures = {"reconstructions": [x, *([shown] if shown is not x else []), self.reconstruct(shown, y)]}
+        if self.generative:
+            labels = torch.arange(16, device=x.device) % NUM_CLASSES if self.conditional else None
+            images = self.sample(16, torch.Generator().manual_seed(0), labels)
+            pictures["samples"] = [images[:8], images[8:]]
+        return pictures
 
     def forward(self, x: torch.Tensor, x_in: torch.Tensor | None = None, y: torch.Tensor | None = None
                 ) -> AutoencoderOutput:

@@ -41,8 +41,9 @@ class AutoencoderKind(DatasetKind):
         return {"run_dir": str(run.path), "algo": cfg.algo, "model": cfg.describe(), **report}
 
     def fid(self, run: RunDir, cfg: AERunConfig, device: torch.device, classifier: Path, *, n: int,
-            seed: int, temperature: float = 1.0) -> dict[str, Any]:
+            seed: int, temperature: float = 1.0, quiet: bool = True) -> dict[str, Any]:
         from rlgen.classifiers.fid import fid_report, load_extractor
+        from rlgen.metrics import ProgressBar
 
         model = self.load_model(run, cfg, device)
         if not model.generative:
@@ -53,10 +54,12 @@ class AutoencoderKind(DatasetKind):
         generator = torch.Generator().manual_seed(seed)
         asked = torch.arange(n) % NUM_CLASSES if model.conditional else None  # balanced, like the test split
         parts = []
-        for start in range(0, n, 1000):
-            count = min(1000, n - start)
-            parts.append(model.sample(count, generator, asked[start : start + count] if asked is not None else None,
-                                      temperature))
+        with ProgressBar(n, "sampling for the FID", quiet) as bar:
+            for start in range(0, n, 1000):
+                count = min(1000, n - start)
+                parts.append(model.sample(count, generator, asked[start : start + count] if asked is not None else None,
+                                          temperature))
+                bar.update(start + count, "images")
         generated = torch.cat(parts)
         real = splits.test.x[:n]
         train = splits.train.x[torch.randperm(len(splits.train), generator=generator)[:len(real)].to(device)]
