@@ -124,6 +124,22 @@ class SB3Kind(_ActorKind):
     name = "sb3"
     configs = dict(SB3_CONFIGS)
     init_from = False  # stable-baselines3 builds and initialises its own models
+    model_files = (".zip",)  # what SB3's model.save writes (agents/sb3_zip.py)
+
+    def evaluate_file(self, path: Path, env_id: str, device: torch.device, *, episodes: int, seed: int,
+                      greedy: bool, quiet: bool, algo: str | None) -> dict[str, Any]:
+        from rlgen.agents.sb3_zip import zip_actor, zip_env
+
+        returns = evaluate_actor(zip_actor(path, env_id, device, greedy, algo), zip_env(env_id), episodes, seed, quiet)
+        return {**summarize(returns), "seed": seed, "greedy": greedy, "env_id": env_id, "model_file": str(path)}
+
+    def render_file(self, path: Path, env_id: str, device: torch.device, out: Path | None, *, episodes: int,
+                    seed: int, fps: int, human: bool, algo: str | None) -> tuple[int, list[float]]:
+        from rlgen.agents.sb3_zip import zip_actor, zip_env
+
+        check_render_request(out, human)
+        return render_actor(zip_actor(path, env_id, device, True, algo), zip_env(env_id), out, episodes, seed, fps,
+                            human)
 
     # The bridge is imported where it is used: importing stable-baselines3 takes 0.1 s, which every rlgen command
     # would pay when the registry loads this module, SB3 run or not.

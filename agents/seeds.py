@@ -38,7 +38,7 @@ from rlgen.agents.rollout import Rollout, RolloutCollector, finished_episodes
 from rlgen.envs.make import TORCH_ENVS, make_vec_env
 from rlgen.device import resolve_device
 from rlgen.divergence import check_finite
-from rlgen.errors import ConfigError, RlgenError
+from rlgen.errors import ConfigError
 from rlgen.metrics import ProgressBar
 from rlgen.optim import TrainingOptimizer
 from rlgen.rundir import RunDir

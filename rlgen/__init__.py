@@ -12,6 +12,7 @@ __version__ = "0.2.0"
 _LAZY = {
     "train": "rlgen.api", "train_seeds": "rlgen.api", "load": "rlgen.api", "resume": "rlgen.api",
     "summary": "rlgen.api", "plot_runs": "rlgen.api", "Run": "rlgen.api",
+    "evaluate_file": "rlgen.api", "render_file": "rlgen.api",
     "sweep": "rlgen.studies.api", "tune": "rlgen.studies.api", "sweep_report": "rlgen.studies.api",
     "shipped_configs": "rlgen.shipped",
     "TrainResult": "rlgen.runstate",

@@ -26,7 +26,7 @@ from rlgen.metrics import read_metrics
 from rlgen.outputs import check_output_path
 from rlgen.plot import plot_curves
 from rlgen.plot import plot_runs as draw_runs
-from rlgen.registry import RunKind, kind_of_algo, open_run, schemas
+from rlgen.registry import RunKind, kind_of_algo, kind_of_file, open_run, schemas
 from rlgen.rundir import FollowerRunDir, RunDir, default_run_dir, new_meta
 from rlgen.runstate import RunMeta, TrainResult
 from rlgen.shipped import find_config
@@ -465,6 +465,25 @@ def plot_runs(runs: list[str | Path | "Run"], out: str | Path, *, labels: list[s
     draw_runs([(name, h.metrics()) for name, h in zip(names, handles)], units[0], out,
               f"{len(handles)} runs: {', '.join(kinds)}" if len(kinds) <= 3 else f"{len(handles)} runs")
     return out
+
+
+def evaluate_file(path: str | Path, env: str, *, episodes: int = 100, seed: int = 0, greedy: bool = True,
+                  algo: str | None = None, device: str = "auto", quiet: bool = False) -> dict[str, Any]:
+    """Returns over `episodes` episodes of another tool's saved agent (a stable-baselines3 `.zip`: its own loader,
+    after a warning that a zip runs code when loaded) on gymnasium's `env`, judged as rlgen's runs are. `algo`:
+    the algorithm that saved it (default: read from the file)."""
+    path = Path(path)
+    return kind_of_file(path).evaluate_file(path, env, resolve_device(device), episodes=episodes, seed=seed,
+                                            greedy=greedy, quiet=quiet, algo=algo)
+
+
+def render_file(path: str | Path, env: str, out: str | Path | None = None, *, episodes: int = 1, seed: int = 0,
+                fps: int = 50, human: bool = False, algo: str | None = None,
+                device: str = "auto") -> tuple[int, list[float]]:
+    """Film another tool's saved agent (see `evaluate_file`) playing greedily into a GIF or MP4 and/or a window."""
+    path = Path(path)
+    return kind_of_file(path).render_file(path, env, resolve_device(device), _checked(out, VIDEO_SUFFIXES),
+                                          episodes=episodes, seed=seed, fps=fps, human=human, algo=algo)
 
 
 def _distinct_names(paths: list[Path]) -> list[str]:

@@ -129,6 +129,17 @@ class RunKind:
         """Pictures beside the training curves that only this kind draws (a classifier's confusion matrix)."""
         return []
 
+    model_files: tuple[str, ...] = ()
+    """Suffixes of other tools' model files this kind can evaluate and render (`rlgen evaluate FILE --env ID`)."""
+
+    def evaluate_file(self, path: Path, env_id: str, device: torch.device, *, episodes: int, seed: int,
+                      greedy: bool, quiet: bool, algo: str | None) -> dict[str, Any]:
+        raise RlgenError(f"{path}: rlgen cannot evaluate this kind of file")
+
+    def render_file(self, path: Path, env_id: str, device: torch.device, out: Path | None, *, episodes: int,
+                    seed: int, fps: int, human: bool, algo: str | None) -> tuple[int, list[float]]:
+        raise RlgenError(f"{path}: rlgen cannot render this kind of file")
+
     def title(self, cfg: Any) -> str:
         """What the run's model is, for figure titles."""
         return cfg.algo
@@ -182,6 +193,16 @@ def open_run(path: Path) -> tuple[RunDir, Any, RunKind]:
         raise RlgenError(f"{path} is a run of kind {found!r}, which does not match its config ({cfg.algo}: "
                          f"kind {kind.name!r})")
     return run, cfg, kind
+
+
+def kind_of_file(path: Path) -> RunKind:
+    """The kind that reads another tool's model file of this suffix (a stable-baselines3 .zip)."""
+    for kind in kinds().values():
+        if path.suffix.lower() in kind.model_files:
+            return kind
+    known = sorted({suffix for kind in kinds().values() for suffix in kind.model_files})
+    raise RlgenError(f"{path} is a file, not a run dir; rlgen evaluates and renders only run dirs and model files "
+                     f"of {', '.join(known) or 'no other kind'}")
 
 
 def require_model(run: RunDir) -> None:

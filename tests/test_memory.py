@@ -69,7 +69,7 @@ def test_the_collector_marks_episode_starts_carries_the_state_and_the_update_rep
     envs = TorchCartPoleVectorEnv(3, observe=[0, 2], max_episode_steps=12)  # truncations as well as terminations
     collector = RolloutCollector(envs, policy, torch.device("cpu"), seed=3)
     recording = Recording(policy)
-    previous_done = None
+    previous_done = critic_after = None
     for k in range(4):
         recording.logits.clear()
         rollout = collector.collect(16)

@@ -3,7 +3,6 @@ on the whole stream, the clip formula, statistics saved with the weights and use
 statistics equal to one process's on both batches, and batched seeds refusing it in one line."""
 
 import numpy as np
-import pytest
 import torch
 from safetensors.torch import load_file
 

@@ -95,3 +95,41 @@ def test_saved_weights_rebuild_the_same_policy(tmp_path):
     model = load_sb3_model(handle.run, handle.config, torch.device("cpu"))
     saved = load_file(run / "model.safetensors")
     assert all(torch.equal(saved[k], v) for k, v in model.policy.state_dict().items())
+
+
+def test_a_users_sb3_zip_is_evaluated_and_rendered_after_a_warning(tmp_path):
+    from stable_baselines3 import A2C
+
+    import rlgen
+    from tests.test_cli import assert_one_line_error
+
+    model = A2C("MlpPolicy", "CartPole-v1", n_steps=8, seed=0, device="cpu")
+    model.learn(64)
+    model.save(tmp_path / "a2c_cartpole.zip")
+    zipped = tmp_path / "a2c_cartpole.zip"
+    result = CliRunner().invoke(main, ["evaluate", str(zipped), "--env", "CartPole-v1", "--episodes", "5", "--json",
+                                       "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith("rlgen: warning: a stable-baselines3 .zip holds pickled objects that run code")
+    report = json.loads(result.stdout)
+    assert report["episodes"] == 5 and report["env_id"] == "CartPole-v1" and report["model_file"] == str(zipped)
+    assert report == rlgen.evaluate_file(zipped, "CartPole-v1", episodes=5, quiet=True)  # the API's report
+    import gymnasium as gym  # … is the saved model's own predict() on gymnasium's batched CartPole, seeded alike
+
+    envs = gym.make_vec("CartPole-v1", num_envs=5, vectorization_mode="vector_entry_point")
+    obs, _ = envs.reset(seed=0)
+    returns, running = np.zeros(5), np.ones(5, dtype=bool)
+    while running.any():
+        obs, reward, terminated, truncated, _ = envs.step(model.predict(obs, deterministic=True)[0])
+        returns += np.where(running, reward, 0.0)
+        running &= ~(terminated | truncated)
+    assert report["mean_return"] == pytest.approx(np.mean(returns))
+    gif = tmp_path / "a2c.gif"
+    rendered = CliRunner().invoke(main, ["render", str(zipped), "--env", "CartPole-v1", "--out", str(gif)])
+    assert rendered.exit_code == 0 and iio.imread(gif, index=None).shape[1:] == (400, 600, 3), rendered.output
+    assert_one_line_error(CliRunner().invoke(main, ["evaluate", str(zipped)]), 1, "name the environment it plays")
+    mismatch = CliRunner().invoke(main, ["evaluate", str(zipped), "--env", "Pendulum-v1"])
+    assert mismatch.exit_code == 1 and "has Box observations of shape (3,)" in mismatch.stderr.splitlines()[-1]
+    (tmp_path / "junk.zip").write_text("not a zip")
+    assert_one_line_error(CliRunner().invoke(main, ["evaluate", str(tmp_path / "junk.zip"), "--env", "CartPole-v1"]),
+                          1, "is not a stable-baselines3 model file")
