@@ -79,7 +79,7 @@ class MetricsLogger:
         from rlgen.images import image_grid
 
         for name, rows in pictures.items():
-            self.writer.add_image(name, image_grid(rows, scale=1)[None], step, dataformats="CHW")
+            self.writer.add_image(name, image_grid(rows)[None], step, dataformats="CHW")
 
     def log_gif(self, step: int, name: str, gif: bytes, height: int, width: int) -> None:
         """An animated GIF (an episode) in TensorBoard's Images tab, which shows it playing."""

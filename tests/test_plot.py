@@ -62,3 +62,18 @@ def test_several_runs_overlay_in_one_figure_with_their_names(tmp_path):
     with pytest.raises(RlgenError, match="count progress in env steps and epochs"):
         rlgen.plot_runs([runs[0], classifier], tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
+
+
+def test_a_sweep_of_epoch_runs_draws_lines_through_whole_epochs(tmp_path, monkeypatch):
+    import numpy as np
+
+    from rlgen.studies.report import plot_curves as plot_study
+
+    ticks = []
+    original = matplotlib.figure.Figure.savefig
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig",
+                        lambda fig, *a, **kw: ticks.extend(fig.axes[0].get_xticks()) or original(fig, *a, **kw))
+    seeds = [(np.array([1, 2]), np.array([0.62, 0.67])), (np.array([1, 2]), np.array([0.63, 0.68]))]
+    plot_study({"momentum=0": seeds}, "val/accuracy", "epochs", tmp_path / "curves.png", "a study")
+    shown = [t for t in ticks if 1 <= t <= 2]
+    assert shown == [1.0, 2.0]  # not 1.0, 1.2, … 2.0

@@ -21,10 +21,10 @@ def test_an_autoencoder_shows_reconstructions_and_samples_every_epoch(tmp_path):
     shown = images(tmp_path / "vae")
     assert set(shown) == {"reconstructions", "samples"} and [e.step for e in shown["samples"]] == [1, 2]
     grid = iio.imread(shown["reconstructions"][0].encoded_image_string)
-    assert grid.shape[:2] == (2 * 30 + 2, 8 * 30 + 2)  # 8 validation images over their reconstructions
+    assert grid.shape[:2] == ((2 * 30 + 2) * 2, (8 * 30 + 2) * 2)  # 8 validation images over their reconstructions
     rlgen.train(CONFIGS / "fashion_denoising_ae.yaml", TINY, run_dir=tmp_path / "dae", quiet=True)
     (first, *_), = images(tmp_path / "dae").values()  # clean, corrupted, denoised rows
-    assert iio.imread(first.encoded_image_string).shape[0] == 3 * 30 + 2
+    assert iio.imread(first.encoded_image_string).shape[0] == (3 * 30 + 2) * 2
     rlgen.train(CONFIGS / "fashion_vae.yaml", {**TINY, "train.tensorboard_images": False}, run_dir=tmp_path / "off",
                 quiet=True)
     assert images(tmp_path / "off") == {}

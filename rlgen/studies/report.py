@@ -167,10 +167,20 @@ def plot_curves(curves: dict[str, list[tuple[np.ndarray, np.ndarray]]], metric: 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 5))
     colors = plt.cm.viridis(np.linspace(0, 0.9, max(1, len(curves))))
+    epochs = unit == "epochs"  # every seed validates at every epoch: lines through the points, whole-epoch ticks
     for color, (label, runs) in zip(colors, curves.items()):
         grid, mean, low, high = mean_band(runs)
-        ax.step(grid, mean, where="post", color=color, label=f"{label} ({len(runs)})")
-        ax.fill_between(grid, low, high, step="post", color=color, alpha=0.2, linewidth=0)
+        if epochs:
+            ax.plot(grid, mean, color=color, marker="o" if len(grid) < 30 else None, markersize=3,
+                    label=f"{label} ({len(runs)})")
+            ax.fill_between(grid, low, high, color=color, alpha=0.2, linewidth=0)
+        else:  # evaluations fall at other steps in each seed: each value held until the next
+            ax.step(grid, mean, where="post", color=color, label=f"{label} ({len(runs)})")
+            ax.fill_between(grid, low, high, step="post", color=color, alpha=0.2, linewidth=0)
+    if epochs:
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
     ax.set_xlabel(unit or "step")
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3)
