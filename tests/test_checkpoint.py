@@ -68,13 +68,18 @@ def test_run_files_are_not_pickles(tmp_path):
 
 
 def test_no_code_path_uses_pickle():
+    """Nothing rlgen writes or reads of its own is a pickle; the one exception is a stable-baselines3 .zip the user
+    names (`rlgen evaluate FILE.zip`), opened by one module only, after its warning."""
     sources = subprocess.run(
         ["grep", "-rnE", r"torch\.load\(|import pickle|pickle\.load|cloudpickle|\.zip['\"]", "rlgen", "agents", "envs"],
         cwd=ROOT,
         capture_output=True,
         text=True,
     )
-    assert sources.stdout == ""
+    hits = [line.split(":")[0] for line in sources.stdout.splitlines()]
+    assert set(hits) <= {"agents/kinds.py"} and len(hits) <= 1, sources.stdout  # its `model_files = (".zip",)`
+    opener = (ROOT / "agents" / "sb3_zip.py").read_text()
+    assert opener.index("print(WARNING") < opener.index(".load(path")  # warned before SB3 unpickles
 
 
 def test_nested_state_keeps_types(tmp_path):
