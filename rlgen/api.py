@@ -14,28 +14,24 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-import torch
 from pydantic import BaseModel
 
 from rlgen import distributed
 from rlgen.config import apply_overrides, load_config, validate
-from rlgen.data import DataConfig, class_names, parse_label
+from rlgen.continuing import continue_with, finished_hint
 from rlgen.device import resolve_device
 from rlgen.errors import ConfigError, RlgenError, TrainingInterrupted
 from rlgen.metrics import read_metrics
-from rlgen.outputs import check_output_path
-from rlgen.plot import plot_curves
 from rlgen.plot import plot_runs as draw_runs
 from rlgen.registry import RunKind, kind_of_algo, kind_of_file, open_run, schemas
 from rlgen.rundir import FollowerRunDir, RunDir, default_run_dir, new_meta
-from rlgen.runstate import RunMeta, TrainResult
+from rlgen.runstate import TrainResult
+from rlgen.run_handle import IMAGE_SUFFIXES, VIDEO_SUFFIXES, Run, checked
 from rlgen.shipped import find_config
 from rlgen.summary import summary_table
 from rlgen.threads import chosen_threads
 
 Overrides = Mapping[str, Any] | list[str] | tuple[str, ...] | None
-IMAGE_SUFFIXES = (".png",)
-VIDEO_SUFFIXES = (".gif", ".mp4")
 
 
 def resolve_config(config: str | Path | BaseModel | Mapping[str, Any], overrides: Overrides = None) -> tuple[Any, str]:
@@ -241,7 +237,7 @@ def resume(path: str | Path, overrides: Overrides = None, *, device: str | None 
     early-stopped run from its last checkpoint. An override that would change the model or the data is refused."""
     handle = load(path)
     if overrides:
-        _continue_with(handle, overrides)
+        continue_with(handle, overrides)
     finished = not overrides and handle.result is not None and handle.result.status != "running"
     if device:
         handle.config = resolve_config(handle.config, {"device": device})[0]
@@ -253,58 +249,8 @@ def resume(path: str | Path, overrides: Overrides = None, *, device: str | None 
         handle.run = FollowerRunDir(handle.run.path, handle.run.meta)
     handle.result = _train(handle.kind, handle.config, handle.run, quiet, resume=True, threads=threads)
     if finished:  # its checkpoint was loaded (and checked), and nothing was left to train
-        handle.result.hint = _finished(handle)
+        handle.result.hint = finished_hint(handle)
     return handle
-
-
-def _finished(handle: "Run") -> str:
-    """What to say when a finished run is resumed with nothing changed: how to give it more to do."""
-    said = "it had finished: nothing more was trained"
-    if not handle.kind.continuable:
-        return said
-    problem = handle.kind.continue_problem(handle.config, handle.run.state())
-    how = problem.split(": ", 1)[-1] if problem else "continue it with a larger train.patience or budget (--set)"
-    return f"{said}; {how}"
-
-
-def _continue_with(handle: "Run", overrides: Overrides) -> None:
-    """Give a run a larger budget (only the kind's `continuable` keys may change), written to its config.yaml, with
-    the change recorded in meta.json (info.continued); a finished run is then reopened."""
-    from rlgen.config import dump_config
-
-    before = handle.config
-    after, _ = resolve_config(before, overrides)
-    old, new = _flat(before.model_dump(mode="json")), _flat(after.model_dump(mode="json"))
-    changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-    kind = handle.kind
-    refused = [k for k in changed if k not in kind.continuable]
-    if refused:
-        allowed = ", ".join(kind.continuable) or "nothing"
-        raise ConfigError(f"--resume continues a run with a larger budget; {', '.join(refused)} would change its model "
-                          f"or data (a {kind.name} run may change {allowed}): train a new run, with --init-from "
-                          f"{handle.path} to start from its weights")
-    state = handle.run.state()
-    problem = kind.continue_problem(after, state)
-    if problem is not None:
-        raise ConfigError(f"{handle.path} cannot continue: {problem}")
-    if changed and distributed.launched_world().is_main:
-        from rlgen.atomic import atomic_write_text
-
-        atomic_write_text(handle.path / "config.yaml", dump_config(after))
-        record = {"at": state.progress, "set": {k: new.get(k) for k in changed}}
-        handle.run.update_meta(info={"continued": [*handle.meta.info.get("continued", []), record]})
-    handle.config = after
-    handle.run.reopen = state.finished
-
-
-def _flat(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, Mapping):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def load(path: str | Path) -> "Run":
@@ -321,133 +267,6 @@ def load(path: str | Path) -> "Run":
     return handle
 
 
-class Run:
-    """A run directory with its typed config and its kind; what can be done with it depends on the kind."""
-
-    def __init__(self, run: RunDir, config: Any, kind: RunKind):
-        self.run, self.config, self.kind = run, config, kind
-        self.result: TrainResult | None = None
-        """What training returned (or, for a run opened with `load`, its state as of the last checkpoint)."""
-
-    def __repr__(self) -> str:
-        return f"Run({str(self.path)!r}, algo={self.config.algo!r}, kind={self.kind.name!r})"
-
-    @property
-    def path(self) -> Path:
-        return self.run.path
-
-    @property
-    def meta(self) -> RunMeta:
-        return self.run.meta
-
-    @property
-    def model(self) -> Any:
-        """The trained model: the run's best weights (model.safetensors) in the model its config builds, in eval
-        mode, on the CPU; loaded anew each time it is read (`load_model` for another device). An autoencoder,
-        classifier or forecaster is an `EpochModel` (a torch module), an rlgen agent its `ActorCritic`, an SB3 run
-        stable-baselines3's own algorithm object."""
-        return self.load_model()
-
-    def load_model(self, device: str = "cpu") -> Any:
-        """`model` on `device` ("cpu", "cuda", "auto")."""
-        return self.kind.trained_model(self.run, self.config, resolve_device(device))
-
-    def metrics(self) -> list[dict[str, float]]:
-        """The rows of metrics.csv (one per iteration or epoch)."""
-        path = self.path / "metrics.csv"
-        if not path.is_file():
-            raise RlgenError(f"{self.path} has no metrics.csv yet")
-        return read_metrics(path)
-
-    def evaluate(self, *, episodes: int = 100, seed: int = 0, greedy: bool = True, nll_samples: int | None = None,
-                 device: str = "auto", quiet: bool = False, threads: int | None = None) -> dict[str, Any]:
-        """Test-set metrics (models trained on data) or returns over `episodes` greedy episodes (agents), with a
-        progress bar where evaluating takes long (episodes, the VAE's importance sampling; `quiet=True`: none). `threads`:
-        as in `train` (default: OMP_NUM_THREADS, else the kind of run chooses)."""
-        with chosen_threads(threads, self.kind.adaptive_threads):
-            return self.kind.evaluate(self.run, self.config, resolve_device(device), episodes=episodes, seed=seed,
-                                      greedy=greedy, nll_samples=nll_samples, quiet=quiet)
-
-    def fid(self, classifier: str | Path, *, n: int = 10_000, seed: int = 0, device: str = "auto",
-            temperature: float = 1.0, threads: int | None = None, quiet: bool = False) -> dict[str, Any]:
-        """Fréchet distance of n generated images to the test images, on the features of a trained classifier run
-        (with the train-vs-test floor, and for a conditional VAE the label accuracy of its samples). `temperature`:
-        as in `sample`; `threads`, `quiet`: as in `evaluate`."""
-        if not 2 <= n <= 10**6:
-            raise RlgenError(f"n must be between 2 and 1,000,000 images, got {n}")
-        with chosen_threads(threads, self.kind.adaptive_threads):
-            return self.kind.fid(self.run, self.config, resolve_device(device), Path(classifier), n=n, seed=seed,
-                                 temperature=_temperature(temperature), quiet=quiet)
-
-    def describe(self, report: dict[str, Any]) -> str:
-        return self.kind.describe(report)
-
-    def sample(self, n: int = 64, *, seed: int = 0, out: str | Path | None = None, device: str = "auto",
-               label: int | str | None = None, temperature: float = 1.0) -> torch.Tensor:
-        """n generated images (n, C, H, W) in [0, 1], always n; `out`: also write them as a PNG grid. A conditional
-        VAE draws class `label` (a number or a name: 8 or "Bag"), or with no label the classes in turn (n = 100: ten
-        of each, one row per class).
-        `temperature` (0 to 10) scales the latent noise: below 1, fewer odd samples and less variety."""
-        data = getattr(self.config, "data", None)
-        names = class_names(data) if isinstance(data, DataConfig) else None
-        chosen = (parse_label(label, names) if names else parse_label(label)) if label is not None else None
-        return self.kind.sample(self.run, self.config, resolve_device(device), _checked(out, IMAGE_SUFFIXES), n=n,
-                                seed=seed, label=chosen, temperature=_temperature(temperature))
-
-    def reconstruct(self, n: int = 10, *, seed: int = 0, out: str | Path | None = None,
-                    device: str = "auto") -> list[torch.Tensor]:
-        """Rows of images: n test images, then their reconstructions (denoisers: corrupted, then denoised)."""
-        return self.kind.reconstruct(self.run, self.config, resolve_device(device), _checked(out, IMAGE_SUFFIXES),
-                                     n=n, seed=seed)
-
-    def interpolate(self, steps: int = 10, pairs: int = 4, *, seed: int = 0, out: str | Path | None = None,
-                    device: str = "auto") -> list[torch.Tensor]:
-        """Rows of images, each a straight walk in latent space between two test images."""
-        return self.kind.interpolate(self.run, self.config, resolve_device(device), _checked(out, IMAGE_SUFFIXES),
-                                     steps=steps, pairs=pairs, seed=seed)
-
-    def render(self, out: str | Path | None = None, *, episodes: int = 1, seed: int = 0, fps: int = 50,
-               human: bool = False, device: str = "auto") -> tuple[int, list[float]]:
-        """Film the agent playing greedily into a GIF or MP4 (`out`) and/or a window; returns (frames, returns)."""
-        return self.kind.render(self.run, self.config, resolve_device(device), _checked(out, VIDEO_SUFFIXES),
-                                episodes=episodes, seed=seed, fps=fps, human=human)
-
-    def plot(self, out: str | Path, *, device: str = "auto") -> list[Path]:
-        """Training curves as a PNG, plus the pictures only this kind draws (a classifier's confusion matrix)."""
-        out = _checked(out, IMAGE_SUFFIXES)
-        plot_curves(self.metrics(), self.meta, out, f"{self.kind.title(self.config)} — {self.path.name}")
-        return [out, *self.kind.extra_plots(self.run, self.config, resolve_device(device), out)]
-
-    def export(self, out: str | Path, *, format: str = "onnx", part: str | None = None) -> dict[str, Any]:
-        """Write the trained model to `out` as ONNX (`.onnx`) or TorchScript (`.pt`), checked against rlgen's own
-        answers before it replaces anything (rlgen/export.py). `part`: an autoencoder's "encoder" or "decoder"
-        (agents export their greedy "policy", classifiers the "classifier", forecasters the "forecaster").
-        Returns the report: file, signature, max |difference| on the sample inputs, tolerance."""
-        from rlgen.export import check_export_request, export
-
-        check_export_request(format, Path(out))  # before any model is loaded
-        with chosen_threads(None, False):
-            return export(self.kind.exportable(self.run, self.config, part), format, Path(out))
-
-    def summary(self) -> str:
-        """A per-layer table of the model: output shapes and parameter counts."""
-        model, forward = self.kind.summary_model(self.config, self.run)
-        return summary_table(model, forward, f"{self.config.algo} — {self.path}")
-
-
-def _temperature(value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 10:
-        raise RlgenError(f"temperature must be a number from 0 to 10 (1 samples the model as trained), got {value!r}")
-    return float(value)
-
-
-def _checked(out: str | Path | None, suffixes: tuple[str, ...]) -> Path | None:
-    if out is None:
-        return None
-    check_output_path(Path(out), suffixes)
-    return Path(out)
-
-
 def plot_runs(runs: list[str | Path | "Run"], out: str | Path, *, labels: list[str] | None = None) -> Path:
     """Several runs' training curves overlaid in one PNG (`out`), one colour per run, the legend from `labels` or
     else the run directories' names. The runs must count their progress alike (all epochs, or all env steps)."""
@@ -460,7 +279,7 @@ def plot_runs(runs: list[str | Path | "Run"], out: str | Path, *, labels: list[s
     if len(units) > 1:
         raise RlgenError(f"these runs count progress in {' and '.join(units)}: plot together only runs of one unit")
     names = labels or _distinct_names([h.path for h in handles])
-    out = _checked(out, IMAGE_SUFFIXES)
+    out = checked(out, IMAGE_SUFFIXES)
     kinds = sorted({h.kind.title(h.config) for h in handles})
     draw_runs([(name, h.metrics()) for name, h in zip(names, handles)], units[0], out,
               f"{len(handles)} runs: {', '.join(kinds)}" if len(kinds) <= 3 else f"{len(handles)} runs")
@@ -482,7 +301,7 @@ def render_file(path: str | Path, env: str, out: str | Path | None = None, *, ep
                 device: str = "auto") -> tuple[int, list[float]]:
     """Film another tool's saved agent (see `evaluate_file`) playing greedily into a GIF or MP4 and/or a window."""
     path = Path(path)
-    return kind_of_file(path).render_file(path, env, resolve_device(device), _checked(out, VIDEO_SUFFIXES),
+    return kind_of_file(path).render_file(path, env, resolve_device(device), checked(out, VIDEO_SUFFIXES),
                                           episodes=episodes, seed=seed, fps=fps, human=human, algo=algo)
 
 
