@@ -10,6 +10,7 @@ import click
 
 from rlgen.cli_options import DEVICE_HELP, PNG, RUN_DIR, SEED, TEMPERATURE, THREADS_HELP
 from rlgen.errors import RlgenError
+from rlgen.registry import kind_of_file
 
 RUN_OR_FILE = click.Path(path_type=Path)
 ENV_HELP = "With a model FILE (a stable-baselines3 .zip): the gymnasium environment it plays."
@@ -69,9 +70,7 @@ def evaluate(run_dir: Path, env: str | None, algo: str | None, episodes: int, se
     if _file_or_run(run_dir, env, algo):
         report = api.evaluate_file(run_dir, env, episodes=episodes, seed=seed, greedy=not sample, algo=algo,
                                    device=device, quiet=quiet)
-        click.echo(json.dumps(report) if as_json else
-                   f"{env}: mean return {report['mean_return']:.2f} ± {report['std_return']:.2f} (min "
-                   f"{report['min_return']:.0f}, max {report['max_return']:.0f}) over {report['episodes']} episodes")
+        click.echo(json.dumps(report) if as_json else kind_of_file(run_dir).describe(report))
         return
     run = api.load(run_dir)
     if fid_run is not None:
