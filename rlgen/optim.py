@@ -16,6 +16,7 @@ from torch import nn
 from rlgen.distributed import average_gradients
 from rlgen.errors import RlgenError
 from rlgen.nets import penalized_weights
+from rlgen.optim_kernels import FusedAdamSteps, clip_grad_norm, uniform
 from rlgen.optim_state import check_optimizer_state
 from rlgen.schema import Strict
 
@@ -144,6 +145,8 @@ class TrainingOptimizer:
         self.lr = cfg.lr  # the schedule's current rate (group k trains at lr × its lr_scale)
         # listed once: walking the module tree every step costs ~0.1 ms
         self._params = [p for group in torch_groups for p in group["params"]]
+        self._same_kind = uniform(self._params)
+        self._fused = FusedAdamSteps(self.optimizer) if FusedAdamSteps.applies(self.optimizer, self._params) else None
         self._weights = [(w, dim) for g in groups for w, dim in penalized_weights(g.module) if id(w) in seen]
         self._fraction: Callable[[], float] | None = None
 
@@ -183,7 +186,8 @@ class TrainingOptimizer:
         self.lr = scheduled_lr(self.cfg, self.steps_done, self.fraction_done())
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr * group["lr_scale"]
-        self.optimizer.zero_grad(set_to_none=True)
+        for p in self._params:  # zero_grad(set_to_none=True), without its per-call bookkeeping
+            p.grad = None
 
     def finish(self) -> torch.Tensor | None:
         """The second half of `step`, once the gradients are in: clip, update, max-norm, count the step."""
@@ -191,8 +195,11 @@ class TrainingOptimizer:
             average_gradients(self._params)
         grad_norm = None
         if self.cfg.max_grad_norm is not None:
-            grad_norm = nn.utils.clip_grad_norm_(self._params, self.cfg.max_grad_norm, foreach=True)
-        self.optimizer.step()
+            grad_norm = clip_grad_norm(self._params, self.cfg.max_grad_norm, self._same_kind)
+        if self._fused is not None:
+            self._fused.step()
+        else:
+            self.optimizer.step()
         if self.cfg.max_norm is not None:
             with torch.no_grad():
                 for w, dim in self._weights:  # each output unit's incoming weights: a row, or a conv filter
@@ -213,6 +220,8 @@ class TrainingOptimizer:
             raise RlgenError(f"{source}: steps_done is {steps!r}, not a count")
         check_optimizer_state(self.optimizer, state["optimizer"], source)
         self.optimizer.load_state_dict(state["optimizer"])
+        if self._fused is not None:
+            self._fused.forget()
         self.steps_done = steps
 
 

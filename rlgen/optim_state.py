@@ -8,6 +8,7 @@ hyperparameters and finite step counts.
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
@@ -26,7 +27,9 @@ def own_state(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
         for c in copies:
             c.grad = torch.zeros_like(c)
         groups.append({**{k: v for k, v in group.items() if k != "params"}, "params": copies})
-    probe = type(optimizer)(groups, **optimizer.defaults)
+    # only what the constructor takes: AdamW's defaults hold decoupled_weight_decay, which AdamW() refuses
+    accepted = inspect.signature(type(optimizer)).parameters
+    probe = type(optimizer)(groups, **{k: v for k, v in optimizer.defaults.items() if k in accepted})
     probe.step()
     return probe.state_dict()
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from rlgen.optim import OptimizerConfig, TrainingOptimizer, scheduled_lr
+from rlgen.optim import OptimizerConfig, ParamGroup, TrainingOptimizer, scheduled_lr
 
 A = np.array([1.0, 4.0, 0.5])
 W0 = np.array([1.0, -2.0, 3.0])
@@ -207,3 +207,41 @@ def test_parameter_groups_keep_their_ratio_through_the_schedule(schedule):
         assert rates[0] == pytest.approx(0.1 * rates[1]) and rates[1] == pytest.approx(scheduled_lr(cfg, step, step / 4))
         seen.append(rates[1])
     assert seen[-1] < seen[0]
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+def test_fast_clip_and_fused_step_equal_torch_bit_for_bit(name):
+    """rlgen/optim_kernels.py's clipping and fused Adam step against torch's own clip_grad_norm_ and step: two
+    parameter groups, a linear schedule, a parameter without gradient on one step, and a state loaded midway."""
+    torch.manual_seed(0)
+    ours_net = nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 3))
+    torch_net = nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 3))
+    torch_net.load_state_dict(ours_net.state_dict())
+    cfg = OptimizerConfig(name=name, lr=0.05, schedule="linear", max_grad_norm=0.3, weight_decay=0.01)
+    ours = TrainingOptimizer([ParamGroup(ours_net[0]), ParamGroup(ours_net[2], 0.5)], cfg, total_steps=12)
+    assert ours._fused is not None and ours._same_kind
+    kind = torch.optim.Adam if name == "adam" else torch.optim.AdamW
+    groups = [{"params": list(torch_net[0].parameters()), "lr_scale": 1.0},
+              {"params": list(torch_net[2].parameters()), "lr_scale": 0.5}]
+    theirs = kind(groups, lr=0.05, weight_decay=0.01 if name == "adamw" else 0.0, fused=True)
+    x, y = torch.randn(32, 5), torch.randn(32, 3)
+    for step in range(12):
+        if step == 6:  # through a saved state, as a resumed run
+            ours.load_state_dict({k: v for k, v in ours.state_dict().items()})
+        no_bias = step == 3  # one step where a parameter gets no gradient: torch's own step takes it
+
+        def loss(net):
+            out = net(x) if not no_bias else nn.functional.linear(net[1](net[0](x)), net[2].weight)
+            return (out - y).square().mean()
+
+        ours_norm = ours.step(loss(ours_net))
+        lr = 0.05 * (1 - step / 12)
+        for g in theirs.param_groups:
+            g["lr"] = lr * g["lr_scale"]
+        theirs.zero_grad(set_to_none=True)
+        loss(torch_net).backward()
+        their_norm = nn.utils.clip_grad_norm_(list(torch_net.parameters()), 0.3, foreach=True)
+        theirs.step()
+        assert torch.equal(ours_norm, their_norm)
+        for a, b in zip(ours_net.parameters(), torch_net.parameters()):
+            assert torch.equal(a, b), f"step {step}"
