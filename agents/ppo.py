@@ -51,17 +51,16 @@ class PPO(Update):
         with torch.no_grad():  # the policy that collected the rollout, which is unchanged until the first step below
             old_logits = self.policy.rollout_logits(rollout)
             old_logp, _ = self.policy.log_prob_and_entropy(old_logits, rollout.actions)  # (T, N)
+        # what the loss weighs and compares with, a row each, so that one index picks all five for a minibatch
+        targets = torch.stack((rollout.valid.float(), old_logp, old_values, advantages, returns))  # (5, T, N)
         recurrent = self.policy.recurrent
         if recurrent:  # minibatches of env copies: each index picks a whole column of the (T, N) tensors
             units = rollout.valid.shape[1]
-            pick = lambda x, idx: x[:, idx]  # noqa: E731
         else:  # minibatches of transitions: the (T, N) tensors flattened
             units = rollout.valid.numel()
             flat = lambda x: x.reshape(-1, *x.shape[2:])  # (T, N, ...) → (T·N, ...)  # noqa: E731
             obs, actions = self.policy.as_seen(flat(rollout.obs)), flat(rollout.actions)  # normalised once
-            old_logp, old_values, advantages, returns = map(flat, (old_logp, old_values, advantages, returns))
-            pick = lambda x, idx: x[idx]  # noqa: E731
-        mask = rollout.valid if recurrent else rollout.valid.reshape(-1)
+            targets = targets.reshape(5, -1)
         device = rollout.valid.device
         size = -(-units // cfg.minibatches)  # ceil
         eps = self.clip_range()
@@ -70,28 +69,30 @@ class PPO(Update):
         updates = 0
         for epoch in range(cfg.epochs):
             order = torch.randperm(units, device=device)
+            if not recurrent:  # shuffled once per epoch, so that each minibatch is a slice of it
+                shuffled_obs, shuffled_actions, shuffled = obs[order], actions[order], targets[:, order]
             stop = False
             for start in range(0, units, size):
-                idx = order[start : start + size]
-                m = pick(mask, idx)
-                mean = MaskedMeans(m)
                 if recurrent:
+                    idx = order[start : start + size]
                     part = rollout.select(idx)
                     logits, values = self.policy.rollout_logits(part), self.policy.rollout_values(part, False)
                     taken = part.actions
+                    weight, old_lp, old_v, adv, ret = targets[:, :, idx]
                 else:
-                    seen = obs[idx]
-                    logits, values, taken = self.policy.logits(seen, True), self.policy.value(seen, True), actions[idx]
+                    rows = slice(start, start + size)
+                    seen, taken = shuffled_obs[rows], shuffled_actions[rows]
+                    logits, values = self.policy.logits(seen, True), self.policy.value(seen, True)
+                    weight, old_lp, old_v, adv, ret = shuffled[:, rows]
+                mean = MaskedMeans(weight)
                 logp, entropy = self.policy.log_prob_and_entropy(logits, taken)
-                log_ratio = logp - pick(old_logp, idx)
+                log_ratio = logp - old_lp
                 ratio = log_ratio.exp()
-                adv = pick(advantages, idx)
-                adv = masked_normalize(adv, m) if cfg.normalize_advantages else adv
-                pg_loss = mean(torch.max(-adv * ratio, -adv * ratio.clamp(1 - eps, 1 + eps)))
+                neg_adv = -(masked_normalize(adv, weight) if cfg.normalize_advantages else adv)
+                pg_loss = mean(torch.max(neg_adv * ratio, neg_adv * ratio.clamp(1 - eps, 1 + eps)))
                 if cfg.clip_range_vf is not None:
-                    old = pick(old_values, idx)
-                    values = old + (values - old).clamp(-cfg.clip_range_vf, cfg.clip_range_vf)
-                value_loss = mean((pick(returns, idx) - values).square())
+                    values = old_v + (values - old_v).clamp(-cfg.clip_range_vf, cfg.clip_range_vf)
+                value_loss = mean((ret - values).square())
                 entropy_mean = mean(entropy)
                 last = epoch == cfg.epochs - 1 and start + size >= units
                 if cfg.target_kl is not None or last:  # reported: the last minibatch's
@@ -101,7 +102,9 @@ class PPO(Update):
                 if cfg.target_kl is not None and float(ranks_mean(approx_kl)) > 1.5 * cfg.target_kl:  # all agree
                     stop = True
                     break
-                loss = pg_loss + cfg.value_coef * value_loss - cfg.entropy_coef * entropy_mean
+                loss = pg_loss + cfg.value_coef * value_loss
+                if cfg.entropy_coef > 0:  # else left out of the graph: its backward would only add zeros
+                    loss = loss - cfg.entropy_coef * entropy_mean
                 self.optimizer.step(loss)
                 sums += torch.stack([loss.detach(), pg_loss.detach(), value_loss.detach(), entropy_mean.detach()])
                 updates += 1
