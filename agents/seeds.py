@@ -38,6 +38,7 @@ from rlgen.agents.rollout import Rollout, RolloutCollector, finished_episodes
 from rlgen.envs.make import TORCH_ENVS, make_vec_env
 from rlgen.device import resolve_device
 from rlgen.divergence import check_finite
+from rlgen.interrupts import interrupts_deferred
 from rlgen.errors import ConfigError
 from rlgen.metrics import ProgressBar
 from rlgen.optim import TrainingOptimizer
@@ -220,7 +221,8 @@ def seed_losses(loss: BatchedLoss, seeds: list[Seed], rollout: Rollout,
     def one(weights, cols, tgts):
         return torch.func.functional_call(loss, weights, (cols, tgts))
 
-    return torch.func.vmap(one)(params, columns, targets)
+    with interrupts_deferred():  # a Ctrl-C inside vmap's nesting would end in a torch assertion, not a saved run
+        return torch.func.vmap(one)(params, columns, targets)
 
 
 def per_seed_episodes(rollout: Rollout, carry: tuple[torch.Tensor, torch.Tensor], seeds: int
