@@ -12,12 +12,9 @@ count checks (a user's own IDX files), never the format's.
 from __future__ import annotations
 
 import hashlib
-import math
 import os
-import struct
 import urllib.error
 import urllib.request
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,10 +23,10 @@ import torch
 
 from rlgen.checkpoint import atomic_write_bytes
 from rlgen.errors import RlgenError
+from rlgen.idx_format import file_bytes, gunzip_bounded, parse_idx
 
 IMAGE_SHAPE = (1, 28, 28)  # (channels, height, width): the one place the images' size is written
 NUM_CLASSES = 10
-HOW_TO_GET = "get the files again with `rlgen data fetch` (Fashion-MNIST: or `apt-get install dataset-fashion-mnist`)"
 
 
 @dataclass(frozen=True)
@@ -102,81 +99,6 @@ DATA_SETS = {s.name: s for s in (FASHION_MNIST, MNIST)}
 CLASS_NAMES = FASHION_MNIST.class_names  # the default data set's
 
 
-def parse_idx(raw: bytes, path: Path, expected_magic: int | None = None) -> np.ndarray:
-    """Decode IDX bytes (uint8 data) into an array shaped by the header; errors name the file."""
-    if len(raw) < 8:
-        raise RlgenError(f"{path} is truncated (only {len(raw)} bytes); {HOW_TO_GET}")
-    magic = struct.unpack(">I", raw[:4])[0]
-    if magic >> 8 != 0x08 or (expected_magic is not None and magic != expected_magic):
-        want = f" (expected {expected_magic})" if expected_magic is not None else ""
-        raise RlgenError(f"{path} has a bad magic number {magic}{want}: not an IDX file of uint8 data; {HOW_TO_GET}")
-    ndim = magic & 0xFF
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise RlgenError(f"{path} is truncated inside its header; {HOW_TO_GET}")
-    shape = struct.unpack(f">{ndim}I", raw[4:header])
-    size = int(np.prod(shape))
-    if len(raw) != header + size:
-        raise RlgenError(f"{path} has the wrong size ({len(raw)} bytes, its header needs {header + size}); {HOW_TO_GET}")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
-
-
-MAX_IDX_BYTES = 256 * 2**20  # Fashion-MNIST's largest file holds 47 MB; nothing rlgen reads is larger
-
-
-def _gunzip_bounded(stored: bytes, path: Path) -> bytes:
-    """Decompress a gzipped IDX file no further than the size its own header implies (plus one byte, to notice
-    more): a file that would inflate past it (a "gzip bomb") is refused instead of filling the memory."""
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # gzip framing
-    pending, raw = stored, b""
-
-    def more(upto: int) -> bytes:
-        nonlocal pending, raw
-        if upto > len(raw):
-            raw += inflater.decompress(pending, upto - len(raw))
-            pending = inflater.unconsumed_tail
-        return raw
-
-    try:
-        if len(more(4)) < 4:
-            return raw  # too short to be IDX: parse_idx names the problem
-        header = 4 + 4 * raw[3]
-        if len(more(header)) < header:
-            return raw
-        size = header + math.prod(struct.unpack(f">{raw[3]}I", raw[4:header]))
-        if size > MAX_IDX_BYTES:
-            raise RlgenError(f"{path} claims {size:,} bytes of data, more than any IDX file rlgen reads; {HOW_TO_GET}")
-        more(size + 1)
-    except zlib.error:
-        raise RlgenError(f"{path} is truncated or not valid gzip; {HOW_TO_GET}") from None
-    if len(raw) > size:
-        raise RlgenError(f"{path} decompresses past the {size:,} bytes its IDX header implies; {HOW_TO_GET}")
-    if not inflater.eof:
-        raise RlgenError(f"{path} is truncated or not valid gzip; {HOW_TO_GET}")
-    return raw
-
-
-def _file_bytes(path: Path) -> tuple[bytes, bytes]:
-    """(bytes on disk, IDX bytes): the same unless the name ends in .gz."""
-    path = Path(path)
-    try:
-        if path.stat().st_size > MAX_IDX_BYTES:
-            raise RlgenError(f"{path} is larger than any IDX file rlgen reads; {HOW_TO_GET}")
-        stored = path.read_bytes()
-    except FileNotFoundError:
-        raise RlgenError(f"{path} is missing; {HOW_TO_GET}") from None
-    except OSError as exc:
-        raise RlgenError(f"{path} cannot be read ({exc.strerror}); {HOW_TO_GET}") from None
-    if path.suffix != ".gz":
-        return stored, stored
-    return stored, _gunzip_bounded(stored, path)
-
-
-def read_idx(path: Path, expected_magic: int | None = None) -> np.ndarray:
-    """Read an IDX file, gzip-compressed (name ends in .gz) or not."""
-    return parse_idx(_file_bytes(path)[1], Path(path), expected_magic)
-
-
 def _file_in(directory: Path, spec: IdxFile) -> Path | None:
     for candidate in (directory / f"{spec.name}.gz", directory / spec.name):
         if candidate.is_file():
@@ -201,7 +123,7 @@ def candidate_dirs(data_dir: Path | None = None, data_set: IdxSet = FASHION_MNIS
 
 
 def _load_checked(path: Path, spec: IdxFile, data_set: IdxSet, verify: bool) -> np.ndarray:
-    stored, raw = _file_bytes(path)
+    stored, raw = file_bytes(path)
     array = parse_idx(raw, path, spec.magic)  # magic and size first: they give the more useful message
     if not verify:
         return array
@@ -258,7 +180,7 @@ def download(target: Path, base_url: str | None = None, quiet: bool = False,
         digest = hashlib.md5(data).hexdigest()
         if digest != spec.gz_md5:
             try:
-                ok = hashlib.md5(_gunzip_bounded(data, Path(url))).hexdigest() == spec.raw_md5
+                ok = hashlib.md5(gunzip_bounded(data, Path(url))).hexdigest() == spec.raw_md5
             except RlgenError:
                 ok = False
             if not ok:

@@ -13,6 +13,7 @@ import pytest
 
 from rlgen import idx_data as fm
 from rlgen.errors import RlgenError
+from rlgen.idx_format import read_idx
 
 
 def idx_bytes(array: np.ndarray, magic: int) -> bytes:
@@ -28,30 +29,30 @@ def test_reads_good_idx_files_plain_and_gzipped(tmp_path, images):
     (tmp_path / "x-idx3-ubyte").write_bytes(idx_bytes(images, 2051))
     (tmp_path / "x-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes(images, 2051)))
     (tmp_path / "y-idx1-ubyte").write_bytes(idx_bytes(np.arange(5), 2049))
-    assert np.array_equal(fm.read_idx(tmp_path / "x-idx3-ubyte", 2051), images)
-    assert np.array_equal(fm.read_idx(tmp_path / "x-idx3-ubyte.gz", 2051), images)
-    assert fm.read_idx(tmp_path / "y-idx1-ubyte", 2049).tolist() == [0, 1, 2, 3, 4]
+    assert np.array_equal(read_idx(tmp_path / "x-idx3-ubyte", 2051), images)
+    assert np.array_equal(read_idx(tmp_path / "x-idx3-ubyte.gz", 2051), images)
+    assert read_idx(tmp_path / "y-idx1-ubyte", 2049).tolist() == [0, 1, 2, 3, 4]
 
 
 def test_truncated_file_is_named(tmp_path, images):
     path = tmp_path / "x-idx3-ubyte"
     path.write_bytes(idx_bytes(images, 2051)[:-10])
     with pytest.raises(RlgenError, match=r"x-idx3-ubyte has the wrong size .*rlgen data fetch"):
-        fm.read_idx(path, 2051)
+        read_idx(path, 2051)
     gz = tmp_path / "x-idx3-ubyte.gz"
     gz.write_bytes(gzip.compress(idx_bytes(images, 2051))[:-20])
     with pytest.raises(RlgenError, match="truncated or not valid gzip"):
-        fm.read_idx(gz, 2051)
+        read_idx(gz, 2051)
 
 
 def test_bad_magic_is_named(tmp_path, images):
     path = tmp_path / "x-idx3-ubyte"
     path.write_bytes(idx_bytes(images, 2049))  # a label file's magic number on image data
     with pytest.raises(RlgenError, match="x-idx3-ubyte has a bad magic number 2049 \\(expected 2051\\)"):
-        fm.read_idx(path, 2051)
+        read_idx(path, 2051)
     path.write_bytes(b"\x89PNG" + bytes(100))
     with pytest.raises(RlgenError, match="bad magic number"):
-        fm.read_idx(path)
+        read_idx(path)
 
 
 def test_wrong_checksum_is_named(tmp_path, images, monkeypatch):
@@ -129,14 +130,14 @@ def test_a_gzip_bomb_stops_at_the_size_its_header_implies(tmp_path, images):
     assert path.stat().st_size < 1_000_000
     tracemalloc.start()
     with pytest.raises(RlgenError, match="decompresses past the 3,936 bytes its IDX header implies"):
-        fm.read_idx(path, 2051)
+        read_idx(path, 2051)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 20_000_000  # it stopped early: 200 MB were never inflated
     huge = tmp_path / "y-idx3-ubyte.gz"
     huge.write_bytes(gzip.compress(struct.pack(">IIII", 2051, 10**6, 1000, 1000)))
     with pytest.raises(RlgenError, match="claims 1,000,000,000,016 bytes"):
-        fm.read_idx(huge, 2051)
+        read_idx(huge, 2051)
 
 
 # -- named sets, a user's own files, explicit folders and the validation split ---------------------------------------
