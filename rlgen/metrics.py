@@ -102,9 +102,30 @@ class MetricsLogger:
             self.writer.close()
 
 
+_last_read: tuple[tuple, list[dict[str, float]]] | None = None  # the last table read, by file identity
+
+
 def read_metrics(path: Path) -> list[dict[str, float]]:
-    """Rows of a metrics.csv with empty cells left out; a file that is not such a table is one clear error."""
+    """Rows of a metrics.csv with empty cells left out; a file that is not such a table is one clear error.
+
+    The last table read is kept: opening a finished run reads its table once for the final row and once more for
+    the hint, and a long run's table takes a while to parse. A copy is returned; a changed file is read again."""
+    global _last_read
     path = Path(path)
+    try:
+        stat = path.stat()
+        identity = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    except OSError:
+        identity = None
+    if identity is not None and _last_read is not None and _last_read[0] == identity:
+        return [dict(row) for row in _last_read[1]]
+    rows = _parse_metrics(path)
+    if identity is not None:
+        _last_read = (identity, [dict(row) for row in rows])
+    return rows
+
+
+def _parse_metrics(path: Path) -> list[dict[str, float]]:
     try:
         with path.open(newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)

@@ -3,6 +3,7 @@
 import matplotlib.axes
 import matplotlib.figure
 
+from rlgen.metrics import read_metrics
 from rlgen.plot import plot_curves
 from rlgen.runstate import RunMeta
 
@@ -77,3 +78,14 @@ def test_a_sweep_of_epoch_runs_draws_lines_through_whole_epochs(tmp_path, monkey
     plot_study({"momentum=0": seeds}, "val/accuracy", "epochs", tmp_path / "curves.png", "a study")
     shown = [t for t in ticks if 1 <= t <= 2]
     assert shown == [1.0, 2.0]  # not 1.0, 1.2, … 2.0
+
+
+def test_a_metrics_table_read_again_is_the_same_and_a_changed_one_is_read_afresh(tmp_path):
+    path = tmp_path / "metrics.csv"
+    path.write_text("step,train/loss\n1,0.5\n2,0.25\n")
+    first = read_metrics(path)
+    first[0]["train/loss"] = 99.0  # a caller's change to its copy
+    assert read_metrics(path) == [{"step": 1.0, "train/loss": 0.5}, {"step": 2.0, "train/loss": 0.25}]
+    with path.open("a") as f:
+        f.write("3,0.125\n")
+    assert [row["step"] for row in read_metrics(path)] == [1.0, 2.0, 3.0]
