@@ -15,7 +15,7 @@ from torch import nn
 
 def uniform(params: list[torch.Tensor]) -> bool:
     """Whether the fast paths apply: dense tensors sharing one device and one floating dtype."""
-    return bool(params) and all(p.layout == torch.strided and not p.is_sparse and p.device == params[0].device
+    return bool(params) and all(p.layout == torch.strided and p.device == params[0].device
                                 and p.dtype == params[0].dtype and p.dtype.is_floating_point for p in params)
 
 
